@@ -1,0 +1,69 @@
+# irzoo: every entry point a user or CI needs. `make demo` and `make test` do all setup themselves.
+SHELL := /bin/bash
+SWIFT ?= swift
+CONFIG ?= release
+BIN := .build/$(CONFIG)/irzoo
+# Python for Tools/ (fixtures, goldens, benchmarks). Not needed by `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+# Debian packages holding the C libraries irzoo links.
+DEB_PACKAGES := zlib1g-dev libpng-dev libhdf5-dev libssl-dev pkg-config
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build test demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models clean
+
+all: build
+
+# Installs the C libraries when any is missing (apt-get update first, as a fresh machine needs).
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build -c $(CONFIG) --product irzoo
+
+# Release mode: the numerics are too slow in debug.
+test: deps
+	$(SWIFT) build -c $(CONFIG)
+	$(SWIFT) test -c $(CONFIG) --skip-build
+	$(MAKE) --no-print-directory fuzz-smoke
+
+demo: build
+	bash Tools/demo.sh $(BIN)
+
+# libFuzzer targets: `make fuzz FUZZ_SECONDS=600` for a long run, fuzz-smoke for CI.
+FUZZ_SECONDS ?= 120
+fuzz: deps
+	bash Fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: deps
+	bash Fuzz/run.sh 10
+
+venv:
+	@[ -x $(PY) ] || (python3 -m venv $(VENV) && $(VENV)/bin/pip install -q -r Tools/requirements.txt)
+
+# Regenerates every committed fixture and golden from PyTorch.
+goldens: venv
+	bash Tools/make_fixtures.sh $(PY)
+
+bench: bench-ops bench-convert bench-store bench-models
+
+bench-ops: build venv
+	bash Benchmarks/ops.sh $(PY)
+
+bench-convert: build venv
+	bash Benchmarks/convert.sh $(PY)
+
+bench-store: build venv
+	bash Benchmarks/store.sh $(PY)
+
+bench-models: build venv
+	bash Benchmarks/models.sh $(PY)
+
+clean:
+	rm -rf .build .build-* demo-out bench-out

@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// System libraries come from Debian's -dev packages; `make deps` installs them.
+let package = Package(
+    name: "irzoo",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "irzoo", targets: ["irzoo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries, through module maps.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5"),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
+        // Hot loops in C, dispatched per CPU at run time.
+        .target(name: "IRKernels", path: "Sources/IRKernels",
+                cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
+
+        .target(name: "IRTensor", dependencies: ["COpenSSL"]),
+        .target(name: "IRCheckpoint", dependencies: ["IRTensor", "CZlib", "CHDF5"]),
+        .target(name: "IRFormat", dependencies: ["IRTensor"]),
+        .target(name: "IRRuntime", dependencies: ["IRTensor", "IRKernels"]),
+        .target(name: "IRRegistry", dependencies: ["IRTensor"], resources: []),
+        .target(name: "IRModels", dependencies: ["IRTensor", "IRRuntime", "IRRegistry"]),
+        .target(name: "IRStore", dependencies: ["IRTensor", "IRFormat"]),
+        .executableTarget(name: "irzoo", dependencies: [
+            "IRTensor", "IRCheckpoint", "IRFormat", "IRRegistry", "IRRuntime", "IRModels", "IRStore", "CPNG",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .target(name: "IRTestSupport", path: "Tests/IRTestSupport"),
+        .testTarget(name: "IRTensorTests", dependencies: ["IRTensor", "IRTestSupport"]),
+        .testTarget(name: "IRCheckpointTests", dependencies: ["IRTestSupport", "IRCheckpoint", "IRTensor"]),
+        .testTarget(name: "IRFormatTests", dependencies: ["IRTestSupport", "IRFormat", "IRTensor"]),
+        .testTarget(name: "IRStoreTests", dependencies: ["IRTestSupport", "IRStore", "IRFormat", "IRTensor"]),
+        .testTarget(name: "IRRuntimeTests", dependencies: ["IRTestSupport", "IRRuntime", "IRTensor"]),
+        .testTarget(name: "IRModelsTests", dependencies: ["IRTestSupport", "IRModels", "IRRegistry", "IRRuntime", "IRTensor", "IRCheckpoint"]),
+        .testTarget(name: "CLITests", dependencies: ["IRTestSupport", "irzoo"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+// IRFormat: see docs/ARCHITECTURE.md

@@ -1,0 +1,1 @@
+// IRModels: see docs/ARCHITECTURE.md

@@ -1,0 +1,1 @@
+// IRRegistry: see docs/ARCHITECTURE.md

@@ -1,0 +1,1 @@
+// IRRuntime: see docs/ARCHITECTURE.md

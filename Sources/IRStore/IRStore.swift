@@ -1,0 +1,1 @@
+// IRStore: see docs/ARCHITECTURE.md
