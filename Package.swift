@@ -26,10 +26,13 @@ let package = Package(
         .target(name: "IRFormat", dependencies: ["IRTensor"]),
         .target(name: "IRRuntime", dependencies: ["IRTensor", "IRKernels"]),
         .target(name: "IRRegistry", dependencies: ["IRTensor"], resources: []),
+        // PNG through libpng's classic API; the C shim turns libpng's longjmp errors into return codes.
+        .target(name: "CIRImage", dependencies: ["CPNG"], path: "Sources/CIRImage"),
+        .target(name: "IRImage", dependencies: ["CIRImage", "CPNG", "IRTensor"]),
         .target(name: "IRModels", dependencies: ["IRTensor", "IRRuntime", "IRRegistry"]),
         .target(name: "IRStore", dependencies: ["IRTensor", "IRFormat"]),
         .executableTarget(name: "irzoo", dependencies: [
-            "IRTensor", "IRCheckpoint", "IRFormat", "IRRegistry", "IRRuntime", "IRModels", "IRStore", "CPNG",
+            "IRTensor", "IRCheckpoint", "IRFormat", "IRRegistry", "IRRuntime", "IRModels", "IRStore", "CPNG", "IRImage",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -40,6 +43,8 @@ let package = Package(
         .testTarget(name: "IRStoreTests", dependencies: ["IRTestSupport", "IRStore", "IRFormat", "IRTensor"]),
         .testTarget(name: "IRRuntimeTests", dependencies: ["IRTestSupport", "IRRuntime", "IRTensor"]),
         .testTarget(name: "IRModelsTests", dependencies: ["IRTestSupport", "IRModels", "IRRegistry", "IRRuntime", "IRTensor", "IRCheckpoint"]),
+        .testTarget(name: "IRRegistryTests", dependencies: ["IRTestSupport", "IRRegistry", "IRTensor", "IRCheckpoint"]),
+        .testTarget(name: "IRImageTests", dependencies: ["IRTestSupport", "IRImage", "IRTensor"]),
         .testTarget(name: "CLITests", dependencies: ["IRTestSupport", "irzoo"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,6 +1,77 @@
 #ifndef IRKERNELS_H
 #define IRKERNELS_H
+// Hot loops of the irzoo runtime. Every entry point dispatches at run time to the widest SIMD
+// family this CPU has (AVX-512F, AVX2+FMA, NEON, or portable C), so one binary runs anywhere.
 #include <stddef.h>
+
 /// Returns the widest SIMD level this CPU supports: 0 baseline, 1 AVX2+FMA, 2 AVX-512F, 3 NEON.
 int irk_cpu_level(void);
+/// The level the kernels use now (the detected one unless lowered with irk_set_level).
+int irk_get_level(void);
+/// Uses `level` from now on; returns 0, or -1 when this CPU cannot run it.
+int irk_set_level(int level);
+
+// ---------------------------------------------------------------------------------------------
+// GEMM: C(m, n) = sum_k A(m, k) * B(k, n) (+ bias[m]) (+ C(m, n) when accumulate),
+// fp32, over the rectangle [m0, m1) x [n0, n1) of C, so that callers split the work over threads.
+//   A(m, k) = a[m * a_rs + k * a_cs]
+//   B(k, n) = b[koff(k) + noff(n)]   with koff(k) = b_koff ? b_koff[k] : k * b_rs
+//                                    and  noff(n) = (n / b_ncols) * b_row_stride + (n % b_ncols) * b_col_stride
+//   C(m, n) = c[m * ldc + n]
+// The B addressing covers a plain row-major matrix (b_ncols = N, b_col_stride = 1), a transposed
+// one (b_rs = 1, b_col_stride = ld), and a convolution's implicit im2col over a padded input
+// (koff = channel/kernel-tap offsets, n -> output row/column with strides).
+typedef struct {
+    const float *a;
+    long a_rs, a_cs;
+    const float *b;
+    const long *b_koff;
+    long b_rs;
+    long b_ncols, b_row_stride, b_col_stride;
+    float *c;
+    long ldc;
+    const float *bias;     // per row m (a conv's output channel), or NULL
+    const float *bias_col; // per column n (a linear layer's output feature), or NULL
+    int accumulate;
+} irk_gemm_args;
+
+/// Floats of scratch one irk_sgemm call needs (packing buffers), at the active level.
+size_t irk_sgemm_workspace_floats(void);
+/// Register-tile sizes of the active level (callers split work in these units).
+int irk_sgemm_mr(void);
+int irk_sgemm_nr(void);
+void irk_sgemm(const irk_gemm_args *g, long M, long N, long K,
+               long m0, long m1, long n0, long n1, float *workspace);
+
+// ---------------------------------------------------------------------------------------------
+// Depthwise 2-D convolution of one channel plane, stride 1: out[y][x] = bias + sum_{i,j}
+// w[i*kw + j] * in[(y + i*dh) * in_ld + x + j*dw], for y < ho, x < wo. `in` is already padded.
+void irk_depthwise_plane(const float *in, long in_ld, float *out, long out_ld, long ho, long wo,
+                         const float *w, long kh, long kw, long dh, long dw, float bias);
+
+// ---------------------------------------------------------------------------------------------
+// Element-wise maps, in place allowed (out == in).
+enum {
+    IRK_ACT_RELU = 0, IRK_ACT_GELU_ERF = 1, IRK_ACT_GELU_TANH = 2, IRK_ACT_QUICK_GELU = 3,
+    IRK_ACT_SILU = 4, IRK_ACT_SIGMOID = 5, IRK_ACT_TANH = 6, IRK_ACT_EXP = 7,
+};
+void irk_activation(int kind, const float *in, float *out, long n);
+/// out = act(a) * b, the gated form used by GDFN/GEGLU-style feed-forwards.
+void irk_gated_activation(int kind, const float *a, const float *b, float *out, long n);
+/// out = a > 0 ? a : slope * a
+void irk_leaky_relu(const float *in, float *out, long n, float slope);
+
+/// Softmax over `rows` rows of `n` contiguous elements each, in place allowed.
+/// `scale` multiplies the inputs first (1 for a plain softmax).
+void irk_softmax_rows(const float *in, float *out, long rows, long n, float scale);
+
+/// Channel LayerNorm of a [C][HW] image (one sample), per pixel over C, for pixels [p0, p1):
+/// mode 0: (x - mean) / sqrt(var + eps) * w + b   (WithBias; b may be NULL)
+/// mode 1: x / sqrt(var + eps) * w                 (Restormer BiasFree: variance about the mean, x not centred)
+void irk_channel_layernorm(const float *x, float *y, long C, long HW, long p0, long p1,
+                           const float *w, const float *b, float eps, int mode);
+
+/// LayerNorm over contiguous rows of n: (x - mean) / sqrt(var + eps) * w + b (w, b may be NULL).
+void irk_layernorm_rows(const float *x, float *y, long rows, long n, const float *w, const float *b, float eps);
+
 #endif

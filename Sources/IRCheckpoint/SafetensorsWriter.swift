@@ -1,0 +1,97 @@
+import IRTensor
+
+/// Writes a tensor table as a safetensors file that the Python `safetensors` package (and our
+/// reader) loads with identical values.
+///
+/// Layout choices:
+/// - Tensors are written **in the order given** (the reference writer sorts by descending dtype
+///   alignment, then name; readers accept any order because offsets are explicit). Keeping the
+///   caller's order keeps a converted file diffable against its source.
+/// - The JSON header is compact, `__metadata__` first (keys sorted), and padded with spaces to a
+///   multiple of 8 bytes as the reference writer does, so the data section starts 8-aligned.
+///   Tensors follow back to back (the format allows no gaps), so a tensor after an odd-sized
+///   u8/i8/bool/f16 tensor may start unaligned; readers that need alignment copy.
+/// - Streaming: one tensor at a time straight from its view (conversions go through a small
+///   scratch buffer), into a temp file beside the output, fsync, rename. On any error no output
+///   file is left behind.
+public enum SafetensorsWriter {
+    /// `metadata` defaults to `{"format": "pt"}`, which transformers' `from_pretrained` requires.
+    public static func write(_ tensors: [TensorRecord], to path: String,
+                             dtype conversion: DTypeConversion = .keep,
+                             metadata: [String: String] = ["format": "pt"]) throws {
+        let header = try headerBytes(tensors, path: path, conversion: conversion, metadata: metadata)
+        let out: AtomicFileWriter
+        do { out = try AtomicFileWriter(destination: path) } catch let e as IOFailure {
+            throw CheckpointError(file: path, reason: e.reason)
+        }
+        var current: String? = nil
+        do {
+            var n = UInt64(header.count).littleEndian
+            try withUnsafeBytes(of: &n) { try out.write($0) }
+            try out.write(header)
+            for t in tensors {
+                current = t.name
+                let target = conversion.target(for: t.dtype)
+                if target == t.dtype {
+                    try t.data.withUnsafeBytes { try out.write($0) }
+                } else {
+                    try DTypeConversion.stream(t.data, from: t.dtype, to: target, count: t.elementCount) { try out.write($0) }
+                }
+            }
+            current = nil
+            try out.commit()
+        } catch let e as IOFailure {
+            out.abandon()
+            throw CheckpointError(file: path, entry: current, reason: e.reason)
+        } catch {
+            out.abandon()
+            throw error
+        }
+    }
+
+    /// The JSON header, space-padded to a multiple of 8 bytes. Validates names and sizes first,
+    /// so nothing is created for a table that cannot be written.
+    public static func headerBytes(_ tensors: [TensorRecord], path: String = "<memory>",
+                                   conversion: DTypeConversion = .keep,
+                                   metadata: [String: String] = [:]) throws -> [UInt8] {
+        var json = "{"
+        var first = true
+        if !metadata.isEmpty {
+            first = false
+            json += "\"__metadata__\":{"
+            json += metadata.keys.sorted().map { "\(JSON.quote($0)):\(JSON.quote(metadata[$0]!))" }
+                .joined(separator: ",")
+            json += "}"
+        }
+        var seen = Set<String>()
+        var offset = 0
+        for t in tensors {
+            guard t.name != "__metadata__" else {
+                throw CheckpointError(file: path, entry: t.name, reason: "a tensor cannot be named __metadata__ in safetensors")
+            }
+            guard seen.insert(t.name).inserted else {
+                throw CheckpointError(file: path, entry: t.name, reason: "duplicate tensor name")
+            }
+            let target = conversion.target(for: t.dtype)
+            guard let bytes = ShapeMath.byteCount(t.shape, target) else {
+                throw CheckpointError(file: path, entry: t.name, reason: "shape \(t.shape) overflows")
+            }
+            let (end, overflow) = offset.addingReportingOverflow(bytes)
+            guard !overflow else { throw CheckpointError(file: path, entry: t.name, reason: "total size overflows") }
+            if !first { json += "," }
+            first = false
+            json += JSON.quote(t.name)
+            json += ":{\"dtype\":\"\(target.safetensorsName)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],"
+            json += "\"data_offsets\":[\(offset),\(end)]}"
+            offset = end
+        }
+        json += "}"
+        var bytes = Array(json.utf8)
+        let padded = (bytes.count + 7) / 8 * 8
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: padded - bytes.count))
+        guard bytes.count <= SafetensorsHeader.maxHeaderLength else {
+            throw CheckpointError(file: path, reason: "header would be \(bytes.count) bytes, over the 100 MB safetensors limit")
+        }
+        return bytes
+    }
+}

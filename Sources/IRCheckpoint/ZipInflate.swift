@@ -1,0 +1,94 @@
+import CZlib
+import Dispatch
+import IRTensor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Raw-deflate decompression into a buffer of exactly the declared size: a stream that would
+/// produce more is a bomb, one that produces less is corrupt.
+enum ZipInflate {
+    static func inflate(_ src: ByteView, size: Int, file: String, entry: String) throws -> ByteBuffer {
+        func fail(_ reason: String) -> CheckpointError { CheckpointError(file: file, entry: PickleRender.printable(entry), reason: reason) }
+        var stream = z_stream()
+        guard inflateInit2_(&stream, -MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw fail("zlib could not start")
+        }
+        defer { inflateEnd(&stream) }
+        return try ByteBuffer.make(count: size) { out in
+            var inPos = 0, outPos = 0
+            let input = src.pointer.assumingMemoryBound(to: UInt8.self)
+            var ended = false
+            let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
+            defer { scratch.deallocate() }
+            while !ended {
+                // zlib counts in 32 bits: feed at most 1 GiB at a time.
+                let inChunk = min(src.count - inPos, 1 << 30), outChunk = min(size - outPos, 1 << 30)
+                stream.next_in = UnsafeMutablePointer(mutating: input + inPos)
+                stream.avail_in = UInt32(inChunk)
+                if outChunk > 0 {
+                    stream.next_out = out.baseAddress!.assumingMemoryBound(to: UInt8.self) + outPos
+                    stream.avail_out = UInt32(outChunk)
+                } else {
+                    // The declared size is reached: one more byte of output means a bomb.
+                    stream.next_out = scratch
+                    stream.avail_out = 1
+                }
+                let ret = CZlib.inflate(&stream, Z_NO_FLUSH)
+                let consumed = inChunk - Int(stream.avail_in)
+                let produced = (outChunk > 0 ? outChunk : 1) - Int(stream.avail_out)
+                inPos += consumed
+                if outChunk == 0 && produced > 0 {
+                    throw fail("inflates past its declared \(size) bytes (zip bomb?)")
+                }
+                outPos += outChunk > 0 ? produced : 0
+                switch ret {
+                case Z_STREAM_END:
+                    ended = true
+                case Z_OK:
+                    break
+                case Z_BUF_ERROR where consumed == 0 && produced == 0:
+                    throw fail(inPos >= src.count ? "deflate data ends early (truncated)" : "deflate data makes no progress")
+                case Z_BUF_ERROR:
+                    break
+                default:
+                    throw fail("corrupt deflate data (zlib error \(ret))")
+                }
+            }
+            guard outPos == size else {
+                throw fail("inflates to \(outPos) bytes, not the declared \(size)")
+            }
+        }
+    }
+}
+
+/// CRC-32 with zlib, split across cores for large inputs (combined with crc32_combine), so
+/// checking a multi-GiB archive costs a fraction of reading it.
+public enum ZipCRC {
+    public static func checksum(_ view: ByteView) -> UInt32 {
+        view.withUnsafeBytes { checksum($0) }
+    }
+
+    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return 0 }
+        let p = base.assumingMemoryBound(to: UInt8.self)
+        let n = bytes.count
+        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let parts = min(cores, n / (16 << 20))
+        guard parts > 1 else { return UInt32(truncatingIfNeeded: crc32_z(0, p, n)) }
+        let chunk = (n + parts - 1) / parts
+        let results = UnsafeMutablePointer<UInt>.allocate(capacity: parts)
+        defer { results.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: parts) { i in
+            let start = i * chunk
+            let len = min(chunk, n - start)
+            results[i] = UInt(crc32_z(0, p + start, len))
+        }
+        var crc = results[0]
+        for i in 1 ..< parts {
+            let len = min(chunk, n - i * chunk)
+            crc = UInt(crc32_combine(uLong(crc), uLong(results[i]), len))
+        }
+        return UInt32(truncatingIfNeeded: crc)
+    }
+}

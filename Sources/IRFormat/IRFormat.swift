@@ -1,1 +1,0 @@
-// IRFormat: see docs/ARCHITECTURE.md

@@ -1,1 +1,0 @@
-// IRRegistry: see docs/ARCHITECTURE.md

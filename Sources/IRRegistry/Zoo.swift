@@ -1,0 +1,54 @@
+import Foundation
+
+/// The registered variants: every `Zoo/*.json`, compiled into the binary (`EmbeddedZoo.swift`,
+/// written by Tools/embed_zoo.py) so the CLI needs no resource files at run time.
+public struct Zoo: Sendable {
+    public let manifests: [ZooManifest]
+
+    /// Decodes manifests given as (file name, JSON text); errors name the file and the field.
+    public init(files: [(name: String, json: String)]) throws {
+        var out = [ZooManifest]()
+        var seen = [String: String]()
+        for (name, json) in files {
+            let m: ZooManifest
+            do { m = try StrictJSONDecoding.decode(ZooManifest.self, from: json) } catch {
+                throw ZooError(file: name, reason: DecodingErrorText.describe(error))
+            }
+            guard name == m.id + ".json" else {
+                throw ZooError(file: name, reason: "file name must be the id plus .json ('\(m.id).json')")
+            }
+            if let other = seen[m.id] { throw ZooError(file: name, reason: "id '\(m.id)' is also used by \(other)") }
+            seen[m.id] = name
+            out.append(m)
+        }
+        manifests = out.sorted { $0.id < $1.id }
+    }
+
+    /// The manifests compiled into this binary.
+    public static func embedded() throws -> Zoo {
+        try Zoo(files: EmbeddedZoo.files.map { (name: $0.name, json: $0.json) })
+    }
+
+    /// The manifest files compiled into this binary, as (file name, exact JSON text).
+    public static var embeddedFiles: [(name: String, json: String)] { EmbeddedZoo.files }
+
+    /// Every `*.json` directly in `directory` (tests compare this with the embedded copy).
+    public static func load(directory: String) throws -> Zoo {
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".json") }.sorted()
+        return try Zoo(files: names.map { name in
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: path) else { throw ZooError(file: path, reason: "cannot read") }
+            return (name: name, json: String(decoding: data, as: UTF8.self))
+        })
+    }
+
+    public func manifest(_ id: String) -> ZooManifest? { manifests.first { $0.id == id } }
+
+    public var ids: [String] { manifests.map { $0.id } }
+}
+
+public struct ZooError: Error, CustomStringConvertible, Sendable {
+    public let file: String
+    public let reason: String
+    public var description: String { "\(file): \(reason)" }
+}

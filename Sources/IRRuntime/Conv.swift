@@ -1,0 +1,117 @@
+import IRKernels
+
+/// How a convolution or `pad` fills the border (torch's `padding_mode` / `F.pad` modes).
+public enum PaddingMode: String, Sendable, CaseIterable {
+    /// Zeros (torch "zeros" / "constant" with value 0).
+    case zeros
+    /// Mirror without repeating the edge sample: pad must be smaller than the side.
+    case reflect
+    /// Repeat the edge sample.
+    case replicate
+    /// Wrap around: pad must not exceed the side.
+    case circular
+}
+
+extension ComputeContext {
+    /// torch.nn.functional.conv2d, with `padding_mode` as in nn.Conv2d.
+    ///
+    /// - x: [N, C, H, W] (or unbatched [C, H, W], answered unbatched)
+    /// - weight: [O, C/groups, kh, kw], used in place
+    /// - bias: [O] or nil
+    ///
+    /// Dense and grouped convolutions run as a packed GEMM whose B operand is packed straight from
+    /// the (padded) input, so no im2col matrix is built; depthwise convolutions with stride 1 use a
+    /// dedicated memory-bound kernel.
+    public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1, padding: Size2 = 0,
+                       dilation: Size2 = 1, groups: Int = 1, paddingMode: PaddingMode = .zeros) throws -> Tensor {
+        let op = "conv2d"
+        let unbatched = x.rank == 3
+        try require(x.rank == 4 || unbatched, op, "expected input [N, C, H, W] or [C, H, W], got \(x.shape)")
+        let input = unbatched ? try x.reshaped([1] + x.shape) : x
+        try require(weight.rank == 4, op, "expected weight [out, in/groups, kh, kw], got \(weight.shape)")
+        let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+        let (o, cg, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+        try require(groups >= 1, op, "groups must be positive, got \(groups)")
+        try require(stride.h >= 1 && stride.w >= 1, op, "stride must be positive, got \(stride)")
+        try require(dilation.h >= 1 && dilation.w >= 1, op, "dilation must be positive, got \(dilation)")
+        try require(padding.h >= 0 && padding.w >= 0, op, "negative padding \(padding)")
+        try require(c % groups == 0, op, "input channels \(c) not divisible by groups \(groups)")
+        try require(o % groups == 0, op, "output channels \(o) not divisible by groups \(groups)")
+        try require(cg * groups == c, op,
+                    "input has \(c) channels but the weight \(weight.shape) with groups \(groups) expects \(cg * groups)")
+        try require(kh >= 1 && kw >= 1, op, "empty kernel \(weight.shape)")
+        if let bias { try require(bias.count == o && bias.rank <= 1, op, "bias has shape \(bias.shape), expected [\(o)]") }
+        let hp = h + 2 * padding.h, wp = w + 2 * padding.w
+        let ekh = dilation.h * (kh - 1) + 1, ekw = dilation.w * (kw - 1) + 1
+        try require(hp >= ekh && wp >= ekw, op,
+                    "kernel \(kh)x\(kw) (dilation \(dilation)) is larger than the padded input \(hp)x\(wp)")
+        let ho = (hp - ekh) / stride.h + 1, wo = (wp - ekw) / stride.w + 1
+        let out = try empty([n, o, ho, wo])
+        if out.count > 0 && c > 0 {
+            let padded = (padding.h > 0 || padding.w > 0)
+                ? try pad2d(input, top: padding.h, bottom: padding.h, left: padding.w, right: padding.w, mode: paddingMode, op: op)
+                : input
+            let isDepthwise = groups == c && o == c && cg == 1
+            if isDepthwise && stride.h == 1 && stride.w == 1 {
+                depthwise(padded, weight: weight, bias: bias, out: out, kh: kh, kw: kw, dilation: dilation)
+            } else {
+                convGemm(padded, weight: weight, bias: bias, out: out, groups: groups,
+                         kh: kh, kw: kw, stride: stride, dilation: dilation)
+            }
+        } else if out.count > 0 {
+            // No input channels: the output is the bias (torch gives the same).
+            let p = out.mutablePointer
+            let plane = ho * wo
+            for b in 0..<n { for oc in 0..<o { (p + (b * o + oc) * plane).update(repeating: bias?.pointer[oc] ?? 0, count: plane) } }
+        }
+        return unbatched ? try out.reshaped(Array(out.shape.dropFirst())) : out
+    }
+
+    private func convGemm(_ x: Tensor, weight: Tensor, bias: Tensor?, out: Tensor, groups: Int,
+                          kh: Int, kw: Int, stride: Size2, dilation: Size2) {
+        let (n, c, hp, wp) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (o, ho, wo) = (out.shape[1], out.shape[2], out.shape[3])
+        let cg = c / groups, og = o / groups
+        let K = cg * kh * kw
+        var koff = [Int](repeating: 0, count: K)
+        for ci in 0..<cg { for i in 0..<kh { for j in 0..<kw {
+            koff[(ci * kh + i) * kw + j] = ci * hp * wp + i * dilation.h * wp + j * dilation.w
+        } } }
+        koff.withUnsafeBufferPointer { kp in
+            for b in 0..<n {
+                for g in 0..<groups {
+                    var args = irk_gemm_args()
+                    args.a = weight.pointer + g * og * K
+                    args.a_rs = K
+                    args.a_cs = 1
+                    args.b = x.pointer + (b * c + g * cg) * hp * wp
+                    args.b_koff = kp.baseAddress
+                    args.b_rs = 0
+                    args.b_ncols = wo
+                    args.b_row_stride = stride.h * wp
+                    args.b_col_stride = stride.w
+                    args.c = out.mutablePointer + (b * o + g * og) * ho * wo
+                    args.ldc = ho * wo
+                    args.bias = bias.map { $0.pointer + g * og }
+                    args.bias_col = nil
+                    args.accumulate = 0
+                    gemm(args, M: og, N: ho * wo, K: K)
+                }
+            }
+        }
+    }
+
+    private func depthwise(_ x: Tensor, weight: Tensor, bias: Tensor?, out: Tensor, kh: Int, kw: Int, dilation: Size2) {
+        let (n, c, hp, wp) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (ho, wo) = (out.shape[2], out.shape[3])
+        let xin = x.pointer, wt = weight.pointer, dst = out.mutablePointer
+        let bp = bias?.pointer
+        parallelFor(n * c) { range in
+            for plane in range {
+                let ch = plane % c
+                irk_depthwise_plane(xin + plane * hp * wp, wp, dst + plane * ho * wo, wo, ho, wo,
+                                    wt + ch * kh * kw, kh, kw, dilation.h, dilation.w, bp?[ch] ?? 0)
+            }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// IRRuntime: see docs/ARCHITECTURE.md
