@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "IRRuntime", dependencies: ["IRTensor", "IRKernels"]),
         .target(name: "IRRegistry", dependencies: ["IRTensor"], resources: []),
         // PNG through libpng's classic API; the C shim turns libpng's longjmp errors into return codes.
-        .target(name: "CIRImage", dependencies: ["CPNG"], path: "Sources/CIRImage"),
+        .target(name: "CIRImage", dependencies: ["CPNG"], path: "Sources/CIRImage", linkerSettings: [.linkedLibrary("png16")]),
         .target(name: "IRImage", dependencies: ["CIRImage", "CPNG", "IRTensor"]),
         .target(name: "IRModels", dependencies: ["IRTensor", "IRRuntime", "IRRegistry"]),
         .target(name: "IRStore", dependencies: ["IRTensor", "IRFormat"]),
@@ -35,6 +35,8 @@ let package = Package(
             "IRTensor", "IRCheckpoint", "IRFormat", "IRRegistry", "IRRuntime", "IRModels", "IRStore", "CPNG", "IRImage",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // `make bench-ops`: the runtime's core operators, timed (Benchmarks/ops.sh compares with PyTorch).
+        .executableTarget(name: "irzoo-bench", dependencies: ["IRRuntime", "IRTensor"], path: "Benchmarks/Sources/irzoo-bench"),
 
         .target(name: "IRTestSupport", path: "Tests/IRTestSupport"),
         .testTarget(name: "IRTensorTests", dependencies: ["IRTensor", "IRTestSupport"]),
@@ -45,7 +47,7 @@ let package = Package(
         .testTarget(name: "IRModelsTests", dependencies: ["IRTestSupport", "IRModels", "IRRegistry", "IRRuntime", "IRTensor", "IRCheckpoint"]),
         .testTarget(name: "IRRegistryTests", dependencies: ["IRTestSupport", "IRRegistry", "IRTensor", "IRCheckpoint"]),
         .testTarget(name: "IRImageTests", dependencies: ["IRTestSupport", "IRImage", "IRTensor"]),
-        .testTarget(name: "CLITests", dependencies: ["IRTestSupport", "irzoo"]),
+        .testTarget(name: "CLITests", dependencies: ["IRTestSupport", "irzoo", "IRFormat", "IRTensor"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -517,12 +517,12 @@ def gen_hdf5_malformed(out, small_valid_path):
     blob = open(small_valid_path, "rb").read()
     with open(os.path.join(out, "truncated.h5"), "wb") as f:
         f.write(blob[: len(blob) // 2])
-    cases["truncated.h5"] = "cannot open as HDF5"
+    cases["truncated.h5"] = "cannot open as HDF5: truncated file"
     bad = bytearray(blob)
     bad[1] ^= 0xFF
     with open(os.path.join(out, "wrong_magic.h5"), "wb") as f:
         f.write(bad)
-    cases["wrong_magic.h5"] = "cannot open as HDF5"
+    cases["wrong_magic.h5"] = "cannot open as HDF5: file signature not found"
 
     def keras(name, weight_name, dataset=None, soft=False):
         with h5py.File(os.path.join(out, name), "w") as f:
@@ -537,7 +537,7 @@ def gen_hdf5_malformed(out, small_valid_path):
                 lg[weight_name] = h5py.SoftLink("/model_weights/dense/real/kernel:0")
 
     keras("keras_missing_dataset.h5", "dense/kernel:0")
-    cases["keras_missing_dataset.h5"] = "does not exist"
+    cases["keras_missing_dataset.h5"] = "listed in weight_names, but /model_weights/dense/dense does not exist"
     keras("keras_u16_weight.h5", "dense/kernel:0", np.ones((2, 2), np.uint16))
     cases["keras_u16_weight.h5"] = "unsigned 16-bit integers"
     keras("keras_string_weight.h5", "dense/kernel:0", np.array([b"abc"]))
@@ -553,7 +553,7 @@ def gen_hdf5_malformed(out, small_valid_path):
     with h5py.File(os.path.join(out, "keras_missing_layer.h5"), "w") as f:
         g = f.create_group("model_weights")
         g.attrs["layer_names"] = [b"ghost"]
-    cases["keras_missing_layer.h5"] = "does not exist"
+    cases["keras_missing_layer.h5"] = "listed in layer_names, but it does not exist"
     with h5py.File(os.path.join(out, "generic_u32.h5"), "w") as f:
         f.create_dataset("w", data=np.ones((3,), np.uint32))
     cases["generic_u32.h5"] = "unsigned 32-bit integers"
@@ -671,6 +671,25 @@ def gen_npy():
     raw("bad_bool.npy", pad("{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }"), b"\x01\x07")
     bad["bad_bool.npy"] = "bool array holds bytes other than 0 and 1"
     expected["malformed"] = bad
+
+    # Broken .npz archives.
+    bad_npz = {}
+    with zipfile.ZipFile(os.path.join(out, "malformed", "not_npy_member.npz"), "w") as z:
+        z.writestr("alpha.npy", open(os.path.join(out, "f64.npy"), "rb").read())
+        z.writestr("readme.txt", "hello")
+    bad_npz["not_npy_member.npz"] = "not a .npy member"
+    with zipfile.ZipFile(os.path.join(out, "malformed", "object_member.npz"), "w") as z:
+        z.writestr("obj.npy", open(os.path.join(out, "malformed", "object.npy"), "rb").read())
+    bad_npz["object_member.npz"] = "object arrays (pickled Python objects) are refused"
+    blob = bytearray(open(os.path.join(out, "aux.npz"), "rb").read())
+    blob[200] ^= 0x01  # inside the first stored member's data
+    with open(os.path.join(out, "malformed", "crc_mismatch.npz"), "wb") as f:
+        f.write(blob)
+    bad_npz["crc_mismatch.npz"] = "CRC-32 mismatch"
+    with open(os.path.join(out, "malformed", "truncated.npz"), "wb") as f:
+        f.write(open(os.path.join(out, "aux.npz"), "rb").read()[:300])
+    bad_npz["truncated.npz"] = "truncated"
+    expected["malformed_npz"] = bad_npz
     write_json(os.path.join(out, "expected.json"), expected)
 
 

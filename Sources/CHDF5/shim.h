@@ -23,23 +23,32 @@ static inline hid_t irzoo_h5_fapl(void) {
     return fapl;
 }
 
-static inline hid_t irzoo_h5_open(const char *path) {
+static void irzoo_h5_take_error(char out[256]);
+
+/// Opens read-only; on failure the most specific libhdf5 message is left in err[256]
+/// (taken before H5Pclose, which would clear the error stack).
+static inline hid_t irzoo_h5_open(const char *path, char err[256]) {
+    err[0] = 0;
     hid_t fapl = irzoo_h5_fapl();
-    if (fapl < 0) return fapl;
+    if (fapl < 0) { irzoo_h5_take_error(err); return fapl; }
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    if (f < 0) irzoo_h5_take_error(err);
     H5Pclose(fapl);
     return f;
 }
 
-/// Opens an HDF5 file held in memory (the bytes are copied by libhdf5).
-static inline hid_t irzoo_h5_open_image(const void *bytes, size_t count) {
+/// Opens an HDF5 file held in memory (the bytes are copied by libhdf5); errors as above.
+static inline hid_t irzoo_h5_open_image(const void *bytes, size_t count, char err[256]) {
+    err[0] = 0;
     hid_t fapl = irzoo_h5_fapl();
-    if (fapl < 0) return fapl;
+    if (fapl < 0) { irzoo_h5_take_error(err); return fapl; }
     if (H5Pset_fapl_core(fapl, 1 << 16, 0) < 0 || H5Pset_file_image(fapl, (void *)bytes, count) < 0) {
+        irzoo_h5_take_error(err);
         H5Pclose(fapl);
         return -1;
     }
     hid_t f = H5Fopen("irzoo-in-memory.h5", H5F_ACC_RDONLY, fapl);
+    if (f < 0) irzoo_h5_take_error(err);
     H5Pclose(fapl);
     return f;
 }
@@ -128,7 +137,7 @@ static herr_t irzoo_h5_first_error_cb(unsigned n, const H5E_error2_t *e, void *o
 }
 
 /// Copies the most specific message of the current error stack into out[256] and clears the stack.
-static inline void irzoo_h5_take_error(char out[256]) {
+static void irzoo_h5_take_error(char out[256]) {
     out[0] = 0;
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, irzoo_h5_first_error_cb, out);
     H5Eclear2(H5E_DEFAULT);

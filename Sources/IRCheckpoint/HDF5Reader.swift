@@ -29,9 +29,10 @@ public enum HDF5Reader {
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw CheckpointError(file: path, reason: "not a regular file") }
         return try HDF5Library.locked {
-            let id = irzoo_h5_open(path)
+            var err = [CChar](repeating: 0, count: 256)
+            let id = irzoo_h5_open(path, &err)
             guard id >= 0 else {
-                throw CheckpointError(file: path, reason: "cannot open as HDF5: \(HDF5Library.takeError() ?? "unknown libhdf5 error")")
+                throw CheckpointError(file: path, reason: "cannot open as HDF5: \(HDF5Library.message(err) ?? "unknown libhdf5 error")")
             }
             var reader = HDF5TreeReader(path: path, file: H5Handle(id, H5Fclose), fileSize: Int(st.st_size))
             return try reader.read()
@@ -42,9 +43,10 @@ public enum HDF5Reader {
     public static func read(image: UnsafeRawBufferPointer, name: String) throws -> LoadedCheckpoint {
         guard let base = image.baseAddress, image.count > 0 else { throw CheckpointError(file: name, reason: "empty file") }
         return try HDF5Library.locked {
-            let id = irzoo_h5_open_image(base, image.count)
+            var err = [CChar](repeating: 0, count: 256)
+            let id = irzoo_h5_open_image(base, image.count, &err)
             guard id >= 0 else {
-                throw CheckpointError(file: name, reason: "cannot open as HDF5: \(HDF5Library.takeError() ?? "unknown libhdf5 error")")
+                throw CheckpointError(file: name, reason: "cannot open as HDF5: \(HDF5Library.message(err) ?? "unknown libhdf5 error")")
             }
             var reader = HDF5TreeReader(path: name, file: H5Handle(id, H5Fclose), fileSize: image.count)
             return try reader.read()
@@ -72,6 +74,10 @@ enum HDF5Library {
     static func takeError() -> String? {
         var buf = [CChar](repeating: 0, count: 256)
         irzoo_h5_take_error(&buf)
+        return message(buf)
+    }
+
+    static func message(_ buf: [CChar]) -> String? {
         let s = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return s.isEmpty ? nil : s
     }
@@ -154,29 +160,33 @@ private struct HDF5TreeReader {
     }
 
     /// Opens `relative` (slash-separated) under `base`, refusing soft and external links.
-    func openHardPath(_ base: hid_t, _ basePath: String, _ relative: String) throws -> H5Handle {
+    /// Errors name the whole target; `listedIn` says which attribute promised it.
+    func openHardPath(_ base: hid_t, _ basePath: String, _ relative: String, listedIn: String? = nil) throws -> H5Handle {
+        let target = basePath + "/" + relative
+        let context = listedIn.map { "listed in \($0), but " } ?? ""
         let parts = relative.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        guard !parts.isEmpty else { throw fail(basePath, "empty dataset path") }
+        guard !parts.isEmpty else { throw fail(target, "\(context)the path is empty") }
         var current: H5Handle? = nil
         var here = basePath
         for part in parts {
             let loc = current?.id ?? base
-            let where_ = here + "/" + part
-            guard part != "." && part != ".." else { throw fail(where_, "path component '\(part)' is not allowed") }
+            let step = here + "/" + part
+            let subject = step == target ? "it" : step
+            guard part != "." && part != ".." else { throw fail(target, "\(context)path component '\(part)' is not allowed") }
             guard H5Lexists(loc, part, hid_t(H5P_DEFAULT)) > 0 else {
                 _ = HDF5Library.takeError()
-                throw fail(where_, "does not exist")
+                throw fail(target, "\(context)\(subject) does not exist")
             }
             switch irzoo_h5_link_kind(loc, part) {
             case 0: break
-            case 1: throw fail(where_, "is a soft link; irzoo follows hard links only")
-            case 2: throw fail(where_, "is an external link to another file; refused")
-            default: throw fail(where_, "is not a hard link", library: true)
+            case 1: throw fail(target, "\(context)\(subject) is a soft link; irzoo follows hard links only")
+            case 2: throw fail(target, "\(context)\(subject) is an external link to another file; refused")
+            default: throw fail(target, "\(context)\(subject) is not a hard link", library: true)
             }
             let o = H5Oopen(loc, part, hid_t(H5P_DEFAULT))
-            guard o >= 0 else { throw fail(where_, "cannot open", library: true) }
+            guard o >= 0 else { throw fail(target, "\(context)cannot open \(subject)", library: true) }
             current = H5Handle(o, H5Oclose)
-            here = where_
+            here = step
         }
         return current!
     }
@@ -503,7 +513,7 @@ private struct HDF5TreeReader {
         var convKernels = 0, denseKernels = 0, layersWithWeights = 0
         for layer in layerNames {
             let layerPath = groupPath + "/" + layer
-            let group = try openHardPath(weights.id, groupPath, layer)
+            let group = try openHardPath(weights.id, groupPath, layer, listedIn: "layer_names")
             guard H5Iget_type(group.id) == H5I_GROUP else { throw fail(layerPath, "layer is not a group") }
             guard let weightNames = try splitStringAttribute(group.id, "weight_names", layerPath) else {
                 throw fail(layerPath, "layer group has no weight_names attribute")
@@ -511,7 +521,7 @@ private struct HDF5TreeReader {
             if !weightNames.isEmpty { layersWithWeights += 1 }
             for weightName in weightNames {
                 let hdfPath = layerPath + "/" + weightName
-                let obj = try openHardPath(group.id, layerPath, weightName)
+                let obj = try openHardPath(group.id, layerPath, weightName, listedIn: "weight_names")
                 guard H5Iget_type(obj.id) == H5I_DATASET else { throw fail(hdfPath, "listed in weight_names but is not a dataset") }
                 var local = weightName
                 if local.hasPrefix(layer + "/") { local.removeFirst(layer.count + 1) }

@@ -5,8 +5,8 @@ import IRTensor
 /// The header is a Python dict literal; it is parsed here as the tiny grammar numpy writes
 /// (string keys; string, bool and int-tuple values), never evaluated. Exactly the keys `descr`,
 /// `fortran_order` and `shape` are allowed, as in numpy's own reader. Little-endian data is viewed
-/// in place; big-endian data is byte-swapped and Fortran-order data transposed to C order, both
-/// into an owned buffer. Object arrays (which numpy stores as pickles) and structured dtypes are
+/// in place; big-endian data is byte-swapped and Fortran-order (or misaligned) data copied to
+/// C order, into an owned buffer. Object arrays (which numpy stores as pickles) and structured dtypes are
 /// refused.
 public enum NumpyArray {
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59] // "\x93NUMPY"
@@ -56,6 +56,10 @@ public enum NumpyArray {
                 }
                 if header.bigEndian { ElementConversion.byteSwap(dst, elementSize: header.dtype.size) }
             }.whole
+        }
+        if Int(bitPattern: data.pointer) % header.dtype.size != 0 {
+            // Members of an .npz sit wherever the zip put them: give consumers aligned elements.
+            data = ByteBuffer.copying(UnsafeRawBufferPointer(start: data.pointer, count: data.count)).whole
         }
         if header.dtype == .bool, data.withUnsafeBytes({ $0.contains { $0 > 1 } }) {
             throw fail("bool array holds bytes other than 0 and 1")

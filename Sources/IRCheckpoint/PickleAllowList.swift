@@ -16,7 +16,9 @@ public enum PickleGlobalKind: Sendable, Equatable {
     case tensorClass
     case torchSize, torchDevice, torchLayout
     case orderedDict, counter
-    case set, frozenset, bytearray, complex
+    case set, frozenset, complex
+    /// `builtins.bytes` / `bytearray`: `()`, `(bytes)` or `(str, encoding)` (protocols < 3 spell bytes so).
+    case bytesType
     /// `_codecs.encode(str, encoding)`: how protocol 2 spells a `bytes` value.
     case codecsEncode
     /// `builtins.object`, only as `copyreg._reconstructor`'s base.
@@ -41,9 +43,14 @@ public enum PickleAllowList {
         "__builtin__": "builtins", "copy_reg": "copyreg",
     ]
 
+    /// The Python 3 spelling of a module name.
+    public static func canonicalModule(_ module: String) -> String {
+        python2Modules[module] ?? module
+    }
+
     /// The kind of `module.name`, or nil when it is not allowed.
     public static func kind(module rawModule: String, name: String, torchScript: Bool) -> PickleGlobalKind? {
-        let module = python2Modules[rawModule] ?? rawModule
+        let module = canonicalModule(rawModule)
         switch module {
         case "torch._utils":
             switch name {
@@ -91,7 +98,7 @@ public enum PickleAllowList {
             switch name {
             case "set": return .set
             case "frozenset": return .frozenset
-            case "bytearray": return .bytearray
+            case "bytes", "bytearray": return .bytesType
             case "complex": return .complex
             case "object": return .objectClass
             default: return nil

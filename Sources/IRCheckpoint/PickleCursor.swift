@@ -19,9 +19,10 @@ struct PickleCursor {
         self.maxString = maxString
     }
 
-    mutating func enterOpcode() {
+    mutating func enterOpcode() throws {
         if let fe = frameEnd, pos >= fe { frameEnd = nil }
         opcodePos = pos
+        guard pos < buf.count else { throw PickleError("pickle ends without STOP (truncated)", offset: pos) }
     }
 
     /// Claims `n` bytes and returns where they start.
@@ -89,14 +90,14 @@ struct PickleCursor {
 
     /// A zero-copy window onto the pickle's bytes.
     mutating func view(_ n: Int) throws -> ByteView {
-        guard n <= maxString else { throw PickleError("bytes value of \(n) bytes exceeds the \(maxString)-byte limit") }
         let s = try claim(n)
+        guard n <= maxString else { throw PickleError("bytes value of \(n) bytes exceeds the \(maxString)-byte limit") }
         return view.slice(offset: s, count: n)!
     }
 
     mutating func utf8(_ n: Int) throws -> String {
-        guard n <= maxString else { throw PickleError("string of \(n) bytes exceeds the \(maxString)-byte limit") }
         let b = try bytes(n)
+        guard n <= maxString else { throw PickleError("string of \(n) bytes exceeds the \(maxString)-byte limit") }
         guard let s = String(validating: b, as: UTF8.self) else { throw PickleError("string is not valid UTF-8") }
         return s
     }

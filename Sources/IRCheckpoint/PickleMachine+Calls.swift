@@ -9,7 +9,8 @@ extension PickleMachine {
             throw PickleError("malformed global name")
         }
         if let kind = PickleAllowList.kind(module: module, name: name, torchScript: torchScript) {
-            return try make(.global(PickleGlobal(module: module, name: name, kind: kind, offset: offset)), items: [])
+            let g = PickleGlobal(module: PickleAllowList.canonicalModule(module), name: name, kind: kind, offset: offset)
+            return try make(.global(g), items: [])
         }
         let qualified = PickleRender.printable("\(module).\(name)")
         guard permissive else {
@@ -96,7 +97,7 @@ extension PickleMachine {
                 else { throw bad("() or (iterable)") }
             }
             return try make(.set(PickleList(items), frozen: g.kind == .frozenset), items: items)
-        case .bytearray:
+        case .bytesType:
             switch args.count {
             case 0: return .bytes(ByteViewFactory.make([]))
             case 1:

@@ -46,7 +46,7 @@ public final class PickleMachine {
 
     private func execute(_ c: inout PickleCursor) throws -> (value: PickleValue, end: Int) {
         while true {
-            c.enterOpcode()
+            try c.enterOpcode()
             let opPos = c.pos
             do {
                 let byte = try c.byte()

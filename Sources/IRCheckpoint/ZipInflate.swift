@@ -69,6 +69,14 @@ public enum ZipCRC {
         view.withUnsafeBytes { checksum($0) }
     }
 
+    /// One pass on the calling thread (the reference the split version is tested against).
+    public static func checksumSerial(_ view: ByteView) -> UInt32 {
+        view.withUnsafeBytes { b in
+            guard let base = b.baseAddress, b.count > 0 else { return 0 }
+            return UInt32(truncatingIfNeeded: crc32_z(0, base.assumingMemoryBound(to: UInt8.self), b.count))
+        }
+    }
+
     public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return 0 }
         let p = base.assumingMemoryBound(to: UInt8.self)

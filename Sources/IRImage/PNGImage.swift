@@ -106,13 +106,14 @@ public enum PNGCodec {
         var color = [Float](repeating: 0, count: n * colorChannels)
         var alpha: [Float]? = hasAlpha ? [Float](repeating: 0, count: n) : nil
         let raw = UnsafeRawPointer(decoded.pixels!)
-        let scale: Float = depth == 16 ? 1 / 65535 : 1 / 255
+        // Divide (not multiply by 1/255): the same float numpy's `x / 255.` gives, bit for bit.
+        let maxValue: Float = depth == 16 ? 65535 : 255
         for i in 0..<n {
             for ch in 0..<c {
                 let index = i * c + ch
                 let sample = depth == 16 ? Float(raw.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
                                          : Float(raw.load(fromByteOffset: index, as: UInt8.self))
-                if ch < colorChannels { color[ch * n + i] = sample * scale } else { alpha![i] = sample * scale }
+                if ch < colorChannels { color[ch * n + i] = sample / maxValue } else { alpha![i] = sample / maxValue }
             }
         }
         return try PNGImage(width: w, height: h, colorChannels: colorChannels, color: color, alpha: alpha, bitDepth: depth)

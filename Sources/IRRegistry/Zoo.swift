@@ -50,5 +50,9 @@ public struct Zoo: Sendable {
 public struct ZooError: Error, CustomStringConvertible, Sendable {
     public let file: String
     public let reason: String
+    public init(file: String, reason: String) {
+        self.file = file
+        self.reason = reason
+    }
     public var description: String { "\(file): \(reason)" }
 }

@@ -48,16 +48,21 @@ extension ComputeContext {
         let ho = (hp - ekh) / stride.h + 1, wo = (wp - ekw) / stride.w + 1
         let out = try empty([n, o, ho, wo])
         if out.count > 0 && c > 0 {
+            let isDepthwise = groups == c && o == c && cg == 1
+            if isDepthwise && stride.h == 1 && stride.w == 1 {
+                // Pads plane by plane in per-thread scratch (no padded copy of the whole input).
+                try checkPadding(h: h, w: w, top: padding.h, bottom: padding.h, left: padding.w, right: padding.w,
+                                 mode: paddingMode, op: op)
+                let plan = PadPlan(h: h, w: w, top: padding.h, bottom: padding.h, left: padding.w, right: padding.w,
+                                   mode: paddingMode, value: 0)
+                depthwise(input, plan: plan, weight: weight, bias: bias, out: out, kh: kh, kw: kw, dilation: dilation)
+                return unbatched ? try out.reshaped(Array(out.shape.dropFirst())) : out
+            }
             let padded = (padding.h > 0 || padding.w > 0)
                 ? try pad2d(input, top: padding.h, bottom: padding.h, left: padding.w, right: padding.w, mode: paddingMode, op: op)
                 : input
-            let isDepthwise = groups == c && o == c && cg == 1
-            if isDepthwise && stride.h == 1 && stride.w == 1 {
-                depthwise(padded, weight: weight, bias: bias, out: out, kh: kh, kw: kw, dilation: dilation)
-            } else {
-                convGemm(padded, weight: weight, bias: bias, out: out, groups: groups,
-                         kh: kh, kw: kw, stride: stride, dilation: dilation)
-            }
+            convGemm(padded, weight: weight, bias: bias, out: out, groups: groups,
+                     kh: kh, kw: kw, stride: stride, dilation: dilation)
         } else if out.count > 0 {
             // No input channels: the output is the bias (torch gives the same).
             let p = out.mutablePointer
@@ -101,16 +106,27 @@ extension ComputeContext {
         }
     }
 
-    private func depthwise(_ x: Tensor, weight: Tensor, bias: Tensor?, out: Tensor, kh: Int, kw: Int, dilation: Size2) {
-        let (n, c, hp, wp) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    private func depthwise(_ x: Tensor, plan: PadPlan, weight: Tensor, bias: Tensor?, out: Tensor, kh: Int, kw: Int, dilation: Size2) {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (hp, wp) = (plan.ho, plan.wo)
         let (ho, wo) = (out.shape[2], out.shape[3])
         let xin = x.pointer, wt = weight.pointer, dst = out.mutablePointer
         let bp = bias?.pointer
-        parallelFor(n * c) { range in
-            for plane in range {
-                let ch = plane % c
-                irk_depthwise_plane(xin + plane * hp * wp, wp, dst + plane * ho * wo, wo, ho, wo,
-                                    wt + ch * kh * kw, kh, kw, dilation.h, dilation.w, bp?[ch] ?? 0)
+        let needsPad = hp != h || wp != w
+        // A padded plane stays in L2 while its outputs are computed.
+        withScratch(needsPad ? hp * wp * threads : 1) { scratch in
+            parallelChunks(n * c) { worker, range in
+                let padded = scratch + worker * hp * wp
+                for plane in range {
+                    let ch = plane % c
+                    var src = xin + plane * h * w
+                    if needsPad {
+                        plan.run(src, padded)
+                        src = UnsafePointer(padded)
+                    }
+                    irk_depthwise_plane(src, wp, dst + plane * ho * wo, wo, ho, wo,
+                                        wt + ch * kh * kw, kh, kw, dilation.h, dilation.w, bp?[ch] ?? 0)
+                }
             }
         }
     }

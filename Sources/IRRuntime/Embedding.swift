@@ -2,7 +2,7 @@ import Foundation
 
 extension ComputeContext {
     /// Sinusoidal timestep embedding, [T] → [T, dim], in float32 step by step as both upstream
-    /// formulas compute it:
+    /// formulas compute it (the frequencies correctly rounded):
     /// freq_k = exp(−ln(maxPeriod)·k / (half − downscaleFreqShift)), arg = (timeFactor·t)·freq_k·scale,
     /// then [sin, cos] (or [cos, sin] with `flipSinToCos`), zero-padded when `dim` is odd.
     /// - diffusers `get_timestep_embedding` (SDXL UNet: flipSinToCos true, shift 0): the defaults
@@ -17,7 +17,10 @@ extension ComputeContext {
         let out = try zeros([timesteps.count, dim])
         let logP = Float(-Foundation.log(Double(maxPeriod)))
         let denom = Float(half) - downscaleFreqShift
-        let freqs = (0..<half).map { Foundation.exp(logP * Float($0) / denom) }
+        // exp in double, rounded once: the correctly rounded float frequency. torch's float exp is
+        // off by one ulp for a few k on some builds, which the large arguments (1000·t) amplify;
+        // see Tools/gen_op_goldens.py.
+        let freqs = (0..<half).map { Float(Foundation.exp(Double(logP * Float($0) / denom))) }
         let p = out.mutablePointer
         for (r, t0) in timesteps.enumerated() {
             let t = timeFactor == 1 ? t0 : timeFactor * t0

@@ -26,10 +26,8 @@ extension ComputeContext {
         return try y.reshaped(outShape)
     }
 
-    /// Pads the last two dimensions of a 4-d tensor [N, C, H, W].
-    func pad2d(_ x: Tensor, top: Int, bottom: Int, left: Int, right: Int, mode: PaddingMode,
-               value: Float = 0, op: String) throws -> Tensor {
-        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    /// torch's limits for non-constant padding of an h×w plane.
+    func checkPadding(h: Int, w: Int, top: Int, bottom: Int, left: Int, right: Int, mode: PaddingMode, op: String) throws {
         switch mode {
         case .reflect:
             try require(top < h && bottom < h && left < w && right < w, op,
@@ -43,44 +41,68 @@ extension ComputeContext {
         case .zeros:
             break
         }
+    }
+
+    /// Pads the last two dimensions of a 4-d tensor [N, C, H, W].
+    func pad2d(_ x: Tensor, top: Int, bottom: Int, left: Int, right: Int, mode: PaddingMode,
+               value: Float = 0, op: String) throws -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        try checkPadding(h: h, w: w, top: top, bottom: bottom, left: left, right: right, mode: mode, op: op)
         let ho = h + top + bottom, wo = w + left + right
         let out = try empty([n, c, ho, wo])
         guard out.count > 0 else { return out }
-        // Source index along one axis for output index i (nil: outside, constant fill).
-        func source(_ i: Int, _ before: Int, _ size: Int) -> Int? {
+        let plan = PadPlan(h: h, w: w, top: top, bottom: bottom, left: left, right: right, mode: mode, value: value)
+        let src = x.pointer, dst = out.mutablePointer
+        parallelFor(n * c, grain: max(1, 4096 / max(ho * wo, 1))) { range in
+            for plane in range { plan.run(src + plane * h * w, dst + plane * ho * wo) }
+        }
+        return out
+    }
+}
+
+/// The index maps that pad one H×W plane (shared by `pad` and the per-plane padding of convolutions).
+struct PadPlan {
+    let h: Int, w: Int, ho: Int, wo: Int, left: Int
+    let value: Float
+    /// Source column/row of each output column/row; -1 means the constant fill.
+    private let colMap: [Int], rowMap: [Int]
+    /// Output columns lo..<hi copy input columns in order.
+    private let lo: Int, hi: Int
+
+    init(h: Int, w: Int, top: Int, bottom: Int, left: Int, right: Int, mode: PaddingMode, value: Float) {
+        self.h = h; self.w = w; self.left = left; self.value = value
+        ho = h + top + bottom
+        wo = w + left + right
+        func source(_ i: Int, _ before: Int, _ size: Int) -> Int {
             let s = i - before
             if s >= 0 && s < size { return s }
             switch mode {
-            case .zeros: return nil
+            case .zeros: return -1
             case .reflect: return s < 0 ? -s : 2 * (size - 1) - s
             case .replicate: return s < 0 ? 0 : size - 1
             case .circular: return ((s % size) + size) % size
             }
         }
-        let colMap = (0..<wo).map { source($0, left, w) ?? -1 }
-        let rowMap = (0..<ho).map { source($0, top, h) ?? -1 }
-        // The run of output columns that copies input columns 0..<w in order.
-        let lo = max(left, 0), hi = min(left + w, wo)
-        let src = x.pointer, dst = out.mutablePointer
+        colMap = (0..<wo).map { source($0, left, w) }
+        rowMap = (0..<ho).map { source($0, top, h) }
+        lo = max(left, 0)
+        hi = max(lo, min(left + w, wo))
+    }
+
+    /// Pads the plane at `src` (h×w) into `dst` (ho×wo).
+    func run(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
         colMap.withUnsafeBufferPointer { cm in
             rowMap.withUnsafeBufferPointer { rm in
-                parallelFor(n * c, grain: max(1, 4096 / max(ho * wo, 1))) { range in
-                    for plane in range {
-                        let sp = src + plane * h * w, dp = dst + plane * ho * wo
-                        for y in 0..<ho {
-                            let row = dp + y * wo
-                            let sy = rm[y]
-                            if sy < 0 { row.update(repeating: value, count: wo); continue }
-                            let sr = sp + sy * w
-                            for x in 0..<lo { let s = cm[x]; row[x] = s < 0 ? value : sr[s] }
-                            if hi > lo { (row + lo).update(from: sr + (lo - left), count: hi - lo) }
-                            if hi >= lo { for x in hi..<wo { let s = cm[x]; row[x] = s < 0 ? value : sr[s] } }
-                            else { for x in lo..<wo { let s = cm[x]; row[x] = s < 0 ? value : sr[s] } }
-                        }
-                    }
+                for y in 0..<ho {
+                    let row = dst + y * wo
+                    let sy = rm[y]
+                    if sy < 0 { row.update(repeating: value, count: wo); continue }
+                    let sr = src + sy * w
+                    for x in 0..<lo { let s = cm[x]; row[x] = s < 0 ? value : sr[s] }
+                    if hi > lo { (row + lo).update(from: sr + (lo - left), count: hi - lo) }
+                    for x in hi..<wo { let s = cm[x]; row[x] = s < 0 ? value : sr[s] }
                 }
             }
         }
-        return out
     }
 }

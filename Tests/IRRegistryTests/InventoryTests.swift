@@ -47,7 +47,7 @@ final class InventoryTests: XCTestCase {
         XCTAssertEqual(m.parameters, 67_432_643)
         // The kept CLIP tower: 303,179,776 with post_layernorm (symunet.md §4.6).
         XCTAssertEqual(config.inventory.filter { $0.name.hasPrefix("clip_model.") }.parameterCount, 303_179_776)
-        // Every dropped tensor is named by a rule: 590 clip_model keys minus the 392 - 1 kept vision ones.
+        // Every dropped tensor is named by a rule: of the 590 clip_model keys, the 391 of the vision tower stay.
         let dropped = Dictionary(uniqueKeysWithValues: mapped.dropped.map { ($0.pattern, $0.names.count) })
         XCTAssertEqual(dropped["clip_model.text_model.{rest*}"], 196)
         XCTAssertEqual(dropped["clip_model.visual_projection.weight"], 1)

@@ -1,0 +1,89 @@
+// Times the runtime's core operators (best of N) and prints one JSON object per op on stdout.
+// Benchmarks/ops.sh runs this beside the same ops in PyTorch and prints the comparison table.
+// Usage: irzoo-bench [--threads N] [--repeat N] [--only NAME]
+import Foundation
+import IRRuntime
+
+var threads = 2, repeats = 10
+var only: String? = nil
+var args = CommandLine.arguments.dropFirst()
+while let a = args.popFirst() {
+    switch a {
+    case "--threads": threads = Int(args.popFirst() ?? "") ?? threads
+    case "--repeat": repeats = Int(args.popFirst() ?? "") ?? repeats
+    case "--only": only = args.popFirst()
+    default:
+        FileHandle.standardError.write("usage: irzoo-bench [--threads N] [--repeat N] [--only NAME]\n".data(using: .utf8)!)
+        exit(2)
+    }
+}
+
+let ctx = ComputeContext(threads: threads)
+var rng = SystemRandomNumberGenerator()
+func random(_ shape: [Int], scale: Float = 1) -> Tensor {
+    let n = shape.reduce(1, *)
+    var v = [Float](repeating: 0, count: n)
+    for i in 0..<n { v[i] = Float.random(in: -1...1, using: &rng) * scale }
+    return try! Tensor(shape: shape, values: v)
+}
+
+/// Best wall time of `repeats` runs after one warm-up.
+func best(_ body: () throws -> Tensor) rethrows -> Double {
+    _ = try body()
+    var t = Double.infinity
+    for _ in 0..<repeats {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let out = try body()
+        let end = DispatchTime.now().uptimeNanoseconds
+        withExtendedLifetime(out) {}
+        t = min(t, Double(end - start) / 1e9)
+    }
+    return t
+}
+
+func report(_ name: String, flops: Double, bytes: Double, seconds: Double) {
+    let line = String(format: "{\"op\": \"%@\", \"seconds\": %.6e, \"flops\": %.6e, \"bytes\": %.6e}", name, seconds, flops, bytes)
+    print(line)
+    fflush(stdout)
+}
+
+func run(_ name: String, flops: Double, bytes: Double, _ body: () throws -> Tensor) throws {
+    if let only, only != name { return }
+    report(name, flops: flops, bytes: bytes, seconds: try best(body))
+}
+
+do {
+    let x64 = random([1, 64, 256, 256]), w64 = random([64, 64, 3, 3], scale: 0.05)
+    try run("conv3x3_64_256", flops: 2.0 * 64 * 64 * 9 * 256 * 256, bytes: 2.0 * 64 * 256 * 256 * 4) {
+        try ctx.conv2d(x64, weight: w64, padding: 1)
+    }
+    let x256 = random([1, 256, 128, 128]), w256 = random([256, 256, 1, 1], scale: 0.05)
+    try run("conv1x1_256_128", flops: 2.0 * 256 * 256 * 128 * 128, bytes: 2.0 * 256 * 128 * 128 * 4) {
+        try ctx.conv2d(x256, weight: w256)
+    }
+    let wdw = random([256, 1, 3, 3])
+    try run("depthwise3x3_256_128", flops: 2.0 * 9 * 256 * 128 * 128, bytes: 2.0 * 256 * 128 * 128 * 4) {
+        try ctx.conv2d(x256, weight: wdw, padding: 1, groups: 256)
+    }
+    let a = random([1024, 1024]), b = random([1024, 1024])
+    try run("matmul_1024", flops: 2.0 * 1024 * 1024 * 1024, bytes: 3.0 * 1024 * 1024 * 4) {
+        try ctx.matmul(a, b)
+    }
+    let q = random([1, 48, 256, 256]), k = random([1, 48, 256, 256]), v = random([1, 48, 256, 256])
+    let temperature = try Tensor(shape: [1, 1, 1], values: [1.3])
+    try run("channel_attention_48_256", flops: 4.0 * 48 * 48 * 256 * 256, bytes: 4.0 * 48 * 256 * 256 * 4) {
+        try ctx.channelAttention(q: q, k: k, v: v, temperature: temperature, heads: 1)
+    }
+    // Swin-style: 96 channels, 3 heads, 8x8 windows shifted by 4, relative position bias, 128x128.
+    let (wc, wh, ws) = (96, 3, 8)
+    let wq = random([1, 128, 128, wc]), wk = random([1, 128, 128, wc]), wv = random([1, 128, 128, wc])
+    let table = random([(2 * ws - 1) * (2 * ws - 1), wh])
+    let bias = try ctx.relativePositionBias(table: table, window: ws)
+    let windows = Double((128 / ws) * (128 / ws)), n = Double(ws * ws)
+    try run("window_attention_96_128", flops: windows * 4 * n * n * Double(wc), bytes: 4.0 * 128 * 128 * Double(wc) * 4) {
+        try ctx.windowAttention(q: wq, k: wk, v: wv, heads: wh, window: ws, shift: ws / 2, bias: bias, layout: .nhwc)
+    }
+} catch {
+    FileHandle.standardError.write("irzoo-bench: \(error)\n".data(using: .utf8)!)
+    exit(1)
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# make bench-ops: the runtime's core operators beside PyTorch (torch.set_num_threads(2)), same
+# machine, same run. Prints GFLOP/s (and GB/s for the memory-bound ops) and the ratio.
+# Usage: Benchmarks/ops.sh PYTHON [THREADS] [REPEATS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${1:-python3}
+THREADS=${2:-2}
+REPEATS=${3:-10}
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+
+swift build -c release --product irzoo-bench >&2
+BENCH=$(swift build -c release --show-bin-path)/irzoo-bench
+
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)  (numbers are noisy above ~0.5)" >&2
+"$BENCH" --threads "$THREADS" --repeat "$REPEATS" > "$OUT/irzoo.jsonl"
+"$PY" Benchmarks/ops_torch.py "$THREADS" "$REPEATS" > "$OUT/torch.jsonl"
+
+"$PY" - "$OUT/irzoo.jsonl" "$OUT/torch.jsonl" "$THREADS" <<'PYEOF'
+import json, sys
+ours = {r["op"]: r for r in map(json.loads, open(sys.argv[1]))}
+ref = {r["op"]: r for r in map(json.loads, open(sys.argv[2]))}
+memory_bound = {"depthwise3x3_256_128", "channel_attention_48_256", "window_attention_96_128"}
+print(f"{'op':28} {'irzoo GFLOP/s':>14} {'torch GFLOP/s':>14} {'irzoo GB/s':>11} {'torch GB/s':>11} {'ms irzoo':>9} {'ms torch':>9} {'ratio':>6}")
+for op, r in ours.items():
+    t = ref.get(op)
+    g = r["flops"] / r["seconds"] / 1e9
+    tg = t["flops"] / t["seconds"] / 1e9 if t else float("nan")
+    gb = f"{r['bytes'] / r['seconds'] / 1e9:11.1f}" if op in memory_bound else f"{'':11}"
+    tgb = f"{t['bytes'] / t['seconds'] / 1e9:11.1f}" if (op in memory_bound and t) else f"{'':11}"
+    ratio = t["seconds"] / r["seconds"] if t else float("nan")
+    print(f"{op:28} {g:14.1f} {tg:14.1f} {gb} {tgb} {r['seconds'] * 1e3:9.2f} {t['seconds'] * 1e3 if t else float('nan'):9.2f} {ratio:5.2f}x")
+print(f"({sys.argv[3]} threads, best of N; ratio = torch time / irzoo time, > 1 means irzoo is faster)")
+PYEOF

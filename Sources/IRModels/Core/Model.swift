@@ -1,0 +1,90 @@
+import IRRuntime
+
+/// What a model's `run` returns.
+public enum ModelOutputKind: String, Sendable {
+    /// An image of the input's size and channels (a restoration network).
+    case image
+    /// A token sequence `[B, N, D]` (an encoder such as the CLIP vision tower).
+    case tokens
+}
+
+/// Whether the network may run on tiles of a big image, and what that costs in exactness.
+public enum TilingSupport: Sendable, Equatable {
+    /// Tiles give the same answer as the whole image, up to float rounding.
+    case exact
+    /// Tiles run, but each sees other global statistics than the whole image (why, for the docs and `--json`).
+    case approximate(String)
+    /// The network cannot run on tiles (why).
+    case unsupported(String)
+}
+
+/// Reports progress of a long forward pass: `done` of `total` steps (blocks, layers or tiles).
+public typealias ProgressHandler = (_ done: Int, _ total: Int) -> Void
+
+/// A network built from a registered config and its weights, ready to run on the CPU.
+///
+/// Every model takes a float32 NCHW batch `[B, C, H, W]` with the values its upstream code feeds
+/// the network (RGB in [0, 1] for every model here) and computes exactly what upstream computes,
+/// including its padding and cropping. Weights are used in place from the mapping they came from.
+public protocol Model: AnyObject {
+    /// The registry family ("symunet", "se-symunet", "clip-vision").
+    var family: String { get }
+    /// Channels the input must have.
+    var inputChannels: Int { get }
+    var outputKind: ModelOutputKind { get }
+    /// The smallest height and width the network accepts.
+    var minimumSide: Int { get }
+    var tiling: TilingSupport { get }
+    /// The names `run` accepts in `aux` (e.g. `middle_guide_attention.pos_embed`); empty when none.
+    var auxInputNames: [String] { get }
+    /// Where the ops run; its thread count may be changed between runs.
+    var context: ComputeContext { get }
+
+    /// One forward pass. `aux` holds optional named extra inputs (see `auxInputNames`).
+    func run(_ input: Tensor, aux: [String: Tensor], progress: ProgressHandler?) throws -> Tensor
+
+    /// A function running the network on tiles of `whole`. Models with image-wide context that is
+    /// cheap to compute once (SE-SymUNet's CLIP features) take it from the whole image here, so
+    /// every tile is guided by the same features. The default runs `run` on each tile.
+    func tileRunner(whole: Tensor, aux: [String: Tensor]) throws -> (Tensor) throws -> Tensor
+}
+
+extension Model {
+    public func run(_ input: Tensor) throws -> Tensor { try run(input, aux: [:], progress: nil) }
+
+    public func tileRunner(whole: Tensor, aux: [String: Tensor]) throws -> (Tensor) throws -> Tensor {
+        try checkAux(aux)
+        return { [self] tile in try self.run(tile, aux: aux, progress: nil) }
+    }
+
+    /// Refuses aux names the model does not take (a typo would otherwise be silently ignored).
+    func checkAux(_ aux: [String: Tensor]) throws {
+        let known = Set(auxInputNames)
+        let unknown = aux.keys.filter { !known.contains($0) }.sorted()
+        guard unknown.isEmpty else {
+            let accepted = auxInputNames.isEmpty ? "it takes none" : "it takes " + auxInputNames.joined(separator: ", ")
+            throw ModelError("aux input \(unknown.map { "'\($0)'" }.joined(separator: ", ")) is not an input of \(family): \(accepted)")
+        }
+    }
+
+    /// Checks the input batch against the model's contract: one clear line on failure.
+    func checkImageInput(_ x: Tensor) throws {
+        guard x.rank == 4 else {
+            throw ModelError("\(family) expects an image batch [B, C, H, W], got shape \(x.shape)")
+        }
+        guard x.shape[1] == inputChannels else {
+            throw ModelError("\(family) expects \(inputChannels) input channels, got \(x.shape[1]) (input shape \(x.shape))")
+        }
+        guard x.shape[0] >= 1 else { throw ModelError("\(family): the input batch is empty") }
+        guard x.shape[2] >= minimumSide && x.shape[3] >= minimumSide else {
+            throw ModelError("\(family) needs an image of at least \(minimumSide)x\(minimumSide) pixels, got \(x.shape[3])x\(x.shape[2]) (width x height)")
+        }
+    }
+}
+
+/// A model refused its input, its aux inputs or its weights. `description` is one line.
+public struct ModelError: Error, CustomStringConvertible, Sendable {
+    public let reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}

@@ -1,0 +1,48 @@
+import IRTensor
+import IRRuntime
+import IRRegistry
+
+/// Builds the Swift model of a registered family from its config and weights.
+public enum ModelFactory {
+    /// Families with a Swift forward pass.
+    public static let runnableFamilies: [String] = [SymUNetConfig.family, SESymUNetConfig.family, CLIPVisionConfig.family,
+                                                    AnyIRConfig.family, PromptIRConfig.family]
+
+    public static func canRun(family: String) -> Bool { runnableFamilies.contains(family) }
+
+    /// Builds the model for `config` from tensors under upstream names (after the registry's
+    /// layout mapping, as an installed .irw holds them). The tensors are first checked against the
+    /// config's inventory: any missing, unexpected or mis-shaped tensor refuses the build with the
+    /// whole report (`InventoryMismatchError`). `source` names the weights in messages.
+    public static func make(config: ModelConfig, records: [TensorRecord], source: String,
+                            context: ComputeContext = ComputeContext()) throws -> Model {
+        guard canRun(family: config.family) else {
+            throw ModelError("\(source): family '\(config.family)' has no Swift model (runnable: \(runnableFamilies.joined(separator: ", ")))")
+        }
+        let report = InventoryCheck.check(expected: config.inventory, tensors: records)
+        guard report.isExact else {
+            throw InventoryMismatchError(modelID: config.family, file: source, report: report)
+        }
+        return try make(config: config, weights: try Weights(records: records), context: context)
+    }
+
+    /// `make(config:records:)` for a family id and its config JSON (as the store records them).
+    public static func make(family: String, config json: AnyJSON, records: [TensorRecord], source: String,
+                            context: ComputeContext = ComputeContext()) throws -> Model {
+        guard let f = ArchitectureFamily.named(family) else {
+            throw ModelError("\(source): unknown architecture family '\(family)'")
+        }
+        return try make(config: try f.decode(json), records: records, source: source, context: context)
+    }
+
+    /// Builds from weights already checked (or given directly, e.g. by tests); each tensor is
+    /// still checked by shape as it is read.
+    public static func make(config: ModelConfig, weights: Weights, context: ComputeContext = ComputeContext()) throws -> Model {
+        if let c = config.typed(SymUNetConfig.self) { return try SymUNet(config: c, weights: weights, context: context) }
+        if let c = config.typed(SESymUNetConfig.self) { return try SESymUNet(config: c, weights: weights, context: context) }
+        if let c = config.typed(CLIPVisionConfig.self) { return try CLIPVisionModel(config: c, weights: weights, context: context) }
+        if let c = config.typed(AnyIRConfig.self) { return try AnyIRModel(config: c, weights: weights, context: context) }
+        if let c = config.typed(PromptIRConfig.self) { return try PromptIRModel(config: c, weights: weights, context: context) }
+        throw ModelError("family '\(config.family)' has no Swift model (runnable: \(runnableFamilies.joined(separator: ", ")))")
+    }
+}

@@ -1,0 +1,111 @@
+import IRRuntime
+
+/// How an image is cut into tiles: square tiles of `tile` pixels whose neighbours overlap by at
+/// least `overlap` pixels. The last tile of a row or column is moved back to end at the image
+/// border, so every tile has the same size (buffers are reused) unless the image is smaller.
+public struct TilePlan: Sendable, Equatable {
+    public let tile: Int
+    public let overlap: Int
+
+    public init(tile: Int, overlap: Int) throws {
+        guard tile >= 1 else { throw ModelError("--tile must be a positive number of pixels, got \(tile)") }
+        guard overlap >= 0 && overlap < tile else {
+            throw ModelError("--overlap must be at least 0 and smaller than the tile (\(tile)), got \(overlap)")
+        }
+        self.tile = tile
+        self.overlap = overlap
+    }
+
+    /// Tile start offsets along an axis of `length` pixels (tiles are min(tile, length) long).
+    public func starts(_ length: Int) -> [Int] {
+        guard length > tile else { return [0] }
+        let step = tile - overlap
+        var out = [Int]()
+        var s = 0
+        while s + tile < length {
+            out.append(s)
+            s += step
+        }
+        out.append(length - tile)
+        return out
+    }
+
+    /// Blend weight of pixel `i` of a tile starting at `start` on an axis of `length`: a linear
+    /// ramp over `overlap` pixels on each side that has a neighbour, 1 elsewhere.
+    func weight(_ i: Int, start: Int, size: Int, length: Int) -> Float {
+        var w: Float = 1
+        let ramp = Float(overlap + 1)
+        if start > 0 { w = min(w, Float(i + 1) / ramp) }
+        if start + size < length { w = min(w, Float(size - i) / ramp) }
+        return w
+    }
+}
+
+/// Runs an image model tile by tile and blends the overlaps, so the network's activations are
+/// bounded by the tile size whatever the image size. An image that fits in one tile runs whole
+/// (the same answer as without tiling); otherwise the result approximates the whole-image one as
+/// the model's `tiling` says.
+public enum TiledInference {
+    public static func run(_ model: Model, image: Tensor, aux: [String: Tensor] = [:], plan: TilePlan,
+                           progress: ProgressHandler? = nil) throws -> Tensor {
+        switch model.tiling {
+        case .unsupported(let why): throw ModelError("\(model.family) cannot run in tiles: \(why)")
+        case .exact, .approximate: break
+        }
+        guard model.outputKind == .image else { throw ModelError("\(model.family) does not return an image, so it cannot run in tiles") }
+        guard image.rank == 4 else { throw ModelError("tiled inference expects an image batch [B, C, H, W], got \(image.shape)") }
+        let (b, h, w) = (image.shape[0], image.shape[2], image.shape[3])
+        let th = min(plan.tile, h), tw = min(plan.tile, w)
+        guard th >= model.minimumSide && tw >= model.minimumSide else {
+            throw ModelError("tiles of \(tw)x\(th) pixels are smaller than the \(model.minimumSide)-pixel side \(model.family) needs; use a larger --tile")
+        }
+        let rows = plan.starts(h), cols = plan.starts(w)
+        let total = rows.count * cols.count
+        if total == 1 {
+            let y = try model.run(image, aux: aux, progress: nil)
+            progress?(1, 1)
+            return y
+        }
+
+        let ctx = model.context
+        let runTile = try model.tileRunner(whole: image, aux: aux)
+        var out: Tensor?
+        let weightSum = try Tensor.zeros([h, w])
+        var done = 0
+        for y0 in rows {
+            let rowWeights = (0..<th).map { plan.weight($0, start: y0, size: th, length: h) }
+            for x0 in cols {
+                let colWeights = (0..<tw).map { plan.weight($0, start: x0, size: tw, length: w) }
+                let tile = try ctx.crop(image, top: y0, left: x0, height: th, width: tw)
+                let y = try runTile(tile)
+                guard y.rank == 4, y.shape[0] == b, y.shape[2] == th, y.shape[3] == tw else {
+                    throw ModelError("\(model.family) returned \(y.shape) for a tile \(tile.shape)")
+                }
+                let oc = y.shape[1]
+                if out == nil { out = try Tensor.zeros([b, oc, h, w]) }
+                let dst = out!.mutablePointer, src = y.pointer, ws = weightSum.mutablePointer
+                for plane in 0..<(b * oc) {
+                    for i in 0..<th {
+                        let d = dst + (plane * h + y0 + i) * w + x0, s = src + (plane * th + i) * tw
+                        let ry = rowWeights[i]
+                        for j in 0..<tw { d[j] += ry * colWeights[j] * s[j] }
+                    }
+                }
+                for i in 0..<th {
+                    let d = ws + (y0 + i) * w + x0
+                    for j in 0..<tw { d[j] += rowWeights[i] * colWeights[j] }
+                }
+                done += 1
+                progress?(done, total)
+            }
+        }
+        guard let result = out else { throw ModelError("tiled inference produced no tiles") }
+        let dst = result.mutablePointer, ws = weightSum.pointer
+        let plane = h * w
+        for p in 0..<(b * result.shape[1]) {
+            let d = dst + p * plane
+            for i in 0..<plane { d[i] /= ws[i] }
+        }
+        return result
+    }
+}

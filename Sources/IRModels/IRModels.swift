@@ -1,1 +1,0 @@
-// IRModels: see docs/ARCHITECTURE.md

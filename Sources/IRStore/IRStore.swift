@@ -1,1 +1,0 @@
-// IRStore: see docs/ARCHITECTURE.md

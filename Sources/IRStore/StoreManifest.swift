@@ -1,0 +1,164 @@
+import IRFormat
+import IRTensor
+
+/// The record of one installed model: `manifests/NAME.json`, validated against
+/// `Schemas/store-manifest.schema.json`. The blob it names holds the weights.
+public struct StoreManifest: Sendable, Equatable {
+    public static let schemaVersion = 1
+
+    public struct Blob: Sendable, Equatable {
+        /// The .irw file digest; the blob is `blobs/sha256-DIGEST.irw`.
+        public var digest: String
+        /// Bytes on disk.
+        public var size: Int
+        /// Identifies the weights and metadata regardless of when and from which file name they
+        /// were converted; two imports with the same content id share one blob.
+        public var contentID: String
+        /// The .irw format version of the blob ("1.0").
+        public var formatVersion: String
+    }
+
+    public struct Tensors: Sendable, Equatable {
+        public var count: Int
+        /// Elements over all tensors (buffers included).
+        public var parameters: Int
+        /// Bytes of tensor data (the logical size).
+        public var bytes: Int
+        /// Tensor count per dtype, in first-seen order.
+        public var dtypes: [(dtype: String, count: Int)]
+
+        public static func == (a: Tensors, b: Tensors) -> Bool {
+            a.count == b.count && a.parameters == b.parameters && a.bytes == b.bytes
+                && a.dtypes.map { "\($0.dtype)=\($0.count)" } == b.dtypes.map { "\($0.dtype)=\($0.count)" }
+        }
+
+        /// "f32", or "f32+i64" for a mix (the most common first).
+        public var dtypeSummary: String {
+            dtypes.isEmpty ? "-" : dtypes.sorted { $0.count > $1.count }.map { $0.dtype }.joined(separator: "+")
+        }
+    }
+
+    public struct Verification: Sendable, Equatable {
+        public var time: String
+        public var intact: Bool
+        /// One line per problem found (empty when intact).
+        public var problems: [String]
+    }
+
+    public var name: String
+    public var architecture: String
+    public var variant: String?
+    public var config: JSON
+    public var blob: Blob
+    public var source: IRWSource
+    public var tensors: Tensors
+    public var imported: String
+    public var verified: Verification?
+
+    public init(name: String, architecture: String, variant: String?, config: JSON, blob: Blob, source: IRWSource,
+                tensors: Tensors, imported: String, verified: Verification? = nil) {
+        self.name = name
+        self.architecture = architecture
+        self.variant = variant
+        self.config = config
+        self.blob = blob
+        self.source = source
+        self.tensors = tensors
+        self.imported = imported
+        self.verified = verified
+    }
+
+    /// Describes the model in `file`, installed as `name` from a source file named `sourceFileName`.
+    public init(name: String, file: IRWFile, sourceFileName: String? = nil, imported: String = Timestamp.now()) {
+        var dtypes: [(dtype: String, count: Int)] = []
+        for t in file.tensors {
+            if let i = dtypes.firstIndex(where: { $0.dtype == t.dtype.rawValue }) { dtypes[i].count += 1 } else { dtypes.append((t.dtype.rawValue, 1)) }
+        }
+        var source = file.metadata.source
+        if let sourceFileName { source.fileName = sourceFileName }
+        let m = file.metadata
+        self.init(name: name, architecture: m.architecture, variant: m.variant, config: m.config,
+                  blob: Blob(digest: file.digest, size: file.buffer.count, contentID: ModelStore.contentID(of: file), formatVersion: file.version),
+                  source: source,
+                  tensors: Tensors(count: file.tensors.count, parameters: file.header.parameterCount, bytes: file.header.tensorBytes, dtypes: dtypes),
+                  imported: imported)
+    }
+
+    // MARK: JSON
+
+    public var json: JSON {
+        .object([
+            ("schema_version", .int(Self.schemaVersion)),
+            ("name", .string(name)),
+            ("architecture", .string(architecture)),
+            ("variant", .stringOrNull(variant)),
+            ("config", config),
+            ("blob", .object([
+                ("digest", .string(blob.digest)), ("size", .int(blob.size)),
+                ("content_id", .string(blob.contentID)), ("format_version", .string(blob.formatVersion)),
+            ])),
+            ("source", .object([
+                ("file_name", .string(source.fileName)), ("sha256", .string(source.sha256)),
+                ("container", .string(source.container)), ("size", source.size.map { .int($0) } ?? .null),
+                ("wrapper", .stringOrNull(source.wrapper)),
+            ])),
+            ("tensors", .object([
+                ("count", .int(tensors.count)), ("parameters", .int(tensors.parameters)), ("bytes", .int(tensors.bytes)),
+                ("dtypes", .object(tensors.dtypes.map { ($0.dtype, JSON.int($0.count)) })),
+            ])),
+            ("imported", .string(imported)),
+            ("verified", verified.map { v in
+                .object([("time", .string(v.time)), ("intact", .bool(v.intact)), ("problems", .array(v.problems.map { .string($0) }))])
+            } ?? .null),
+        ])
+    }
+
+    /// Strict decoding: every field the schema requires, with its type.
+    public init(json: JSON, path: String) throws {
+        func bad(_ why: String) -> StoreError { StoreError(.unreadable, "\(path): damaged manifest: \(why)") }
+        guard let o = json.objectValue else { throw bad("not a JSON object") }
+        guard let version = o["schema_version"]?.intValue else { throw bad("no schema_version") }
+        guard version == Self.schemaVersion else {
+            throw StoreError(.unreadable, "\(path): manifest schema version \(version) is not readable by irzoo \(IRWLayout.version) (it reads \(Self.schemaVersion))")
+        }
+        func str(_ o: JSON.Object?, _ k: String) throws -> String {
+            guard let s = o?[k]?.stringValue else { throw bad("\"\(k)\" must be a string") }
+            return s
+        }
+        func optStr(_ o: JSON.Object?, _ k: String) throws -> String? {
+            guard let v = o?[k], !v.isNull else { return nil }
+            guard let s = v.stringValue else { throw bad("\"\(k)\" must be a string or null") }
+            return s
+        }
+        func int(_ o: JSON.Object?, _ k: String) throws -> Int {
+            guard let v = o?[k]?.intValue, v >= 0 else { throw bad("\"\(k)\" must be a non-negative integer") }
+            return v
+        }
+        guard let config = o["config"], config.objectValue != nil else { throw bad("\"config\" must be an object") }
+        let b = o["blob"]?.objectValue, s = o["source"]?.objectValue, t = o["tensors"]?.objectValue
+        guard b != nil, s != nil, t != nil else { throw bad("\"blob\", \"source\" and \"tensors\" must be objects") }
+        let digest = try str(b, "digest")
+        guard ModelStore.isDigest(digest) else { throw bad("blob digest must be 64 lowercase hex digits") }
+        guard let dt = t?["dtypes"]?.objectValue else { throw bad("\"dtypes\" must be an object") }
+        var dtypes: [(dtype: String, count: Int)] = []
+        for (k, v) in dt {
+            guard let n = v.intValue else { throw bad("dtype counts must be integers") }
+            dtypes.append((k, n))
+        }
+        var verified: Verification? = nil
+        if let v = o["verified"], !v.isNull {
+            guard let vo = v.objectValue, let intact = vo["intact"]?.boolValue, let problems = vo["problems"]?.arrayValue else {
+                throw bad("\"verified\" must be null or an object with time, intact and problems")
+            }
+            verified = Verification(time: try str(vo, "time"), intact: intact, problems: problems.compactMap { $0.stringValue })
+        }
+        var sourceSize: Int? = nil
+        if let v = s?["size"], !v.isNull { sourceSize = try int(s, "size") }
+        self.init(name: try str(o, "name"), architecture: try str(o, "architecture"), variant: try optStr(o, "variant"), config: config,
+                  blob: Blob(digest: digest, size: try int(b, "size"), contentID: try str(b, "content_id"), formatVersion: try str(b, "format_version")),
+                  source: IRWSource(fileName: try str(s, "file_name"), sha256: try str(s, "sha256"), container: try str(s, "container"),
+                                    size: sourceSize, wrapper: try optStr(s, "wrapper")),
+                  tensors: Tensors(count: try int(t, "count"), parameters: try int(t, "parameters"), bytes: try int(t, "bytes"), dtypes: dtypes),
+                  imported: try str(o, "imported"), verified: verified)
+    }
+}

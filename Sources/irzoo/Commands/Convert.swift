@@ -1,0 +1,67 @@
+import ArgumentParser
+import IRCheckpoint
+import IRFormat
+import IRTensor
+
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert a checkpoint to .irw or .safetensors (chosen by the output's extension).")
+
+    @Argument(help: "The input: any file `irzoo inspect` reads.")
+    var file: String
+
+    @Option(name: .shortAndLong, help: "The output file: OUT.irw or OUT.safetensors. Written atomically.")
+    var output: String
+
+    @Option(name: .long, help: "keep, f32, f16 or bf16: the dtype of floating tensors (integer and bool tensors are kept).")
+    var dtype: String = "keep"
+
+    @Flag(name: .long, help: "Print one JSON object on stdout.")
+    var json = false
+
+    @OptionGroup var reading: ReadingOptions
+
+    func run() throws {
+        guard let conversion = DTypeConversion(rawValue: dtype) else {
+            throw CLIError(.usage, "--dtype must be one of keep, f32, f16, bf16 (got '\(dtype)')")
+        }
+        let lower = output.lowercased()
+        guard lower.hasSuffix(".irw") || lower.hasSuffix(".safetensors") else {
+            throw CLIError(.usage, "the output must end in .irw or .safetensors (got '\(output)')")
+        }
+        let started = Terminal.now()
+        let src = try SourceFile.open(file, select: reading.select, permissive: reading.permissive)
+        var digest: String? = nil
+        var written = 0
+        if lower.hasSuffix(".safetensors") {
+            try SafetensorsWriter.write(src.tensors, to: output, dtype: conversion)
+            written = DurableFile.size(of: output) ?? 0
+        } else {
+            let sourceDigest = SourceDigest(path: file)
+            let mapping = try Importer.map(src, Importer.Request(path: file, dtype: conversion))
+            let inputs = mapping.tensors.map { conversion.input($0.record, sourceName: $0.sourceName) }
+            let progress = ProgressReporter(label: "convert", total: inputs.reduce(0) { $0 + (ShapeMath.byteCount($1.shape, $1.dtype) ?? 0) })
+            let result = try IRWWriter.write(inputs, metadata: {
+                let (sha, size) = try sourceDigest.wait()
+                return Importer.metadataRecord(source: src, mapping: mapping, sha256: sha, size: size, dtype: conversion)
+            }, to: output) { done, _ in progress.update(done) }
+            progress.finish()
+            digest = result.digest
+            written = result.fileSize
+        }
+        let seconds = Terminal.now() - started
+        if json {
+            Terminal.printJSON(.object([
+                ("input", .string(file)), ("output", .string(output)),
+                ("format", .string(lower.hasSuffix(".irw") ? "irw" : "safetensors")),
+                ("dtype", .string(conversion.rawValue)),
+                ("tensors", .int(src.tensors.count)), ("bytes", .int(written)),
+                ("digest", .stringOrNull(digest)), ("seconds", .double(seconds)),
+            ]))
+        } else {
+            var line = "wrote \(output): \(src.tensors.count) tensors, \(Terminal.bytes(written))"
+            if let digest { line += ", digest \(digest)" }
+            print(line + " (\(Terminal.format(seconds, 2)) s)")
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import IRCheckpoint
+import IRStore
+import IRTensor
+
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Install a checkpoint into the store (converted to .irw, verified by digest, committed atomically).")
+
+    @Argument(help: "The checkpoint: any file `irzoo inspect` reads.")
+    var file: String
+
+    @Option(name: .long, help: "The architecture id, or 'raw' to store the tensors as they are. Default: detect.")
+    var arch: String?
+
+    @Option(name: .long, help: "The model's name in the store. Default: the file name without its extension.")
+    var name: String?
+
+    @Option(name: .long, help: "The architecture's config as a JSON object, overriding detection.")
+    var config: String?
+
+    @Option(name: .long, help: "keep, f32, f16 or bf16: the dtype to store floating tensors in.")
+    var dtype: String = "keep"
+
+    @Flag(name: .long, help: "Let NAME move to these weights if it is installed with others.")
+    var replace = false
+
+    @Flag(name: .long, help: "Print one JSON object on stdout.")
+    var json = false
+
+    @OptionGroup var reading: ReadingOptions
+
+    func run() throws {
+        guard let conversion = DTypeConversion(rawValue: dtype) else {
+            throw CLIError(.usage, "--dtype must be one of keep, f32, f16, bf16 (got '\(dtype)')")
+        }
+        var configJSON: JSON? = nil
+        if let config {
+            do { configJSON = try JSON.parse(config) } catch { throw CLIError(.usage, "--config: \(error)") }
+        }
+        let store = try StoreAccess.open()
+        let request = Importer.Request(path: file, arch: arch, name: name, config: configJSON, select: reading.select,
+                                       permissive: reading.permissive, dtype: conversion, replace: replace)
+        let result = try Importer(store: store).run(request)
+        let m = result.outcome.manifest
+        let status: String
+        switch result.outcome {
+        case .alreadyInstalled: status = "already-installed"
+        case .installed(_, let shared): status = shared ? "installed-shared" : "installed"
+        }
+        if json {
+            Terminal.printJSON(.object([
+                ("status", .string(status)), ("seconds", .double(result.seconds)),
+                ("manifest", m.json), ("blob_path", .string(store.blobPath(m.blob.digest))),
+            ]))
+            return
+        }
+        let what = "\(m.name) (\(m.architecture), \(m.tensors.count) tensors, \(Terminal.count(m.tensors.parameters)) parameters, \(m.tensors.dtypeSummary), \(Terminal.bytes(m.blob.size)))"
+        switch status {
+        case "already-installed": print("already installed: \(what)")
+        case "installed-shared": print("installed \(what), sharing a blob with identical weights, from \(file) in \(Terminal.format(result.seconds, 2)) s")
+        default: print("installed \(what) from \(file) in \(Terminal.format(result.seconds, 2)) s")
+        }
+        if let w = result.source.wrapper { print("wrapper: \(w)") }
+        for n in result.source.notes { print("note: \(n)") }
+        for i in result.source.ignored { print("ignored: \(i)") }
+    }
+}
+
+extension ModelStore.CommitOutcome {
+    var manifest: StoreManifest {
+        switch self {
+        case .installed(let m, _), .alreadyInstalled(let m): return m
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import IRFormat
+import IRTensor
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what a checkpoint or .irw file holds: format, wrapper, tensors, parameters, bytes.")
+
+    @Argument(help: "A torch (.pth/.pt/.ckpt), TorchScript, safetensors, HDF5 or .irw file.")
+    var file: String
+
+    @Flag(name: .long, help: "Print one JSON object on stdout.")
+    var json = false
+
+    @OptionGroup var reading: ReadingOptions
+
+    func run() throws {
+        let src = try SourceFile.open(file, select: reading.select, permissive: reading.permissive)
+        if json {
+            Terminal.printJSON(document(src))
+            return
+        }
+        var lines = [
+            "file:        \(file)",
+            "format:      \(src.format.rawValue)" + (src.irw.map { " \($0.version)" } ?? ""),
+            "wrapper:     \(src.wrapper ?? "none")",
+            "tensors:     \(src.tensors.count)",
+            "parameters:  \(Terminal.grouped(src.parameterCount))",
+            "bytes:       \(Terminal.grouped(src.totalBytes)) (\(Terminal.bytes(src.totalBytes)))",
+        ]
+        if let irw = src.irw {
+            let m = irw.metadata
+            lines += [
+                "digest:      \(irw.digest)",
+                "architecture: \(m.architecture)" + (m.variant.map { " (\($0))" } ?? ""),
+                "source:      \(m.source.fileName) (\(m.source.container), sha256 \(m.source.sha256))",
+                "converter:   \(m.converter), \(m.created)",
+            ]
+            if !m.keyMapping.isEmpty { lines.append("key mapping: " + m.keyMapping.joined(separator: "; ")) }
+            for n in m.notes { lines.append("note:        \(n)") }
+        }
+        for (k, v) in src.containerMetadata.sorted(by: { $0.key < $1.key }) { lines.append("metadata:    \(k) = \(v)") }
+        for n in src.notes { lines.append("note:        \(n)") }
+        for i in src.ignored { lines.append("ignored:     \(i)") }
+        print(lines.joined(separator: "\n"))
+        print("")
+        print(Terminal.table(["NAME", "DTYPE", "SHAPE"], src.tensors.map { [$0.name, $0.dtype.rawValue, Terminal.shape($0.shape)] }))
+    }
+
+    func document(_ src: SourceFile) -> JSON {
+        var fields: [(String, JSON)] = [
+            ("file", .string(file)),
+            ("format", .string(src.format.rawValue)),
+            ("wrapper", .stringOrNull(src.wrapper)),
+            ("tensors", .array(src.tensors.map { t in
+                .object([("name", .string(t.name)), ("dtype", .string(t.dtype.rawValue)), ("shape", .array(t.shape.map { .int($0) }))])
+            })),
+            ("parameters", .int(src.parameterCount)),
+            ("bytes", .int(src.totalBytes)),
+            ("ignored", .array(src.ignored.map { .string($0) })),
+            ("notes", .array(src.notes.map { .string($0) })),
+            ("metadata", .object(src.containerMetadata.sorted(by: { $0.key < $1.key }).map { ($0.key, JSON.string($0.value)) })),
+        ]
+        if let irw = src.irw {
+            fields.append(("irw", .object([
+                ("version", .string(irw.version)),
+                ("digest", .string(irw.digest)),
+                ("header", irw.header.json),
+            ])))
+        }
+        return .object(fields)
+    }
+}

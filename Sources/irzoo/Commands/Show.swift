@@ -1,0 +1,51 @@
+import ArgumentParser
+import IRStore
+import IRTensor
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show everything the store records about one model.")
+
+    @Argument(help: "The model's name (see `irzoo list`).")
+    var name: String
+
+    @Flag(name: .long, help: "Print one JSON object on stdout.")
+    var json = false
+
+    func run() throws {
+        let store = try StoreAccess.open()
+        let m = try store.manifest(named: name)
+        let sharers = try store.manifests().models.filter { $0.blob.digest == m.blob.digest && $0.name != m.name }.map { $0.name }
+        let path = store.blobPath(m.blob.digest)
+        if json {
+            guard case .object(var doc) = m.json else { return }
+            doc["blob_path"] = .string(path)
+            doc["blob_present"] = .bool(store.blobSize(m.blob.digest) != nil)
+            doc["shared_with"] = .array(sharers.map { .string($0) })
+            Terminal.printJSON(.object(doc))
+            return
+        }
+        var lines = [
+            "name:          \(m.name)",
+            "architecture:  \(m.architecture)" + (m.variant.map { " (\($0))" } ?? ""),
+            "config:        \(m.config.serialized())",
+            "tensors:       \(m.tensors.count) (" + m.tensors.dtypes.map { "\($0.count) \($0.dtype)" }.joined(separator: ", ") + ")",
+            "parameters:    \(Terminal.grouped(m.tensors.parameters))",
+            "tensor bytes:  \(Terminal.grouped(m.tensors.bytes)) (\(Terminal.bytes(m.tensors.bytes)))",
+            "blob:          \(path)" + (store.blobSize(m.blob.digest) == nil ? " (MISSING)" : ""),
+            "blob size:     \(Terminal.grouped(m.blob.size)) (\(Terminal.bytes(m.blob.size))), format \(m.blob.formatVersion)",
+            "digest:        \(m.blob.digest)",
+            "shared with:   \(sharers.isEmpty ? "none" : sharers.joined(separator: ", "))",
+            "source:        \(m.source.fileName) (\(m.source.container)" + (m.source.size.map { ", \(Terminal.bytes($0))" } ?? "") + ")",
+            "source sha256: \(m.source.sha256)",
+            "wrapper:       \(m.source.wrapper ?? "none")",
+            "imported:      \(m.imported)",
+        ]
+        if let v = m.verified {
+            lines.append("last verified: \(v.time): \(v.intact ? "intact" : "DAMAGED")")
+            for p in v.problems { lines.append("  \(p)") }
+        } else {
+            lines.append("last verified: never (run `irzoo verify \(m.name)`)")
+        }
+        print(lines.joined(separator: "\n"))
+    }
+}

@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import IRCheckpoint
+import IRFormat
+import IRTensor
+
+/// Any input file, opened: a checkpoint through its reader, or an .irw through IRFormat.
+/// Tensors are views into the file's mapping (the readers copy only what they must convert).
+struct SourceFile {
+    let path: String
+    let format: ContainerFormat
+    let wrapper: String?
+    let tensors: [TensorRecord]
+    /// Per tensor: the name it had upstream, when an .irw records one.
+    let sourceNames: [String?]
+    let ignored: [String]
+    let notes: [String]
+    let containerMetadata: [String: String]
+    /// Set when the input is an .irw file.
+    let irw: IRWFile?
+
+    static func open(_ path: String, select: String? = nil, permissive: Bool = false) throws -> SourceFile {
+        if try isIRW(path) {
+            guard select == nil else { throw CLIError(.usage, "--select does not apply to .irw files (\(path))") }
+            let file = try IRWFile.open(path: path)
+            return SourceFile(path: path, format: .irw, wrapper: nil, tensors: file.records(),
+                              sourceNames: file.tensors.map { $0.sourceName }, ignored: [], notes: [],
+                              containerMetadata: [:], irw: file)
+        }
+        let loaded = try CheckpointReader.read(path: path, options: ReadOptions(select: select, permissive: permissive))
+        return SourceFile(path: path, format: loaded.format, wrapper: loaded.wrapper, tensors: loaded.tensors,
+                          sourceNames: loaded.tensors.map { _ in nil }, ignored: loaded.ignored, notes: loaded.notes,
+                          containerMetadata: loaded.metadata, irw: nil)
+    }
+
+    /// True when the file starts with the .irw magic. Unreadable files are the readers' to report.
+    static func isIRW(_ path: String) throws -> Bool {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CLIError(.unreadableInput, "\(path): cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var magic = [UInt8](repeating: 0, count: 4)
+        let n = magic.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4) }
+        return n == 4 && magic == Array(IRWLayout.magic.prefix(4))
+    }
+
+    var parameterCount: Int { tensors.parameterCount }
+    var totalBytes: Int { tensors.totalBytes }
+}
+
+/// SHA-256 of a whole file, computed on a background thread while the caller converts.
+final class SourceDigest: @unchecked Sendable {
+    private let group = DispatchGroup()
+    private var result: Result<(sha256: String, size: Int), Error> = .failure(CLIError(.failure, "not started"))
+
+    init(path: String) {
+        DispatchQueue.global().async(group: group) { [self] in
+            do {
+                let file = try ByteBuffer.map(path: path)
+                result = .success((SHA256Hasher.hex(of: file.whole), file.count))
+            } catch {
+                result = .failure(error)
+            }
+        }
+    }
+
+    func wait() throws -> (sha256: String, size: Int) {
+        group.wait()
+        return try result.get()
+    }
+}
+
+/// The `--dtype keep|f32|f16|bf16` choice applied to one tensor, lazily.
+extension DTypeConversion {
+    func input(_ record: TensorRecord, sourceName: String? = nil) -> IRWTensorInput {
+        let target = self.target(for: record.dtype)
+        guard target != record.dtype else { return IRWTensorInput(record, sourceName: sourceName) }
+        return IRWTensorInput(name: record.name, dtype: target, shape: record.shape, sourceName: sourceName) {
+            let n = record.elementCount
+            let out = ByteBuffer.make(count: n * target.size) { dst in
+                var at = 0
+                DTypeConversion.stream(record.data, from: record.dtype, to: target, count: n) { chunk in
+                    dst.baseAddress!.advanced(by: at).copyMemory(from: chunk.baseAddress!, byteCount: chunk.count)
+                    at += chunk.count
+                }
+            }
+            return out.whole
+        }
+    }
+
+    /// A line for the metadata notes, or nil when nothing changes.
+    func note(for tensors: [TensorRecord]) -> String? {
+        let changed = tensors.filter { target(for: $0.dtype) != $0.dtype }.count
+        return changed == 0 ? nil : "\(changed) floating tensors converted to \(rawValue) (round to nearest even)"
+    }
+}

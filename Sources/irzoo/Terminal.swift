@@ -1,0 +1,147 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import IRTensor
+
+/// Output helpers: stdout for results, stderr for errors and progress.
+enum Terminal {
+    static func printError(_ line: String) {
+        fputs(line + "\n", stderr)
+    }
+
+    static func printJSON(_ value: JSON) {
+        print(value.serialized(pretty: true))
+    }
+
+    static var stderrIsTTY: Bool {
+        isatty(2) == 1 && (getenv("TERM").map { String(cString: $0) } ?? "") != "dumb"
+    }
+
+    static var environment: [String: String] {
+        var out: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") { out[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+            p += 1
+        }
+        return out
+    }
+
+    /// "1.5 GiB", "340 KiB", "12 B".
+    static func bytes(_ n: Int) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var v = Double(n), u = 0
+        while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
+        return u == 0 ? "\(n) B" : (v >= 100 ? "\(Int(v.rounded())) \(units[u])" : "\(format(v, 1)) \(units[u])")
+    }
+
+    /// "22.3M", "1.2K", "950".
+    static func count(_ n: Int) -> String {
+        if n >= 1_000_000_000 { return format(Double(n) / 1e9, 2) + "G" }
+        if n >= 1_000_000 { return format(Double(n) / 1e6, 1) + "M" }
+        if n >= 10_000 { return format(Double(n) / 1e3, 1) + "K" }
+        return String(n)
+    }
+
+    /// 1234567 -> "1,234,567".
+    static func grouped(_ n: Int) -> String {
+        let s = String(n.magnitude)
+        var out = ""
+        for (i, c) in s.enumerated() {
+            if i > 0 && (s.count - i) % 3 == 0 { out += "," }
+            out.append(c)
+        }
+        return (n < 0 ? "-" : "") + out
+    }
+
+    static func format(_ v: Double, _ decimals: Int) -> String {
+        var p = 1.0
+        for _ in 0..<decimals { p *= 10 }
+        let r = (v * p).rounded() / p
+        var s = "\(r)"
+        if let dot = s.firstIndex(of: ".") {
+            let frac = s[s.index(after: dot)...]
+            if frac.count < decimals { s += String(repeating: "0", count: decimals - frac.count) }
+            if decimals == 0 { s = String(s[..<dot]) }
+        }
+        return s
+    }
+
+    static func shape(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
+
+    /// Left-aligned columns separated by two spaces.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        var widths = header.map { $0.count }
+        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in i == cells.count - 1 ? c : c + String(repeating: " ", count: widths[i] - c.count) }
+                .joined(separator: "  ")
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+/// Progress for long work: a redrawn bar on a terminal, a few plain lines otherwise. Safe to
+/// call from several threads.
+final class ProgressReporter: @unchecked Sendable {
+    private let label: String
+    private let total: Int
+    private let tty: Bool
+    private let start = Terminal.now()
+    private var lastDraw = 0.0
+    private var lastQuarter = 0
+    private var drawn = false
+    private var mutex = pthread_mutex_t()
+
+    init(label: String, total: Int) {
+        self.label = label
+        self.total = max(total, 1)
+        self.tty = Terminal.stderrIsTTY
+        pthread_mutex_init(&mutex, nil)
+    }
+
+    deinit { pthread_mutex_destroy(&mutex) }
+
+    func update(_ done: Int) {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        let now = Terminal.now()
+        if tty {
+            guard now - lastDraw >= 0.1 || done >= total else { return }
+            lastDraw = now
+            let fraction = min(1, Double(done) / Double(total))
+            let width = 30
+            let filled = Int(fraction * Double(width))
+            let bar = String(repeating: "=", count: filled) + (filled < width ? ">" + String(repeating: " ", count: width - filled - 1) : "")
+            let rate = Double(done) / max(now - start, 1e-3)
+            fputs("\r\u{1B}[2K\(label) [\(bar)] \(Int(fraction * 100))%  \(Terminal.bytes(done)) / \(Terminal.bytes(total))  \(Terminal.bytes(Int(rate)))/s", stderr)
+            drawn = true
+        } else if total >= 64 << 20 {
+            // Plain lines at each quarter, for logs.
+            let quarter = min(4, done * 4 / total)
+            if quarter > lastQuarter && quarter < 4 {
+                lastQuarter = quarter
+                fputs("\(label): \(quarter * 25)% (\(Terminal.bytes(done)) of \(Terminal.bytes(total)))\n", stderr)
+            }
+        }
+    }
+
+    /// Clears the bar; the caller prints the result line.
+    func finish() {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        if tty && drawn { fputs("\r\u{1B}[2K", stderr) }
+        drawn = false
+    }
+
+    var elapsed: Double { Terminal.now() - start }
+}

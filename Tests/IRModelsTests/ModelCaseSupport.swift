@@ -1,0 +1,77 @@
+import Foundation
+import XCTest
+import IRTestSupport
+import IRTensor
+import IRCheckpoint
+import IRRegistry
+import IRRuntime
+import IRModels
+
+/// One golden case folder: a checkpoint in the upstream container, config.json, inputs and
+/// PyTorch's outputs (Tests/Fixtures/models/<case>/).
+struct ModelCase {
+    let directory: String
+
+    /// `IRZOO_MODEL_CASES` points at another root (Tools/check_models_against_torch.py writes one)
+    /// while a model is being developed; the committed fixtures are used otherwise.
+    init(_ name: String) {
+        if let root = ProcessInfo.processInfo.environment["IRZOO_MODEL_CASES"], !root.isEmpty {
+            directory = (root as NSString).appendingPathComponent(name)
+        } else {
+            directory = TestSupport.fixture("models/\(name)")
+        }
+    }
+
+    func path(_ file: String) -> String { (directory as NSString).appendingPathComponent(file) }
+
+    func exists(_ file: String) -> Bool { FileManager.default.fileExists(atPath: path(file)) }
+
+    /// A float32 .npy as a runtime tensor.
+    func tensor(_ file: String) throws -> Tensor {
+        try Tensor(record: try NumpyArray.read(path: path(file)))
+    }
+
+    /// Every array of an .npz, by name.
+    func tensors(npz file: String) throws -> [String: Tensor] {
+        var out = [String: Tensor]()
+        for r in try NumpyArchive.read(path: path(file)) { out[r.name] = try Tensor(record: r) }
+        return out
+    }
+
+    func config(family: String) throws -> ModelConfig {
+        let data = try XCTUnwrap(FileManager.default.contents(atPath: path("config.json")))
+        let json = try JSONDecoder().decode(AnyJSON.self, from: data)
+        return try XCTUnwrap(ArchitectureFamily.named(family)).decode(json)
+    }
+
+    /// Reads `file` and maps its names with the layout `layout` of the registered manifest `manifestID`,
+    /// exactly as `irzoo import` does.
+    func records(_ file: String, manifest manifestID: String, layout: String) throws -> [TensorRecord] {
+        let manifest = try XCTUnwrap(try Zoo.embedded().manifest(manifestID), "manifest \(manifestID)")
+        let rules = try XCTUnwrap(manifest.layout(named: layout), "layout \(layout) of \(manifestID)")
+        let loaded = try CheckpointReader.read(path: path(file))
+        return try KeyMapper.apply(rules, to: loaded.tensors).tensors
+    }
+
+    func model(_ file: String, manifest: String, layout: String, family: String, threads: Int? = nil) throws -> Model {
+        try ModelFactory.make(config: try config(family: family), records: try records(file, manifest: manifest, layout: layout),
+                              source: path(file), context: ComputeContext(threads: threads))
+    }
+}
+
+/// max |a − b| over two tensors of one shape.
+func maxAbsDifference(_ a: Tensor, _ b: Tensor, file: StaticString = #filePath, line: UInt = #line) -> Float {
+    XCTAssertEqual(a.shape, b.shape, "shapes differ", file: file, line: line)
+    guard a.shape == b.shape else { return .infinity }
+    var m: Float = 0
+    for i in 0..<a.count {
+        let d = abs(a.pointer[i] - b.pointer[i])
+        if !(d <= m) { m = d.isNaN ? .infinity : d }
+    }
+    return m
+}
+
+func assertClose(_ a: Tensor, _ b: Tensor, tolerance: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+    let d = maxAbsDifference(a, b, file: file, line: line)
+    XCTAssertLessThanOrEqual(d, tolerance, "\(what): max abs error \(d)", file: file, line: line)
+}
