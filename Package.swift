@@ -37,6 +37,8 @@ let package = Package(
         ]),
         // `make bench-ops`: the runtime's core operators, timed (Benchmarks/ops.sh compares with PyTorch).
         .executableTarget(name: "irzoo-bench", dependencies: ["IRRuntime", "IRTensor"], path: "Benchmarks/Sources/irzoo-bench"),
+        // `make bench-store`: .irw open, first-tensor and verify timings (Benchmarks/store.sh).
+        .executableTarget(name: "irzoo-store-bench", dependencies: ["IRFormat", "IRTensor"], path: "Benchmarks/Sources/irzoo-store-bench"),
 
         .target(name: "IRTestSupport", path: "Tests/IRTestSupport"),
         .testTarget(name: "IRTensorTests", dependencies: ["IRTensor", "IRTestSupport"]),

@@ -4,6 +4,7 @@ modules (Tools/reference), in the containers upstream uses, with upstream key na
   symunet-tiny/     checkpoint.pth (BasicSR {'params': sd}), config.json, input.npy, output.npy
   se-symunet-tiny/  checkpoint.pth (BasicSR, whole HF CLIPModel under clip_model.*), config.json,
                     input.npy, output.npy, aux.npz (the eight pos_embeds by module path),
+                    output-default-pos.npy (the output with irzoo's seeded-normal default instead),
                     clip_pixels.npy and clip_hidden.npy (the CLIP path's intermediate results)
   clip-tiny/        model.safetensors (HF layout, whole CLIPModel, legacy position_ids),
                     ViT-tiny.pt (OpenAI layout, TorchScript archive, fp16 like OpenAI's),
@@ -25,6 +26,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "reference"))
 import clip_vision  # noqa: E402
+import pos_embed  # noqa: E402
 import symunet  # noqa: E402
 
 OUT = os.path.join(HERE, "..", "Tests", "Fixtures", "models")
@@ -118,7 +120,7 @@ def se_symunet_golden():
     torch.save({"params": net.state_dict()}, os.path.join(d, "checkpoint.pth"))
     x = torch.rand(1, 3, 21, 27, generator=gen)
     hp, wp = 32, 32  # padded to the multiple of 32
-    aux = {}
+    aux, defaults = {}, {}
     levels = len(TINY_SE["enc_blk_nums"])
     for path, module in net.guidance_modules():
         # Feature-map stride: the bottleneck is at 2**levels, decoder d at 2**(levels-1-d).
@@ -129,12 +131,17 @@ def se_symunet_golden():
         tokens = (hp // stride // p) * (wp // stride // p)
         module.pos_embed = torch.randn(1, tokens, patch_dim, generator=gen)
         aux[f"{path}.pos_embed"] = module.pos_embed.numpy().astype(np.float32)
+        defaults[path] = torch.from_numpy(pos_embed.default_pos_embed(path, tokens, patch_dim, seed=0))
     with torch.no_grad():
         pixels = clip_vision.clip_preprocess(x, TINY_SE_CLIP.image_size)
         hidden = clip.vision_model(pixels).last_hidden_state
         y = net(x)
     for path, module in net.guidance_modules():  # the forward must have used ours, not drawn new ones
         assert np.array_equal(module.pos_embed.numpy(), aux[f"{path}.pos_embed"]), path
+        module.pos_embed = defaults[path]
+    with torch.no_grad():  # irzoo's documented default (no --aux): seeded-normal, seed 0
+        y_default = net(x)
+    save_npy(os.path.join(d, "output-default-pos.npy"), y_default.numpy())
     save_npy(os.path.join(d, "input.npy"), x.numpy())
     save_npy(os.path.join(d, "output.npy"), y.numpy())
     save_npy(os.path.join(d, "clip_pixels.npy"), pixels.numpy())

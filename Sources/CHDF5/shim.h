@@ -5,6 +5,8 @@
 #include <hdf5.h>
 #endif
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 // Small wrappers for what Swift cannot reach directly: function-like macros (H5F_ACC_RDONLY,
 // the predefined type ids, H5Lget_info's versioned struct) whose spelling differs between
@@ -141,4 +143,15 @@ static void irzoo_h5_take_error(char out[256]) {
     out[0] = 0;
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, irzoo_h5_first_error_cb, out);
     H5Eclear2(H5E_DEFAULT);
+}
+
+/// An anonymous in-memory file (close-on-exec) that the isolated HDF5 reader writes its result
+/// into; -1 where the kernel lacks memfd_create (the caller then uses an unlinked temp file).
+static inline int irzoo_memfd(const char *name) {
+#ifdef SYS_memfd_create
+    return (int)syscall(SYS_memfd_create, name, 1u /* MFD_CLOEXEC */);
+#else
+    (void)name;
+    return -1;
+#endif
 }

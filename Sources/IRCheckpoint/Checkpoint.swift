@@ -79,6 +79,8 @@ public enum CheckpointReader {
         if starts([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) { return .hdf5 }
         if starts(Array("IRZW".utf8)) { return .irw }
         if starts([0x80]) { return .torchLegacy }
+        // Legacy files pickled with protocol 0/1 open with the magic number as a text LONG.
+        if starts(Array("L119547037146038".utf8)) { return .torchLegacy }  // (first 16 bytes only)
         if bytes.count >= 9 {
             // safetensors: u64 little-endian header length, then '{'.
             if bytes[8] == UInt8(ascii: "{") { return .safetensors }

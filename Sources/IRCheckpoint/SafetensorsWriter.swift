@@ -54,6 +54,14 @@ public enum SafetensorsWriter {
     public static func headerBytes(_ tensors: [TensorRecord], path: String = "<memory>",
                                    conversion: DTypeConversion = .keep,
                                    metadata: [String: String] = [:]) throws -> [UInt8] {
+        try headerBytes(layout: tensors.map { ($0.name, conversion.target(for: $0.dtype), $0.shape) },
+                        path: path, metadata: metadata)
+    }
+
+    /// The header for tensors described by name, dtype (as written) and shape, back to back in
+    /// the given order: for writers that stream data they have not read yet.
+    public static func headerBytes(layout: [(name: String, dtype: DType, shape: [Int])], path: String = "<memory>",
+                                   metadata: [String: String] = [:]) throws -> [UInt8] {
         var json = "{"
         var first = true
         if !metadata.isEmpty {
@@ -65,23 +73,22 @@ public enum SafetensorsWriter {
         }
         var seen = Set<String>()
         var offset = 0
-        for t in tensors {
-            guard t.name != "__metadata__" else {
-                throw CheckpointError(file: path, entry: t.name, reason: "a tensor cannot be named __metadata__ in safetensors")
+        for (name, dtype, shape) in layout {
+            guard name != "__metadata__" else {
+                throw CheckpointError(file: path, entry: name, reason: "a tensor cannot be named __metadata__ in safetensors")
             }
-            guard seen.insert(t.name).inserted else {
-                throw CheckpointError(file: path, entry: t.name, reason: "duplicate tensor name")
+            guard seen.insert(name).inserted else {
+                throw CheckpointError(file: path, entry: name, reason: "duplicate tensor name")
             }
-            let target = conversion.target(for: t.dtype)
-            guard let bytes = ShapeMath.byteCount(t.shape, target) else {
-                throw CheckpointError(file: path, entry: t.name, reason: "shape \(t.shape) overflows")
+            guard let bytes = ShapeMath.byteCount(shape, dtype) else {
+                throw CheckpointError(file: path, entry: name, reason: "shape \(shape) overflows")
             }
             let (end, overflow) = offset.addingReportingOverflow(bytes)
-            guard !overflow else { throw CheckpointError(file: path, entry: t.name, reason: "total size overflows") }
+            guard !overflow else { throw CheckpointError(file: path, entry: name, reason: "total size overflows") }
             if !first { json += "," }
             first = false
-            json += JSON.quote(t.name)
-            json += ":{\"dtype\":\"\(target.safetensorsName)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],"
+            json += JSON.quote(name)
+            json += ":{\"dtype\":\"\(dtype.safetensorsName)\",\"shape\":[\(shape.map(String.init).joined(separator: ","))],"
             json += "\"data_offsets\":[\(offset),\(end)]}"
             offset = end
         }

@@ -56,6 +56,7 @@ extension IRWFile {
                 while done < t.length {
                     let n = min(chunk, t.length - done)
                     h.update(UnsafeRawBufferPointer(start: base + done, count: n))
+                    buffer.releaseResidentPages(offset: dataOffset + t.offset + done, count: n)
                     done += n
                     if let progress { progress(state.add(n), total) }
                 }

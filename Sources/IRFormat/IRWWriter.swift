@@ -69,6 +69,8 @@ public enum IRWWriter {
                                    reason: "produced \(view.count) bytes, shape \(entry.shape) of \(entry.dtype.rawValue) needs \(entry.length)")
                 }
                 entry.sha256 = try writeHashing(view, fd: fd, path: tmp) { n in progress?(entry.offset + n, total) }
+                // Done with these source pages: keep peak RSS near one tensor, not the whole source.
+                view.buffer.releaseResidentPages(offset: view.offset, count: view.count)
                 entries.append(entry)
                 end = entry.offset + entry.length
             }

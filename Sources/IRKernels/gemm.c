@@ -223,10 +223,17 @@ void irk_sgemm(const irk_gemm_args *g, long M, long N, long K, long m0, long m1,
     float *apack = workspace;
     float *bpack = workspace + mcmax * im.kc;
     bpack = (float *)(((size_t)bpack + 63) & ~(size_t)63);
-    for (long jc = n0; jc < n1; jc += im.nc) {
-        long nc = IRK_MIN(im.nc, n1 - jc);
-        for (long pc = 0; pc < K; pc += im.kc) {
-            long kc = IRK_MIN(im.kc, K - pc);
+    // Depth blocks of equal size (576 = 3 x 192, not 256 + 256 + 64): a short last block would
+    // spend its time loading and storing C.
+    long kblocks = (K + im.kc - 1) / im.kc;
+    long kcb = (K + kblocks - 1) / kblocks;
+    // When all of A fits one block (few output channels), B is used by few micro-kernels after
+    // packing: keep its block small enough to stay in L2 instead of round-tripping through L3.
+    long ncb = (m1 - m0) <= mcmax ? IRK_MIN(im.nc, 10 * (long)NR) : im.nc;
+    for (long jc = n0; jc < n1; jc += ncb) {
+        long nc = IRK_MIN(ncb, n1 - jc);
+        for (long pc = 0; pc < K; pc += kcb) {
+            long kc = IRK_MIN(kcb, K - pc);
             pack_b(g, N, pc, kc, jc, nc, NR, bpack);
             for (long ic = m0; ic < m1; ic += mcmax) {
                 long mc = IRK_MIN(mcmax, m1 - ic);

@@ -55,24 +55,30 @@
             for (long j = i; j < n; j++) out[j] = ta[j - i];                                      \
         }                                                                                         \
     }                                                                                             \
-    ATTR static void softmax_##S(const float *in, float *out, long rows, long n, float scale) {   \
+    /* Softmax of rows of x·scale (+ add when add is not NULL). */                              \
+    ATTR static void softmax_##S(const float *in, const float *add, float *out, long rows, long n, \
+                                 float scale) {                                                   \
         for (long r = 0; r < rows; r++) {                                                         \
             const float *x = in + r * n;                                                          \
+            const float *ad = add ? add + r * n : 0;                                              \
             float *y = out + r * n;                                                               \
             float m = -INFINITY;                                                                  \
-            for (long i = 0; i < n; i++) m = fmaxf(m, x[i] * scale);                              \
+            if (ad) for (long i = 0; i < n; i++) { float v = x[i] * scale + ad[i]; y[i] = v; m = fmaxf(m, v); } \
+            else for (long i = 0; i < n; i++) m = fmaxf(m, x[i] * scale);                         \
             if (m == -INFINITY) m = 0.0f; /* all -inf: torch yields NaN via 0/0 too */            \
+            const float *src = ad ? y : x;                                                        \
+            float sc = ad ? 1.0f : scale;                                                         \
             vf_##S vs = 0.0f;                                                                     \
             long i = 0;                                                                           \
             for (; i + VW <= n; i += VW) {                                                        \
-                vf_##S e = vexp_##S(vload_##S(x + i) * scale - m);                                \
+                vf_##S e = vexp_##S(vload_##S(src + i) * sc - m);                                 \
                 vstore_##S(y + i, e);                                                             \
                 vs += e;                                                                          \
             }                                                                                     \
             float s = 0.0f;                                                                       \
             for (int j = 0; j < VW; j++) s += vs[j];                                              \
             for (; i < n; i++) {                                                                  \
-                float e = expf(x[i] * scale - m);                                                 \
+                float e = expf(src[i] * sc - m);                                                  \
                 y[i] = e;                                                                         \
                 s += e;                                                                           \
             }                                                                                     \
@@ -140,7 +146,10 @@ DEFINE_ELEMENTWISE(base, , 4)
 
 void irk_activation(int kind, const float *in, float *out, long n) { DISPATCH(activation, kind, in, out, n) }
 void irk_gated_activation(int kind, const float *a, const float *b, float *out, long n) { DISPATCH(gated, kind, a, b, out, n) }
-void irk_softmax_rows(const float *in, float *out, long rows, long n, float scale) { DISPATCH(softmax, in, out, rows, n, scale) }
+void irk_softmax_rows(const float *in, float *out, long rows, long n, float scale) { DISPATCH(softmax, in, 0, out, rows, n, scale) }
+void irk_softmax_rows_add(const float *in, const float *add, float *out, long rows, long n, float scale) {
+    DISPATCH(softmax, in, add, out, rows, n, scale)
+}
 void irk_channel_layernorm(const float *x, float *y, long C, long HW, long p0, long p1, const float *w,
                            const float *b, float eps, int mode) {
     DISPATCH(chnorm, x, y, C, HW, p0, p1, w, b, eps, mode)

@@ -41,6 +41,8 @@ extension ComputeContext {
             maskIndex = nil
         }
         let s = scale ?? 1 / Float(e).squareRoot()
+        // A mask whose last dimension is not broadcast has each row contiguous.
+        let maskRowContiguous = (mask?.shape.last ?? 1) == lk
         let batch = lead.reduce(1, *)
         let out = try empty(lead + [lq, ev])
         guard out.count > 0 else { return out }
@@ -62,20 +64,26 @@ extension ComputeContext {
                 let g1 = irk_gemm_args.matrices(a: qp + (b * lq + q0) * e, transposeA: false, b: kp + b * lk * e,
                                                 transposeB: true, c: scores, M: rows, N: lk, K: e)
                 if parallelInside { self.gemm(g1, M: rows, N: lk, K: e) } else { self.gemmSerial(g1, M: rows, N: lk, K: e, workspace: gws) }
-                var softmaxScale = s
                 if let mi = maskIndex, let mp {
                     for r in 0..<rows {
                         let base = (b * lq + q0 + r) * lk
-                        for c in 0..<lk { scores[r * lk + c] = scores[r * lk + c] * s + mp[mi(base + c)] }
+                        let row = scores + r * lk
+                        if maskRowContiguous {
+                            irk_softmax_rows_add(row, mp + mi(base), row, 1, lk, s)
+                        } else {
+                            for c in 0..<lk { row[c] = row[c] * s + mp[mi(base + c)] }
+                            irk_softmax_rows(row, row, 1, lk, 1)
+                        }
                     }
-                    softmaxScale = 1
-                } else if isCausal {
-                    for r in 0..<rows {
-                        let qi = q0 + r
-                        if qi + 1 < lk { (scores + r * lk + qi + 1).update(repeating: -.infinity, count: lk - qi - 1) }
+                } else {
+                    if isCausal {
+                        for r in 0..<rows {
+                            let qi = q0 + r
+                            if qi + 1 < lk { (scores + r * lk + qi + 1).update(repeating: -.infinity, count: lk - qi - 1) }
+                        }
                     }
+                    irk_softmax_rows(scores, scores, rows, lk, s)
                 }
-                irk_softmax_rows(scores, scores, rows, lk, softmaxScale)
                 let g2 = irk_gemm_args.matrices(a: scores, transposeA: false, b: vp + b * lk * ev, transposeB: false,
                                                 c: op_ + (b * lq + q0) * ev, M: rows, N: ev, K: lk)
                 if parallelInside { self.gemm(g2, M: rows, N: ev, K: lk) } else { self.gemmSerial(g2, M: rows, N: ev, K: lk, workspace: gws) }

@@ -20,9 +20,7 @@ public final class ComputeContext: @unchecked Sendable {
 
     /// An uninitialised pooled tensor (every element must be written before use).
     public func empty(_ shape: [Int]) throws -> Tensor {
-        guard let n = ShapeMath.elementCount(shape) else {
-            throw RuntimeError("allocate", "shape \(shape) overflows or has a negative dimension")
-        }
+        let n = try checkedElementCount(shape)
         return Tensor(shape: shape, storage: pool.take(count: n))
     }
 
@@ -75,6 +73,19 @@ public final class ComputeContext: @unchecked Sendable {
     public static func setSIMDLevel(_ level: SIMDLevel) -> Bool {
         irk_set_level(Int32(level.rawValue)) == 0
     }
+}
+
+/// Elements of `shape`, refusing overflow and tensors larger than this machine's memory (an
+/// allocation that cannot succeed would otherwise end the process).
+func checkedElementCount(_ shape: [Int]) throws -> Int {
+    guard let n = ShapeMath.elementCount(shape), let bytes = ShapeMath.byteCount(shape, .f32) else {
+        throw RuntimeError("allocate", "shape \(shape) overflows or has a negative dimension")
+    }
+    let memory = ProcessInfo.processInfo.physicalMemory
+    if UInt64(bytes) > memory {
+        throw RuntimeError("allocate", "a tensor of shape \(shape) needs \(bytes >> 20) MiB, more than this machine's \(memory >> 20) MiB")
+    }
+    return n
 }
 
 /// The kernel families compiled into one binary and picked at run time.

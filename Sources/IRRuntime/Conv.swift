@@ -41,11 +41,11 @@ extension ComputeContext {
                     "input has \(c) channels but the weight \(weight.shape) with groups \(groups) expects \(cg * groups)")
         try require(kh >= 1 && kw >= 1, op, "empty kernel \(weight.shape)")
         if let bias { try require(bias.count == o && bias.rank <= 1, op, "bias has shape \(bias.shape), expected [\(o)]") }
-        let hp = h + 2 * padding.h, wp = w + 2 * padding.w
-        let ekh = dilation.h * (kh - 1) + 1, ekw = dilation.w * (kw - 1) + 1
-        try require(hp >= ekh && wp >= ekw, op,
-                    "kernel \(kh)x\(kw) (dilation \(dilation)) is larger than the padded input \(hp)x\(wp)")
-        let ho = (hp - ekh) / stride.h + 1, wo = (wp - ekw) / stride.w + 1
+        let sm = SizeMath(op)
+        guard let ho = try sm.slidingOutput(size: h, pad: padding.h, kernel: kh, stride: stride.h, dilation: dilation.h),
+              let wo = try sm.slidingOutput(size: w, pad: padding.w, kernel: kw, stride: stride.w, dilation: dilation.w) else {
+            throw RuntimeError(op, "kernel \(kh)x\(kw) (dilation \(dilation)) is larger than the input \(h)x\(w) padded by \(padding)")
+        }
         let out = try empty([n, o, ho, wo])
         if out.count > 0 && c > 0 {
             let isDepthwise = groups == c && o == c && cg == 1

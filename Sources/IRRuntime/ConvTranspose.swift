@@ -20,8 +20,13 @@ extension ComputeContext {
                     "output padding \(outputPadding) must be smaller than either stride \(stride) or dilation \(dilation)")
         let o = og * groups
         if let bias { try require(bias.count == o, op, "bias has shape \(bias.shape), expected [\(o)]") }
-        let ho = (h - 1) * stride.h - 2 * padding.h + dilation.h * (kh - 1) + outputPadding.h + 1
-        let wo = (w - 1) * stride.w - 2 * padding.w + dilation.w * (kw - 1) + outputPadding.w + 1
+        let sm = SizeMath(op)
+        func outSize(_ n: Int, _ s: Int, _ p: Int, _ d: Int, _ k: Int, _ op_: Int) throws -> Int {
+            let grown = try sm.add(try sm.add(try sm.mul(n - 1, s), try sm.mul(d, k - 1)), op_ + 1)
+            return grown - (try sm.mul(2, p))
+        }
+        let ho = try outSize(h, stride.h, padding.h, dilation.h, kh, outputPadding.h)
+        let wo = try outSize(w, stride.w, padding.w, dilation.w, kw, outputPadding.w)
         try require(ho >= 1 && wo >= 1, op, "output size \(ho)x\(wo) is not positive")
         let out = try empty([n, o, ho, wo])
         let cg = c / groups

@@ -11,7 +11,7 @@ extension ComputeContext {
     public func timestepEmbedding(_ timesteps: [Float], dim: Int, maxPeriod: Float = 10000, downscaleFreqShift: Float = 1,
                                   scale: Float = 1, flipSinToCos: Bool = false, timeFactor: Float = 1) throws -> Tensor {
         let op = "timestepEmbedding"
-        try require(dim >= 2, op, "dim must be at least 2, got \(dim)")
+        try require(dim >= 2 && dim <= 1 << 24, op, "dim must be in 2...\(1 << 24), got \(dim)")
         let half = dim / 2
         try require(Float(half) - downscaleFreqShift != 0, op, "half dimension \(half) minus the frequency shift is zero")
         let out = try zeros([timesteps.count, dim])

@@ -75,6 +75,13 @@ final class FFTPlan {
 }
 
 extension ComputeContext {
+    /// Pooled scratch viewed as doubles for the duration of `body`.
+    private func withDoubleScratch(_ count: Int, _ body: (UnsafeMutablePointer<Double>) -> Void) {
+        withScratch(2 * count) { p in
+            p.withMemoryRebound(to: Double.self, capacity: count) { body($0) }
+        }
+    }
+
     /// torch.fft.rfft2 over the last two dimensions of a real tensor [..., H, W].
     /// Returns [..., H, W/2+1, 2] with (real, imaginary) in the last dimension (torch.view_as_real).
     public func rfft2(_ x: Tensor, norm: FFTNorm = .backward) throws -> Tensor {
@@ -89,25 +96,25 @@ extension ComputeContext {
         let rowPlan = FFTPlan(w), colPlan = FFTPlan(h)
         let src = x.pointer, dst = out.mutablePointer
         let per = 2 * h * wf + 2 * max(w, h) + max(rowPlan.scratchCount, colPlan.scratchCount)
-        let buf = UnsafeMutablePointer<Double>.allocate(capacity: per * threads)
-        defer { buf.deallocate() }
-        parallelChunks(planes) { worker, range in
-            let re = buf + worker * per, im = re + h * wf
-            let lr = im + h * wf, li = lr + max(w, h), sc = li + max(w, h)
-            for plane in range {
-                let sp = src + plane * h * w
-                for y in 0..<h {
-                    for i in 0..<w { lr[i] = Double(sp[y * w + i]); li[i] = 0 }
-                    rowPlan.run(lr, li, inverse: false, scratch: sc)
-                    for i in 0..<wf { re[y * wf + i] = lr[i]; im[y * wf + i] = li[i] }
+        withDoubleScratch(per * threads) { buf in
+            parallelChunks(planes) { worker, range in
+                let re = buf + worker * per, im = re + h * wf
+                let lr = im + h * wf, li = lr + max(w, h), sc = li + max(w, h)
+                for plane in range {
+                    let sp = src + plane * h * w
+                    for y in 0..<h {
+                        for i in 0..<w { lr[i] = Double(sp[y * w + i]); li[i] = 0 }
+                        rowPlan.run(lr, li, inverse: false, scratch: sc)
+                        for i in 0..<wf { re[y * wf + i] = lr[i]; im[y * wf + i] = li[i] }
+                    }
+                    for col in 0..<wf {
+                        for y in 0..<h { lr[y] = re[y * wf + col]; li[y] = im[y * wf + col] }
+                        colPlan.run(lr, li, inverse: false, scratch: sc)
+                        for y in 0..<h { re[y * wf + col] = lr[y]; im[y * wf + col] = li[y] }
+                    }
+                    let dp = dst + plane * h * wf * 2
+                    for i in 0..<(h * wf) { dp[2 * i] = Float(re[i] * scale); dp[2 * i + 1] = Float(im[i] * scale) }
                 }
-                for col in 0..<wf {
-                    for y in 0..<h { lr[y] = re[y * wf + col]; li[y] = im[y * wf + col] }
-                    colPlan.run(lr, li, inverse: false, scratch: sc)
-                    for y in 0..<h { re[y * wf + col] = lr[y]; im[y * wf + col] = li[y] }
-                }
-                let dp = dst + plane * h * wf * 2
-                for i in 0..<(h * wf) { dp[2 * i] = Float(re[i] * scale); dp[2 * i + 1] = Float(im[i] * scale) }
             }
         }
         return out
@@ -129,34 +136,34 @@ extension ComputeContext {
         let rowPlan = FFTPlan(w), colPlan = FFTPlan(h)
         let src = x.pointer, dst = out.mutablePointer
         let per = 2 * h * wf + 2 * max(w, h) + max(rowPlan.scratchCount, colPlan.scratchCount)
-        let buf = UnsafeMutablePointer<Double>.allocate(capacity: per * threads)
-        defer { buf.deallocate() }
-        parallelChunks(planes) { worker, range in
-            let re = buf + worker * per, im = re + h * wf
-            let lr = im + h * wf, li = lr + max(w, h), sc = li + max(w, h)
-            for plane in range {
-                let sp = src + plane * hin * win * 2
-                for y in 0..<h {
-                    for i in 0..<wf {
-                        let inside = y < hin && i < win
-                        re[y * wf + i] = inside ? Double(sp[(y * win + i) * 2]) : 0
-                        im[y * wf + i] = inside ? Double(sp[(y * win + i) * 2 + 1]) : 0
+        withDoubleScratch(per * threads) { buf in
+            parallelChunks(planes) { worker, range in
+                let re = buf + worker * per, im = re + h * wf
+                let lr = im + h * wf, li = lr + max(w, h), sc = li + max(w, h)
+                for plane in range {
+                    let sp = src + plane * hin * win * 2
+                    for y in 0..<h {
+                        for i in 0..<wf {
+                            let inside = y < hin && i < win
+                            re[y * wf + i] = inside ? Double(sp[(y * win + i) * 2]) : 0
+                            im[y * wf + i] = inside ? Double(sp[(y * win + i) * 2 + 1]) : 0
+                        }
                     }
-                }
-                for col in 0..<wf {
-                    for y in 0..<h { lr[y] = re[y * wf + col]; li[y] = im[y * wf + col] }
-                    colPlan.run(lr, li, inverse: true, scratch: sc)
-                    for y in 0..<h { re[y * wf + col] = lr[y]; im[y * wf + col] = li[y] }
-                }
-                let dp = dst + plane * h * w
-                for y in 0..<h {
-                    // Hermitian extension of the row; DC (and Nyquist for even w) are taken as real.
-                    for i in 0..<wf { lr[i] = re[y * wf + i]; li[i] = im[y * wf + i] }
-                    li[0] = 0
-                    if w % 2 == 0 { li[w / 2] = 0 }
-                    for i in wf..<w { lr[i] = lr[w - i]; li[i] = -li[w - i] }
-                    rowPlan.run(lr, li, inverse: true, scratch: sc)
-                    for i in 0..<w { dp[y * w + i] = Float(lr[i] * scale) }
+                    for col in 0..<wf {
+                        for y in 0..<h { lr[y] = re[y * wf + col]; li[y] = im[y * wf + col] }
+                        colPlan.run(lr, li, inverse: true, scratch: sc)
+                        for y in 0..<h { re[y * wf + col] = lr[y]; im[y * wf + col] = li[y] }
+                    }
+                    let dp = dst + plane * h * w
+                    for y in 0..<h {
+                        // Hermitian extension of the row; DC (and Nyquist for even w) are taken as real.
+                        for i in 0..<wf { lr[i] = re[y * wf + i]; li[i] = im[y * wf + i] }
+                        li[0] = 0
+                        if w % 2 == 0 { li[w / 2] = 0 }
+                        for i in wf..<w { lr[i] = lr[w - i]; li[i] = -li[w - i] }
+                        rowPlan.run(lr, li, inverse: true, scratch: sc)
+                        for i in 0..<w { dp[y * w + i] = Float(lr[i] * scale) }
+                    }
                 }
             }
         }

@@ -37,7 +37,9 @@ extension ComputeContext {
         } else {
             let f = scaleFactor!
             try require(f.h > 0 && f.w > 0 && f.h.isFinite && f.w.isFinite, op, "scale factor \(f) must be positive")
-            (ho, wo) = (Int((Double(h) * f.h).rounded(.down)), Int((Double(w) * f.w).rounded(.down)))
+            let (dh, dw) = ((Double(h) * f.h).rounded(.down), (Double(w) * f.w).rounded(.down))
+            try require(dh < 1e15 && dw < 1e15, op, "scale factor \(f) gives an output too large")
+            (ho, wo) = (Int(dh), Int(dw))
             (sh, sw) = (f.h, f.w)
         }
         try require(ho > 0 && wo > 0, op, "output size \(ho)x\(wo) must be positive (input \(h)x\(w))")

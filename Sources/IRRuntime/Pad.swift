@@ -18,8 +18,9 @@ extension ComputeContext {
         let planes = x.count / max(h * w, 1)
         var outShape = x.shape
         let t = twoD ? pads[2] : 0, b = twoD ? pads[3] : 0
-        outShape[x.rank - 1] = w + pads[0] + pads[1]
-        if twoD { outShape[x.rank - 2] = h + t + b }
+        let sm = SizeMath(op)
+        outShape[x.rank - 1] = try sm.add(w, try sm.add(pads[0], pads[1]))
+        if twoD { outShape[x.rank - 2] = try sm.add(h, try sm.add(t, b)) }
         try require(outShape.allSatisfy { $0 >= 0 }, op, "padding \(pads) leaves a negative size for input \(x.shape)")
         let flat = try x.reshaped([1, planes, h, w])
         let y = try pad2d(flat, top: t, bottom: b, left: pads[0], right: pads[1], mode: mode, value: value, op: op)
@@ -48,7 +49,8 @@ extension ComputeContext {
                value: Float = 0, op: String) throws -> Tensor {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         try checkPadding(h: h, w: w, top: top, bottom: bottom, left: left, right: right, mode: mode, op: op)
-        let ho = h + top + bottom, wo = w + left + right
+        let sm = SizeMath(op)
+        let ho = try sm.add(h, try sm.add(top, bottom)), wo = try sm.add(w, try sm.add(left, right))
         let out = try empty([n, c, ho, wo])
         guard out.count > 0 else { return out }
         let plan = PadPlan(h: h, w: w, top: top, bottom: bottom, left: left, right: right, mode: mode, value: value)

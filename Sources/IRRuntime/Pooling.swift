@@ -11,15 +11,16 @@ extension ComputeContext {
                     "padding \(padding) must be at most half the kernel \(kernel)")
         if let divisorOverride { try require(divisorOverride != 0, op, "divisor must be non-zero") }
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        func outSize(_ size: Int, _ k: Int, _ s: Int, _ p: Int) -> Int {
-            let num = size + 2 * p - k + (ceilMode ? s - 1 : 0)
+        let sm = SizeMath(op)
+        func outSize(_ size: Int, _ k: Int, _ s: Int, _ p: Int) throws -> Int {
+            let num = try sm.add(size, try sm.mul(2, p)) - k + (ceilMode ? s - 1 : 0)
             // Floor division (torch's div_rtn), also for a negative numerator.
             var o = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1
             // torch: the last window must start inside the input or the left padding.
             if ceilMode && (o - 1) * s >= size + p { o -= 1 }
             return o
         }
-        let ho = outSize(h, kernel.h, st.h, padding.h), wo = outSize(w, kernel.w, st.w, padding.w)
+        let ho = try outSize(h, kernel.h, st.h, padding.h), wo = try outSize(w, kernel.w, st.w, padding.w)
         try require(ho >= 1 && wo >= 1, op, "output size \(ho)x\(wo) is too small for input \(h)x\(w) with kernel \(kernel)")
         let out = try empty([n, c, ho, wo])
         let src = x.pointer, dst = out.mutablePointer

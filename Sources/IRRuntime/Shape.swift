@@ -12,7 +12,7 @@ extension ComputeContext {
                 try require(t.shape[k] == first.shape[k], op,
                             "tensor \(i) has shape \(t.shape), which differs from \(first.shape) outside dimension \(d)")
             }
-            total += t.shape[d]
+            total = try SizeMath(op).add(total, t.shape[d])
         }
         var shape = first.shape
         shape[d] = total
@@ -135,8 +135,10 @@ extension ComputeContext {
         try require(x.rank == 4, op, "expected [N, C, H, W], got \(x.shape)")
         try require(r >= 1, op, "upscale factor must be positive, got \(r)")
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        try require(c % (r * r) == 0, op, "channels \(c) not divisible by the square of the upscale factor \(r)")
-        let oc = c / (r * r)
+        let r2 = try SizeMath(op).mul(r, r)
+        try require(c % r2 == 0, op, "channels \(c) not divisible by the square of the upscale factor \(r)")
+        let oc = c / r2
+        _ = try SizeMath(op).mul(try SizeMath(op).mul(h, r), try SizeMath(op).mul(w, r))
         let view = try x.reshaped([n, oc, r, r, h, w])
         let y = try permute(view, [0, 1, 4, 2, 5, 3])
         return try y.reshaped([n, oc, h * r, w * r])
@@ -159,7 +161,7 @@ extension ComputeContext {
         let d = try normalizeDim(dim, rank: x.rank, op: "repeatInterleave")
         try require(repeats >= 0, "repeatInterleave", "repeats must be non-negative")
         var shape = x.shape
-        shape[d] *= repeats
+        shape[d] = try SizeMath("repeatInterleave").mul(shape[d], repeats)
         let out = try empty(shape)
         let inner = x.shape[(d + 1)...].reduce(1, *)
         let rows = x.count / max(inner, 1)

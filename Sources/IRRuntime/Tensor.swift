@@ -37,9 +37,7 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
 
     /// A zero-filled tensor on the heap (not pooled). Ops allocate through `ComputeContext`.
     public static func zeros(_ shape: [Int]) throws -> Tensor {
-        guard let n = ShapeMath.elementCount(shape) else {
-            throw RuntimeError("Tensor", "shape \(shape) overflows or has a negative dimension")
-        }
+        let n = try checkedElementCount(shape)
         return Tensor(shape: shape, storage: TensorStorage.heap(count: n))
     }
 

@@ -19,12 +19,30 @@ public struct IOFailure: Error, CustomStringConvertible, Sendable {
 public final class ByteBuffer: @unchecked Sendable {
     public let base: UnsafeRawPointer
     public let count: Int
+    /// True for a read-only file mapping (`map(path:)`), whose pages the kernel can always reload.
+    public let isFileMapping: Bool
     private let release: () -> Void
 
-    private init(base: UnsafeRawPointer, count: Int, release: @escaping () -> Void) {
+    private init(base: UnsafeRawPointer, count: Int, isFileMapping: Bool = false, release: @escaping () -> Void) {
         self.base = base
         self.count = count
+        self.isFileMapping = isFileMapping
         self.release = release
+    }
+
+    /// Tells the kernel this process is done with `[offset, offset+count)` for now: the pages leave
+    /// its resident set (they stay in the page cache and come back on the next access). Streaming
+    /// writers call it after each tensor so peak RSS stays near one tensor, not the whole file.
+    /// Does nothing for heap buffers, where dropping pages would lose data.
+    public func releaseResidentPages(offset: Int, count: Int) {
+        guard isFileMapping, count > 0, offset >= 0, offset <= self.count, count <= self.count - offset else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0 else { return }
+        // Whole pages inside the range only: a page shared with a neighbour stays.
+        let start = (Int(bitPattern: base) + offset + page - 1) & ~(page - 1)
+        let end = (Int(bitPattern: base) + offset + count) & ~(page - 1)
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED)
     }
 
     deinit { release() }
@@ -73,7 +91,7 @@ public final class ByteBuffer: @unchecked Sendable {
         guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
             throw IOFailure.errno(path, "cannot map")
         }
-        return ByteBuffer(base: UnsafeRawPointer(p), count: size) { munmap(p, size) }
+        return ByteBuffer(base: UnsafeRawPointer(p), count: size, isFileMapping: true) { munmap(p, size) }
     }
 
     public var whole: ByteView { ByteView(buffer: self, offset: 0, count: count) }

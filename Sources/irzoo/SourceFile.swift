@@ -60,7 +60,15 @@ final class SourceDigest: @unchecked Sendable {
         DispatchQueue.global().async(group: group) { [self] in
             do {
                 let file = try ByteBuffer.map(path: path)
-                result = .success((SHA256Hasher.hex(of: file.whole), file.count))
+                var h = SHA256Hasher()
+                var done = 0
+                while done < file.count {
+                    let n = min(32 << 20, file.count - done)
+                    h.update(UnsafeRawBufferPointer(start: file.base + done, count: n))
+                    file.releaseResidentPages(offset: done, count: n) // bounded RSS on huge sources
+                    done += n
+                }
+                result = .success((h.finalizeHex(), file.count))
             } catch {
                 result = .failure(error)
             }

@@ -131,3 +131,28 @@ final class ConfigDetectionTests: XCTestCase {
         }
     }
 }
+
+/// The `seeded-normal` pos_embed default matches its Python twin (Tools/reference/pos_embed.py).
+final class PosEmbedDefaultTests: XCTestCase {
+    func testMatchesThePythonGenerator() throws {
+        XCTAssertEqual(SeededNormal.fnv1a64("middle_guide_attention"), 0x42bd_7e49_ada2_ecb2)
+        let v = SESymUNetConfig.published.defaultPosEmbed(modulePath: "middle_guide_attention", tokens: 4, patchDim: 256)
+        XCTAssertEqual(v.count, 1024)
+        let python: [Float] = [-1.860331416130066, 0.9458227753639221, -1.030422329902649, 0.5599626302719116,
+                               -0.8212226033210754, -0.8992165327072144]
+        XCTAssertEqual(Array(v.prefix(6)), python)
+    }
+
+    func testIsStandardNormalAndDependsOnTheModule() throws {
+        let v = SeededNormal.values(seed: 0, count: 100_000)
+        let mean = v.reduce(0, +) / Float(v.count)
+        let std = (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(v.count)).squareRoot()
+        XCTAssertEqual(mean, 0, accuracy: 0.02)
+        XCTAssertEqual(std, 1, accuracy: 0.02)
+        let c = SESymUNetConfig.published
+        XCTAssertNotEqual(c.defaultPosEmbed(modulePath: "a", tokens: 2, patchDim: 3), c.defaultPosEmbed(modulePath: "b", tokens: 2, patchDim: 3))
+        var zeros = c
+        zeros.posEmbedDefault = .zeros
+        XCTAssertEqual(zeros.defaultPosEmbed(modulePath: "a", tokens: 2, patchDim: 3), [Float](repeating: 0, count: 6))
+    }
+}

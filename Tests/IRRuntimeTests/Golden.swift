@@ -80,7 +80,13 @@ extension XCTestCase {
         let golden = try GoldenFile(family)
         XCTAssertFalse(golden.cases.isEmpty, "no cases in \(family)", file: file, line: line)
         let original = ComputeContext.simdLevel
-        defer { ComputeContext.setSIMDLevel(original) }
+        var worst: (ratio: Float, label: String) = (0, "")
+        var checked = 0
+        defer {
+            ComputeContext.setSIMDLevel(original)
+            // One line per family for the log: how close the worst element came to the tolerance.
+            print("golden \(family): \(checked) comparisons, worst error \(worst.ratio)× tolerance (\(worst.label))")
+        }
         for level in SIMDLevel.allCases where ComputeContext.setSIMDLevel(level) {
             for threads in [1, 2] {
                 let ctx = ComputeContext(threads: threads)
@@ -105,6 +111,8 @@ extension XCTestCase {
                         XCTAssertEqual(got.shape, want.shape, "\(label): shape", file: file, line: line)
                         guard got.shape == want.shape else { continue }
                         let e = goldenError(got, want)
+                        checked += 1
+                        if e > worst.ratio { worst = (e, label) }
                         XCTAssertLessThanOrEqual(e, 1, "\(label): error \(e)× the tolerance", file: file, line: line)
                     }
                 }

@@ -150,3 +150,27 @@ final class RuntimeCoreTests: XCTestCase {
         }
     }
 }
+
+/// Hostile parameters (as a corrupt config could give) are errors, never traps.
+final class HostileParameterTests: XCTestCase {
+    func testHugeParametersAreErrors() throws {
+        let ctx = ComputeContext()
+        let x = try Tensor(shape: [1, 2, 3, 3], values: Array(repeating: 1, count: 18))
+        let w = try Tensor(shape: [2, 2, 1, 1], values: [1, 0, 0, 1])
+        let big = Int.max / 2
+        XCTAssertThrowsError(try ctx.conv2d(x, weight: w, padding: Size2(big)))
+        XCTAssertThrowsError(try ctx.conv2d(x, weight: w, dilation: Size2(big)))
+        XCTAssertThrowsError(try ctx.convTranspose2d(x, weight: w, stride: Size2(big)))
+        XCTAssertThrowsError(try ctx.pad(x, [big, big, 0, 0]))
+        XCTAssertThrowsError(try ctx.pad(x, [1, 1, big, 1]))
+        XCTAssertThrowsError(try ctx.interpolate(x, scaleFactor: (h: 1e300, w: 1), mode: .nearest))
+        XCTAssertThrowsError(try ctx.interpolate(x, size: Size2(1 << 40, 1 << 40), mode: .bilinear))
+        XCTAssertThrowsError(try ctx.avgPool2d(x, kernel: 3, padding: Size2(big)))
+        XCTAssertThrowsError(try ctx.pixelShuffle(x, 1 << 33))
+        XCTAssertThrowsError(try ctx.repeatInterleave(x, big, dim: 1))
+        XCTAssertThrowsError(try ctx.windowAttention(q: x, k: x, v: x, heads: 1, window: big))
+        XCTAssertThrowsError(try ctx.timestepEmbedding([1, 2], dim: big))
+        XCTAssertThrowsError(try ctx.zeros([1 << 30, 1 << 30]))
+        XCTAssertThrowsError(try Tensor.zeros([Int.max, 2]))
+    }
+}

@@ -64,6 +64,8 @@ void irk_leaky_relu(const float *in, float *out, long n, float slope);
 /// Softmax over `rows` rows of `n` contiguous elements each, in place allowed.
 /// `scale` multiplies the inputs first (1 for a plain softmax).
 void irk_softmax_rows(const float *in, float *out, long rows, long n, float scale);
+/// Softmax of in·scale + add over rows (attention scores plus a bias/mask matrix `add`, rows x n).
+void irk_softmax_rows_add(const float *in, const float *add, float *out, long rows, long n, float scale);
 
 /// Channel LayerNorm of a [C][HW] image (one sample), per pixel over C, for pixels [p0, p1):
 /// mode 0: (x - mean) / sqrt(var + eps) * w + b   (WithBias; b may be NULL)

@@ -6,13 +6,11 @@ import IRRegistry
 /// Upstream (`SymUNet_arch.py`) draws `pos_embed = torch.randn(1, N, C·p²)` inside `forward()`
 /// whenever the module's token count N changes; it is never trained. irzoo takes it from the
 /// `--aux` table under `<module path>.pos_embed` when given (to reproduce one PyTorch run
-/// exactly), and otherwise follows the config's documented default: irzoo's own seeded normal
-/// draw (`SeededNormal`, stream = module path) or zeros.
+/// exactly), and otherwise follows the config's documented default
+/// (`SESymUNetConfig.defaultPosEmbed`: a seeded normal draw per module path, or zeros).
 struct PosEmbedSource {
     let aux: [String: Tensor]
-    let policy: SESymUNetConfig.PosEmbedDefault
-    let seed: UInt64
-    let context: ComputeContext
+    let config: SESymUNetConfig
 
     static func auxName(_ path: String) -> String { path + ".pos_embed" }
 
@@ -26,14 +24,6 @@ struct PosEmbedSource {
             }
             return t
         }
-        let out = try context.empty([1, n, width])
-        switch policy {
-        case .zeros:
-            out.mutablePointer.update(repeating: 0, count: out.count)
-        case .seededNormal:
-            var g = SeededNormal(seed: seed, stream: path)
-            g.fill(out.mutablePointer, count: out.count)
-        }
-        return out
+        return try Tensor(shape: [1, n, width], values: config.defaultPosEmbed(modulePath: path, tokens: n, patchDim: width))
     }
 }

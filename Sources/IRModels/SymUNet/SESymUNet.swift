@@ -93,7 +93,7 @@ public final class SESymUNet: Model {
         guard zIn.shape[0] == input.shape[0] else {
             throw ModelError("se-symunet: CLIP features for \(zIn.shape[0]) images, but the batch holds \(input.shape[0])")
         }
-        let pos = PosEmbedSource(aux: aux, policy: config.posEmbedDefault, seed: config.posEmbedSeed, context: ctx)
+        let pos = PosEmbedSource(aux: aux, config: config)
         let padded = try net.padInput(ctx, input)
         var (x, skips) = try net.encode(ctx, padded, step: step)
         var z = zIn
