@@ -313,8 +313,14 @@ def main():
     import pickle
     for proto in range(6):
         data = pickle.dumps(value, protocol=proto)
-        (OUT / "pickles" / f"values_p{proto}.pkl").write_bytes(data)
+        (OUT / "pickles" / f"values_p{proto}.pkl").write_bytes(data)  # noqa: E501
         expected["pickles"][f"values_p{proto}.pkl"] = render(pickle.loads(data))
+
+    # The data.pkl of a few archives, as seeds for the pickle-machine fuzz target.
+    for archive in ("dtypes.pt", "dtypes_proto4.pt", "lightning.ckpt", "torchscript.pt"):
+        for name, data in zip_members(OUT / archive):
+            if name.endswith("/data.pkl"):
+                (OUT / "pickles" / f"data_{archive.split('.')[0]}.pkl").write_bytes(data)
 
     (OUT / "expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())

@@ -5,6 +5,8 @@
 // raw input directly, as JSON text.
 // Invariants beyond "no crash": an accepted file's tensors tile the data section exactly, at
 // 64-byte aligned starts, with unique names and lengths equal to shape x dtype.
+// fuzz-seeds: Tests/Fixtures/irw
+// fuzz-max-len: 65536
 import IRFormat
 import IRTensor
 

@@ -1,3 +1,6 @@
+// fuzz-seeds: Tests/Fixtures/npy
+// fuzz-max-len: 16384
+//
 // libFuzzer target: the .npy header grammar and array reader on arbitrary bytes.
 import IRCheckpoint
 import IRTensor

@@ -1,3 +1,6 @@
+// fuzz-seeds: Tests/Fixtures/safetensors
+// fuzz-max-len: 65536
+//
 // libFuzzer target: the safetensors header parser and reader on arbitrary bytes.
 // Invariants checked beyond "no crash": an accepted file's tensors tile the data section exactly.
 import IRCheckpoint

@@ -15,49 +15,61 @@ enum ZipInflate {
             throw fail("zlib could not start")
         }
         defer { inflateEnd(&stream) }
-        return try ByteBuffer.make(count: size) { out in
-            var inPos = 0, outPos = 0
-            let input = src.pointer.assumingMemoryBound(to: UInt8.self)
-            var ended = false
-            let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
-            defer { scratch.deallocate() }
-            while !ended {
-                // zlib counts in 32 bits: feed at most 1 GiB at a time.
-                let inChunk = min(src.count - inPos, 1 << 30), outChunk = min(size - outPos, 1 << 30)
-                stream.next_in = UnsafeMutablePointer(mutating: input + inPos)
-                stream.avail_in = UInt32(inChunk)
-                if outChunk > 0 {
-                    stream.next_out = out.baseAddress!.assumingMemoryBound(to: UInt8.self) + outPos
-                    stream.avail_out = UInt32(outChunk)
-                } else {
-                    // The declared size is reached: one more byte of output means a bomb.
-                    stream.next_out = scratch
-                    stream.avail_out = 1
-                }
-                let ret = CZlib.inflate(&stream, Z_NO_FLUSH)
-                let consumed = inChunk - Int(stream.avail_in)
-                let produced = (outChunk > 0 ? outChunk : 1) - Int(stream.avail_out)
-                inPos += consumed
-                if outChunk == 0 && produced > 0 {
-                    throw fail("inflates past its declared \(size) bytes (zip bomb?)")
-                }
-                outPos += outChunk > 0 ? produced : 0
-                switch ret {
-                case Z_STREAM_END:
-                    ended = true
-                case Z_OK:
-                    break
-                case Z_BUF_ERROR where consumed == 0 && produced == 0:
-                    throw fail(inPos >= src.count ? "deflate data ends early (truncated)" : "deflate data makes no progress")
-                case Z_BUF_ERROR:
-                    break
-                default:
-                    throw fail("corrupt deflate data (zlib error \(ret))")
-                }
+        // Not zero-filled: pages a lying stream never reaches are never committed.
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(size, 1), alignment: 64)
+        do {
+            try inflate(into: UnsafeMutableRawBufferPointer(start: raw, count: size), from: src, stream: &stream, fail)
+        } catch {
+            raw.deallocate()
+            throw error
+        }
+        return ByteBuffer.adopting(raw, count: size)
+    }
+
+    private static func inflate(into out: UnsafeMutableRawBufferPointer, from src: ByteView, stream: inout z_stream,
+                                _ fail: (String) -> CheckpointError) throws {
+        let size = out.count
+        var inPos = 0, outPos = 0
+        let input = src.pointer.assumingMemoryBound(to: UInt8.self)
+        var ended = false
+        let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
+        defer { scratch.deallocate() }
+        while !ended {
+            // zlib counts in 32 bits: feed at most 1 GiB at a time.
+            let inChunk = min(src.count - inPos, 1 << 30), outChunk = min(size - outPos, 1 << 30)
+            stream.next_in = UnsafeMutablePointer(mutating: input + inPos)
+            stream.avail_in = UInt32(inChunk)
+            if outChunk > 0 {
+                stream.next_out = out.baseAddress!.assumingMemoryBound(to: UInt8.self) + outPos
+                stream.avail_out = UInt32(outChunk)
+            } else {
+                // The declared size is reached: one more byte of output means a bomb.
+                stream.next_out = scratch
+                stream.avail_out = 1
             }
-            guard outPos == size else {
-                throw fail("inflates to \(outPos) bytes, not the declared \(size)")
+            let ret = CZlib.inflate(&stream, Z_NO_FLUSH)
+            let consumed = inChunk - Int(stream.avail_in)
+            let produced = (outChunk > 0 ? outChunk : 1) - Int(stream.avail_out)
+            inPos += consumed
+            if outChunk == 0 && produced > 0 {
+                throw fail("inflates past its declared \(size) bytes (zip bomb?)")
             }
+            outPos += outChunk > 0 ? produced : 0
+            switch ret {
+            case Z_STREAM_END:
+                ended = true
+            case Z_OK:
+                break
+            case Z_BUF_ERROR where consumed == 0 && produced == 0:
+                throw fail(inPos >= src.count ? "deflate data ends early (truncated)" : "deflate data makes no progress")
+            case Z_BUF_ERROR:
+                break
+            default:
+                throw fail("corrupt deflate data (zlib error \(ret))")
+            }
+        }
+        guard outPos == size else {
+            throw fail("inflates to \(outPos) bytes, not the declared \(size)")
         }
     }
 }

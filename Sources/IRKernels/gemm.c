@@ -15,11 +15,39 @@
 typedef void (*ukernel_fn)(long kc, const float *ap, const float *bp, float *c, long ldc,
                            long mr, long nr, const float *bias, const float *bias_col, int acc);
 
+// Copies kc rows of NR contiguous floats, B(k0 + k, n .. n + NR) with noff(n) = `col`, into a panel.
+typedef void (*copy_rows_fn)(const irk_gemm_args *g, long k0, long kc, long col, float *dst);
+
 typedef struct {
     int mr, nr;     // register tile
     long kc, mc, nc; // cache blocks (kc: depth of a panel; mc x kc of A in L2; kc x nc of B)
     ukernel_fn kernel;
+    copy_rows_fn copy; // packs a full contiguous panel (a constant-size vector copy per row)
 } gemm_impl;
+
+static inline long b_koff(const irk_gemm_args *g, long k) { return g->b_koff ? g->b_koff[k] : k * g->b_rs; }
+
+// A memcpy call per row of 48 floats cost 15% of a 3x3 convolution; these copy with vector moves.
+#ifndef IRK_PREFETCH_ROWS
+#define IRK_PREFETCH_ROWS 16
+#endif
+#define DEFINE_COPY_ROWS(NAME, ATTR, VW, NRC)                                                    \
+    ATTR static void NAME(const irk_gemm_args *g, long k0, long kc, long col, float *dst) {      \
+        typedef float v_t __attribute__((ext_vector_type(VW)));                                  \
+        typedef float vu_t __attribute__((ext_vector_type(VW), aligned(4)));                     \
+        for (long k = 0; k < kc; k++) {                                                          \
+            const float *src = g->b + b_koff(g, k0 + k) + col;                                   \
+            /* The rows of an implicit im2col jump between channel planes, which the hardware */ \
+            /* prefetchers do not follow: fetch a few rows ahead. */                             \
+            if (k + IRK_PREFETCH_ROWS < kc) {                                                    \
+                const float *ahead = g->b + b_koff(g, k0 + k + IRK_PREFETCH_ROWS) + col;         \
+                _Pragma("clang loop unroll(full)") for (int l = 0; l < NRC; l += 16)             \
+                    __builtin_prefetch(ahead + l);                                               \
+            }                                                                                    \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < NRC / VW; v++)                \
+                *(v_t *)(dst + k * NRC + v * VW) = *(const vu_t *)(src + v * VW);                \
+        }                                                                                        \
+    }
 
 // The micro-kernel body: MR_ rows x NV_ vectors of VW_ floats, accumulated in registers.
 #define UKERNEL_BODY(VW_, MR_, NV_, FMA_)                                                        \
@@ -72,20 +100,24 @@ typedef struct {
 #define FMA_BUILTIN(a, b, c) __builtin_elementwise_fma(a, b, c)
 #define FMA_SPLIT(a, b, c) ((a) * (b) + (c))
 
-#ifndef AVX512_MR
-#define AVX512_MR 8
-#define AVX512_NV 3
-#define AVX512_KC 256
-#define AVX512_MC 128
-#define AVX512_NC 2016
-#endif
 #if IRK_HAVE_X86
-// Zen 4 / Skylake-X: 8 rows x 48 columns = 24 zmm accumulators, 3 for B, 1 broadcast
-// (8 rows divide the channel counts these networks use: 48, 64, 96, 192, 384).
-IRK_ATTR_AVX512 static void ukernel_avx512(long kc, const float *restrict ap, const float *restrict bp,
-                                           float *restrict c, long ldc, long mr, long nr,
-                                           const float *restrict bias, const float *restrict bias_col, int acc) {
-    UKERNEL_BODY(16, AVX512_MR, AVX512_NV, FMA_BUILTIN)
+// AVX-512 (Zen 4, Skylake-X and later): 24 zmm accumulators in three shapes, chosen per product
+// by how well its column count fills the tile (64 columns for images, 48 or 32 for attention
+// heads). Rows x columns: 6 x 64 (4 B vectors + 1 broadcast), 8 x 48, 12 x 32.
+IRK_ATTR_AVX512 static void ukernel_avx512_64(long kc, const float *restrict ap, const float *restrict bp,
+                                              float *restrict c, long ldc, long mr, long nr,
+                                              const float *restrict bias, const float *restrict bias_col, int acc) {
+    UKERNEL_BODY(16, 6, 4, FMA_BUILTIN)
+}
+IRK_ATTR_AVX512 static void ukernel_avx512_48(long kc, const float *restrict ap, const float *restrict bp,
+                                              float *restrict c, long ldc, long mr, long nr,
+                                              const float *restrict bias, const float *restrict bias_col, int acc) {
+    UKERNEL_BODY(16, 8, 3, FMA_BUILTIN)
+}
+IRK_ATTR_AVX512 static void ukernel_avx512_32(long kc, const float *restrict ap, const float *restrict bp,
+                                              float *restrict c, long ldc, long mr, long nr,
+                                              const float *restrict bias, const float *restrict bias_col, int acc) {
+    UKERNEL_BODY(16, 12, 2, FMA_BUILTIN)
 }
 // Haswell..Zen 3: 6 rows x 16 columns = 12 ymm accumulators (16 ymm registers in all).
 IRK_ATTR_AVX2 static void ukernel_avx2(long kc, const float *restrict ap, const float *restrict bp,
@@ -107,22 +139,49 @@ static void ukernel_base(long kc, const float *restrict ap, const float *restric
     UKERNEL_BODY(4, 4, 2, FMA_SPLIT)
 }
 
+#if IRK_HAVE_X86
+DEFINE_COPY_ROWS(copy_avx512_64, IRK_ATTR_AVX512, 16, 64)
+DEFINE_COPY_ROWS(copy_avx512_48, IRK_ATTR_AVX512, 16, 48)
+DEFINE_COPY_ROWS(copy_avx512_32, IRK_ATTR_AVX512, 16, 32)
+DEFINE_COPY_ROWS(copy_avx2_16, IRK_ATTR_AVX2, 8, 16)
+#endif
+#if IRK_HAVE_NEON
+DEFINE_COPY_ROWS(copy_neon_12, , 4, 12)
+#endif
+DEFINE_COPY_ROWS(copy_base_8, , 4, 8)
+
 static gemm_impl impl_for_level(int level) {
     switch (level) {
 #if IRK_HAVE_X86
-    case IRK_AVX512: return (gemm_impl){AVX512_MR, 16 * AVX512_NV, AVX512_KC, AVX512_MC, AVX512_NC, ukernel_avx512};
-    case IRK_AVX2: return (gemm_impl){6, 16, 256, 96, 2048, ukernel_avx2};
+    case IRK_AVX512: return (gemm_impl){6, 64, 256, 120, 2048, ukernel_avx512_64, copy_avx512_64};
+    case IRK_AVX2: return (gemm_impl){6, 16, 256, 96, 2048, ukernel_avx2, copy_avx2_16};
 #endif
 #if IRK_HAVE_NEON
-    case IRK_NEON: return (gemm_impl){8, 12, 256, 128, 2040, ukernel_neon};
+    case IRK_NEON: return (gemm_impl){8, 12, 256, 128, 2040, ukernel_neon, copy_neon_12};
 #endif
-    default: return (gemm_impl){4, 8, 256, 64, 1024, ukernel_base};
+    default: return (gemm_impl){4, 8, 256, 64, 1024, ukernel_base, copy_base_8};
     }
 }
 
+// The kernel for a product with N columns: on AVX-512, the tile width that leaves the fewest
+// columns empty (the 64-wide one unless it wastes more than a tenth).
+static gemm_impl impl_for(int level, long N) {
+    gemm_impl im = impl_for_level(level);
+#if IRK_HAVE_X86
+    if (level == IRK_AVX512) {
+        long w64 = (N + 63) / 64 * 64 - N, w48 = (N + 47) / 48 * 48 - N, w32 = (N + 31) / 32 * 32 - N;
+        if (w64 * 10 <= N) return im;
+        if (w48 <= w32) return (gemm_impl){8, 48, 256, 128, 2016, ukernel_avx512_48, copy_avx512_48};
+        return (gemm_impl){12, 32, 256, 132, 2016, ukernel_avx512_32, copy_avx512_32};
+    }
+#endif
+    return im;
+}
+
 size_t irk_sgemm_workspace_floats(void) {
+    // Enough for every kernel of the level (the AVX-512 ones differ in A block height).
     gemm_impl im = impl_for_level(irk_level());
-    long mc = (im.mc + im.mr - 1) / im.mr * im.mr;
+    long mc = 144;
     long nc = (im.nc + im.nr - 1) / im.nr * im.nr;
     return (size_t)(mc * im.kc + im.kc * nc + 64);
 }
@@ -153,10 +212,9 @@ static void pack_a(const irk_gemm_args *g, long M, long m0, long mc, long k0, lo
     }
 }
 
-static inline long b_koff(const irk_gemm_args *g, long k) { return g->b_koff ? g->b_koff[k] : k * g->b_rs; }
-
 // Packs B depth [k0, k0+kc) x columns [n0, n0+nc) into NR-column panels (columns past N are zero).
-static void pack_b(const irk_gemm_args *g, long N, long k0, long kc, long n0, long nc, int NR, float *dst) {
+static void pack_b(const irk_gemm_args *g, long N, long k0, long kc, long n0, long nc, int NR, copy_rows_fn copy,
+                   float *dst) {
     long noff[64];
     for (long jp = 0; jp < nc; jp += NR) {
         long cols = IRK_MIN((long)NR, nc - jp);
@@ -167,13 +225,8 @@ static void pack_b(const irk_gemm_args *g, long N, long k0, long kc, long n0, lo
             if (++col == g->b_ncols) { col = 0; row++; }
         }
         int contiguous = (noff[cols - 1] - noff[0] == cols - 1);
-        if (contiguous && cols == NR && NR == 48) {
-            // The common case, with a constant-size copy the compiler turns into vector moves.
-            for (long k = 0; k < kc; k++) {
-                const float *src = g->b + b_koff(g, k0 + k) + noff[0];
-                float *d = dst + k * 48;
-                for (int j = 0; j < 48; j++) d[j] = src[j];
-            }
+        if (contiguous && cols == NR) {
+            copy(g, k0, kc, noff[0], dst); // the common case
         } else if (contiguous) {
             for (long k = 0; k < kc; k++) {
                 const float *src = g->b + b_koff(g, k0 + k) + noff[0];
@@ -217,7 +270,7 @@ void irk_sgemm(const irk_gemm_args *g, long M, long N, long K, long m0, long m1,
         }
         return;
     }
-    gemm_impl im = impl_for_level(irk_level());
+    gemm_impl im = impl_for(irk_level(), N);
     const int MR = im.mr, NR = im.nr;
     long mcmax = (im.mc + MR - 1) / MR * MR;
     float *apack = workspace;
@@ -234,7 +287,7 @@ void irk_sgemm(const irk_gemm_args *g, long M, long N, long K, long m0, long m1,
         long nc = IRK_MIN(ncb, n1 - jc);
         for (long pc = 0; pc < K; pc += kcb) {
             long kc = IRK_MIN(kcb, K - pc);
-            pack_b(g, N, pc, kc, jc, nc, NR, bpack);
+            pack_b(g, N, pc, kc, jc, nc, NR, im.copy, bpack);
             for (long ic = m0; ic < m1; ic += mcmax) {
                 long mc = IRK_MIN(mcmax, m1 - ic);
                 pack_a(g, M, ic, mc, pc, kc, MR, apack);

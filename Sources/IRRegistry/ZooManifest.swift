@@ -67,14 +67,16 @@ public struct ZooManifest: Decodable, Sendable {
     /// What the network expects: RGB in [0, 1], padded to a multiple, and how.
     public struct InputContract: Decodable, Sendable, Equatable {
         public enum PadMode: String, Decodable, Sendable { case reflect, replicate, zero, none }
+        public enum ColorSpace: String, Decodable, Sendable { case rgb = "RGB", gray }
+        public enum PadSides: String, Decodable, Sendable { case rightBottom = "right-bottom", all }
 
-        public var colorSpace: String
+        public var colorSpace: ColorSpace
         public var channels: Int
         public var range: [Double]
         public var padMultiple: Int
         public var padMode: PadMode
-        /// Which sides get the padding ("right-bottom" upstream SymUNet).
-        public var padSides: String?
+        /// Which sides get the padding (right and bottom for upstream SymUNet).
+        public var padSides: PadSides?
         /// Smallest side the network accepts, if it has one (reflect padding needs pad < side).
         public var minSide: Int?
         /// Whether the output is clamped to `range` by the network (SymUNet's is not).
@@ -88,12 +90,12 @@ public struct ZooManifest: Decodable, Sendable {
         public init(from decoder: Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self, in: "input")
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            colorSpace = try c.decode(String.self, forKey: .colorSpace)
+            colorSpace = try c.decode(ColorSpace.self, forKey: .colorSpace)
             channels = try c.decode(Int.self, forKey: .channels)
             range = try c.decode([Double].self, forKey: .range)
             padMultiple = try c.decode(Int.self, forKey: .padMultiple)
             padMode = try c.decode(PadMode.self, forKey: .padMode)
-            padSides = try c.decodeIfPresent(String.self, forKey: .padSides)
+            padSides = try c.decodeIfPresent(PadSides.self, forKey: .padSides)
             minSide = try c.decodeIfPresent(Int.self, forKey: .minSide)
             clampOutput = try c.decode(Bool.self, forKey: .clampOutput)
             tiling = try c.decode(String.self, forKey: .tiling)
@@ -183,6 +185,9 @@ public struct ZooManifest: Decodable, Sendable {
                 debugDescription: "family '\(family)' has no Swift config, so the model cannot be runnable")
         }
     }
+
+    /// "runnable" or "not runnable: <reason>", for `irzoo list --available` and `irzoo show`.
+    public var availability: String { runnable ? "runnable" : "not runnable: \(reason ?? "no reason given")" }
 
     /// The layout named `name`.
     public func layout(named name: String) -> SourceLayout? { layouts.first { $0.name == name } }

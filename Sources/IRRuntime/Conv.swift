@@ -53,6 +53,7 @@ extension ComputeContext {
                 // Pads plane by plane in per-thread scratch (no padded copy of the whole input).
                 try checkPadding(h: h, w: w, top: padding.h, bottom: padding.h, left: padding.w, right: padding.w,
                                  mode: paddingMode, op: op)
+                _ = try checkedElementCount([threads, h + 2 * padding.h, w + 2 * padding.w]) // per-thread padded planes
                 let plan = PadPlan(h: h, w: w, top: padding.h, bottom: padding.h, left: padding.w, right: padding.w,
                                    mode: paddingMode, value: 0)
                 depthwise(input, plan: plan, weight: weight, bias: bias, out: out, kh: kh, kw: kw, dilation: dilation)
@@ -113,18 +114,26 @@ extension ComputeContext {
         let xin = x.pointer, wt = weight.pointer, dst = out.mutablePointer
         let bp = bias?.pointer
         let needsPad = hp != h || wp != w
-        // A padded plane stays in L2 while its outputs are computed.
-        withScratch(needsPad ? hp * wp * threads : 1) { scratch in
+        if !needsPad || plan.isZeroPadding {
+            // Zero padding is handled inside the kernel: the input is read once, in place.
+            let (ph, pw) = ((hp - h) / 2, (wp - w) / 2)
+            parallelFor(n * c) { range in
+                for plane in range {
+                    let ch = plane % c
+                    irk_depthwise_plane_zeropad(xin + plane * h * w, h, w, dst + plane * ho * wo, ho, wo,
+                                                wt + ch * kh * kw, kh, kw, dilation.h, dilation.w, ph, pw, bp?[ch] ?? 0)
+                }
+            }
+            return
+        }
+        // Other modes: pad each plane into per-thread scratch, which stays in L2 while it is used.
+        withScratch(hp * wp * threads) { scratch in
             parallelChunks(n * c) { worker, range in
                 let padded = scratch + worker * hp * wp
                 for plane in range {
                     let ch = plane % c
-                    var src = xin + plane * h * w
-                    if needsPad {
-                        plan.run(src, padded)
-                        src = UnsafePointer(padded)
-                    }
-                    irk_depthwise_plane(src, wp, dst + plane * ho * wo, wo, ho, wo,
+                    plan.run(xin + plane * h * w, padded)
+                    irk_depthwise_plane(padded, wp, dst + plane * ho * wo, wo, ho, wo,
                                         wt + ch * kh * kw, kh, kw, dilation.h, dilation.w, bp?[ch] ?? 0)
                 }
             }

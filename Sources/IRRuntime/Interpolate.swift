@@ -43,6 +43,7 @@ extension ComputeContext {
             (sh, sw) = (f.h, f.w)
         }
         try require(ho > 0 && wo > 0, op, "output size \(ho)x\(wo) must be positive (input \(h)x\(w))")
+        _ = try checkedElementCount([n, c, ho, wo]) // before building per-index tables of that size
         try require(h > 0 && w > 0, op, "input \(x.shape) is empty")
         let ac = alignCorners ?? false
         switch mode {

@@ -66,6 +66,8 @@ extension ComputeContext {
 struct PadPlan {
     let h: Int, w: Int, ho: Int, wo: Int, left: Int
     let value: Float
+    /// Constant zero fill (so kernels can skip the taps outside instead of reading a copy).
+    let isZeroPadding: Bool
     /// Source column/row of each output column/row; -1 means the constant fill.
     private let colMap: [Int], rowMap: [Int]
     /// Output columns lo..<hi copy input columns in order.
@@ -73,6 +75,7 @@ struct PadPlan {
 
     init(h: Int, w: Int, top: Int, bottom: Int, left: Int, right: Int, mode: PaddingMode, value: Float) {
         self.h = h; self.w = w; self.left = left; self.value = value
+        isZeroPadding = mode == .zeros && value == 0
         ho = h + top + bottom
         wo = w + left + right
         func source(_ i: Int, _ before: Int, _ size: Int) -> Int {

@@ -1,5 +1,6 @@
 import Foundation
 import IRImage
+import IRTensor
 import IRTestSupport
 import XCTest
 
@@ -145,5 +146,39 @@ final class PNGImageTests: XCTestCase {
         let img = try read("rgb8.png")
         XCTAssertEqual(try ImageMetrics.psnr(img, img), .infinity)
         XCTAssertThrowsError(try ImageMetrics.psnr(img, try read("gray8.png")))
+    }
+}
+
+final class ImageTensorTests: XCTestCase {
+    func testImageToTensorAndBack() throws {
+        let image = try PNGCodec.read(path: TestSupport.fixture("png/rgba16.png"))
+        let t = image.colorTensor()
+        XCTAssertEqual(t.shape, [1, 3, 3, 5])
+        XCTAssertEqual(t.dtype, .f32)
+        let back = try PNGImage(tensor: t, alpha: image.alpha, bitDepth: 16)
+        XCTAssertEqual(back, image)
+        let gray = try PNGCodec.read(path: TestSupport.fixture("png/gray8.png"))
+        XCTAssertEqual(gray.colorTensor().shape, [1, 3, 3, 5])
+        XCTAssertEqual(gray.colorTensor(rgb: false).shape, [1, 1, 3, 5])
+    }
+
+    func testTensorsThatAreNotImagesAreRefused() throws {
+        func tensor(_ shape: [Int], _ dtype: DType = .f32) throws -> TensorRecord {
+            let n = shape.reduce(1, *) * dtype.size
+            return try TensorRecord(name: "out", dtype: dtype, shape: shape, data: ByteBuffer.make(count: n) { _ in }.whole)
+        }
+        let cases: [([Int], DType, String)] = [
+            ([1, 4, 2, 2], .f32, "4 channels"),
+            ([1, 2, 2, 2], .f32, "2 channels"),
+            ([2, 3, 2, 2], .f32, "2 images"),
+            ([3, 2], .f32, "shape [3, 2]"),
+            ([1, 3, 2, 2], .i64, "is i64"),
+        ]
+        for (shape, dtype, reason) in cases {
+            XCTAssertThrowsError(try PNGImage(tensor: try tensor(shape, dtype))) { error in
+                XCTAssertTrue("\(error)".contains(reason), "\(shape): \(error)")
+            }
+        }
+        XCTAssertNoThrow(try PNGImage(tensor: try tensor([1, 2, 2], .f16)))
     }
 }

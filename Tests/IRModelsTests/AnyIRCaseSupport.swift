@@ -50,3 +50,11 @@ func constantWeights(_ shapes: [TensorShape], fill: Float = 0) throws -> Weights
     }
     return Weights(tensors: table)
 }
+
+/// The bar for every AnyIR/PromptIR golden: max |ours − torch| ≤ 1e-4 (the measured
+/// error is printed, so regressions show before they fail).
+func assertGolden(_ ours: Tensor, _ torch: Tensor, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+    let d = maxAbsDifference(ours, torch, file: file, line: line)
+    print("\(what): max abs error \(d) over \(torch.count) values")
+    XCTAssertLessThanOrEqual(d, 1e-4, "\(what): max abs error \(d)", file: file, line: line)
+}

@@ -22,7 +22,10 @@ final class ZooManifestTests: XCTestCase {
             if !m.runnable { XCTAssertFalse((m.reason ?? "").isEmpty, "\(m.id) must say why it cannot run") }
             // Typed families decode and validate their config; the others keep it as data.
             if ArchitectureFamily.named(m.family) != nil { XCTAssertNotNil(m.modelConfig, m.id) }
-            if let g = m.golden { XCTAssertLessThanOrEqual(g.maxAbsError, 1e-4, m.id) }
+            if let g = m.golden {
+                XCTAssertLessThanOrEqual(g.maxAbsError, 1e-4, m.id)
+                XCTAssertTrue(FileManager.default.fileExists(atPath: TestSupport.fixture(g.fixture + "/config.json")), "\(m.id): golden \(g.fixture)")
+            }
         }
     }
 
@@ -41,6 +44,7 @@ final class ZooManifestTests: XCTestCase {
         let ram = try XCTUnwrap(try Zoo.embedded().manifest("ram-ren2024"))
         XCTAssertFalse(ram.runnable)
         XCTAssertTrue(ram.reason?.contains("no public code or weights") == true)
+        XCTAssertTrue(ram.availability.hasPrefix("not runnable: no public code or weights"), ram.availability)
         // Its id must not collide with the other models called RAM.
         XCTAssertNil(try Zoo.embedded().manifest("ram"))
     }

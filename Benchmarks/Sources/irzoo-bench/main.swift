@@ -19,11 +19,15 @@ while let a = args.popFirst() {
 }
 
 let ctx = ComputeContext(threads: threads)
-var rng = SystemRandomNumberGenerator()
+var seed: UInt64 = 0x9E3779B97F4A7C15
+/// Uniform values in [-scale, scale) from a fixed-seed LCG (inputs need not be cryptographic).
 func random(_ shape: [Int], scale: Float = 1) -> Tensor {
     let n = shape.reduce(1, *)
     var v = [Float](repeating: 0, count: n)
-    for i in 0..<n { v[i] = Float.random(in: -1...1, using: &rng) * scale }
+    for i in 0..<n {
+        seed = seed &* 6364136223846793005 &+ 1442695040888963407
+        v[i] = (Float(seed >> 40) / Float(1 << 24) * 2 - 1) * scale
+    }
     return try! Tensor(shape: shape, values: v)
 }
 
@@ -47,41 +51,43 @@ func report(_ name: String, flops: Double, bytes: Double, seconds: Double) {
     fflush(stdout)
 }
 
-func run(_ name: String, flops: Double, bytes: Double, _ body: () throws -> Tensor) throws {
+/// Times `body` unless `--only` names another op; `setup` makes the inputs (only when needed).
+func run<T>(_ name: String, flops: Double, bytes: Double, setup: () throws -> T, _ body: (T) throws -> Tensor) throws {
     if let only, only != name { return }
-    report(name, flops: flops, bytes: bytes, seconds: try best(body))
+    let inputs = try setup()
+    report(name, flops: flops, bytes: bytes, seconds: try best { try body(inputs) })
 }
 
 do {
-    let x64 = random([1, 64, 256, 256]), w64 = random([64, 64, 3, 3], scale: 0.05)
-    try run("conv3x3_64_256", flops: 2.0 * 64 * 64 * 9 * 256 * 256, bytes: 2.0 * 64 * 256 * 256 * 4) {
-        try ctx.conv2d(x64, weight: w64, padding: 1)
+    try run("conv3x3_64_256", flops: 2.0 * 64 * 64 * 9 * 256 * 256, bytes: 2.0 * 64 * 256 * 256 * 4,
+            setup: { (random([1, 64, 256, 256]), random([64, 64, 3, 3], scale: 0.05)) }) { x, w in
+        try ctx.conv2d(x, weight: w, padding: 1)
     }
-    let x256 = random([1, 256, 128, 128]), w256 = random([256, 256, 1, 1], scale: 0.05)
-    try run("conv1x1_256_128", flops: 2.0 * 256 * 256 * 128 * 128, bytes: 2.0 * 256 * 128 * 128 * 4) {
-        try ctx.conv2d(x256, weight: w256)
+    try run("conv1x1_256_128", flops: 2.0 * 256 * 256 * 128 * 128, bytes: 2.0 * 256 * 128 * 128 * 4,
+            setup: { (random([1, 256, 128, 128]), random([256, 256, 1, 1], scale: 0.05)) }) { x, w in
+        try ctx.conv2d(x, weight: w)
     }
-    let wdw = random([256, 1, 3, 3])
-    try run("depthwise3x3_256_128", flops: 2.0 * 9 * 256 * 128 * 128, bytes: 2.0 * 256 * 128 * 128 * 4) {
-        try ctx.conv2d(x256, weight: wdw, padding: 1, groups: 256)
+    try run("depthwise3x3_256_128", flops: 2.0 * 9 * 256 * 128 * 128, bytes: 2.0 * 256 * 128 * 128 * 4,
+            setup: { (random([1, 256, 128, 128]), random([256, 1, 3, 3])) }) { x, w in
+        try ctx.conv2d(x, weight: w, padding: 1, groups: 256)
     }
-    let a = random([1024, 1024]), b = random([1024, 1024])
-    try run("matmul_1024", flops: 2.0 * 1024 * 1024 * 1024, bytes: 3.0 * 1024 * 1024 * 4) {
+    try run("matmul_1024", flops: 2.0 * 1024 * 1024 * 1024, bytes: 3.0 * 1024 * 1024 * 4,
+            setup: { (random([1024, 1024]), random([1024, 1024])) }) { a, b in
         try ctx.matmul(a, b)
     }
-    let q = random([1, 48, 256, 256]), k = random([1, 48, 256, 256]), v = random([1, 48, 256, 256])
-    let temperature = try Tensor(shape: [1, 1, 1], values: [1.3])
-    try run("channel_attention_48_256", flops: 4.0 * 48 * 48 * 256 * 256, bytes: 4.0 * 48 * 256 * 256 * 4) {
-        try ctx.channelAttention(q: q, k: k, v: v, temperature: temperature, heads: 1)
+    // Restormer MDTA at its first level: 48 channels, 1 head, 256x256, from q, k, v to the output.
+    try run("channel_attention_48_256", flops: 4.0 * 48 * 48 * 256 * 256, bytes: 4.0 * 48 * 256 * 256 * 4,
+            setup: { (random([1, 48, 256, 256]), random([1, 48, 256, 256]), random([1, 48, 256, 256]),
+                      try Tensor(shape: [1, 1, 1], values: [1.3])) }) { q, k, v, t in
+        try ctx.channelAttention(q: q, k: k, v: v, temperature: t, heads: 1)
     }
     // Swin-style: 96 channels, 3 heads, 8x8 windows shifted by 4, relative position bias, 128x128.
     let (wc, wh, ws) = (96, 3, 8)
-    let wq = random([1, 128, 128, wc]), wk = random([1, 128, 128, wc]), wv = random([1, 128, 128, wc])
-    let table = random([(2 * ws - 1) * (2 * ws - 1), wh])
-    let bias = try ctx.relativePositionBias(table: table, window: ws)
     let windows = Double((128 / ws) * (128 / ws)), n = Double(ws * ws)
-    try run("window_attention_96_128", flops: windows * 4 * n * n * Double(wc), bytes: 4.0 * 128 * 128 * Double(wc) * 4) {
-        try ctx.windowAttention(q: wq, k: wk, v: wv, heads: wh, window: ws, shift: ws / 2, bias: bias, layout: .nhwc)
+    try run("window_attention_96_128", flops: windows * 4 * n * n * Double(wc), bytes: 4.0 * 128 * 128 * Double(wc) * 4,
+            setup: { (random([1, 128, 128, wc]), random([1, 128, 128, wc]), random([1, 128, 128, wc]),
+                      try ctx.relativePositionBias(table: random([(2 * ws - 1) * (2 * ws - 1), wh]), window: ws)) }) { q, k, v, bias in
+        try ctx.windowAttention(q: q, k: k, v: v, heads: wh, window: ws, shift: ws / 2, bias: bias, layout: .nhwc)
     }
 } catch {
     FileHandle.standardError.write("irzoo-bench: \(error)\n".data(using: .utf8)!)

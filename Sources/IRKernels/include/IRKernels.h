@@ -48,6 +48,10 @@ void irk_sgemm(const irk_gemm_args *g, long M, long N, long K,
 // w[i*kw + j] * in[(y + i*dh) * in_ld + x + j*dw], for y < ho, x < wo. `in` is already padded.
 void irk_depthwise_plane(const float *in, long in_ld, float *out, long out_ld, long ho, long wo,
                          const float *w, long kh, long kw, long dh, long dw, float bias);
+/// The same on an unpadded h x w plane with zero padding (ph, pw) handled in place: taps that fall
+/// outside are skipped, so no padded copy is made.
+void irk_depthwise_plane_zeropad(const float *in, long h, long w, float *out, long ho, long wo,
+                                 const float *wt, long kh, long kw, long dh, long dw, long ph, long pw, float bias);
 
 // ---------------------------------------------------------------------------------------------
 // Element-wise maps, in place allowed (out == in).
