@@ -116,6 +116,11 @@ def conv2d():
     add("k1_batch3", 3, 20, 4, 6, 30, 1)
     add("k3_many_in", 1, 130, 5, 5, 9, 3, padding=1)
     add("k3_image1x1_pad1", 1, 4, 1, 1, 6, 3, padding=1)
+    # Rows wide enough for whole register tiles (64/48/32/16 columns): the kernels then read the
+    # input in place instead of packing it, except for tiles that wrap onto the next row.
+    add("k3_wide_rows", 1, 4, 6, 133, 5, 3, padding=1)
+    add("k3_wide_rows_dil2_reflect", 1, 3, 5, 150, 4, 3, padding=2, dilation=2, mode="reflect", bias=False)
+    add("k1_wide_rows", 2, 3, 4, 100, 9, 1)
     add("k3x1_asym", 1, 5, 8, 9, 7, (3, 1), padding=(1, 0))
     add("k1x5_asym_reflect", 1, 3, 6, 11, 4, (1, 5), padding=(0, 2), mode="reflect")
     add("dw3_zeros", 2, 24, 13, 17, 24, 3, padding=1, groups=24, bias=False)

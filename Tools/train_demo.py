@@ -93,7 +93,7 @@ def save_png(t, path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--iterations", type=int, default=4000)
+    ap.add_argument("--iterations", type=int, default=1500)
     ap.add_argument("--probe", action="store_true", help="time 20 iterations and exit")
     args = ap.parse_args()
 

@@ -6,8 +6,8 @@ import IRTensor
 /// (string keys; string, bool and int-tuple values), never evaluated. Exactly the keys `descr`,
 /// `fortran_order` and `shape` are allowed, as in numpy's own reader. Little-endian data is viewed
 /// in place; big-endian data is byte-swapped and Fortran-order (or misaligned) data copied to
-/// C order, into an owned buffer. Object arrays (which numpy stores as pickles) and structured dtypes are
-/// refused.
+/// C order, into an owned buffer. Object arrays (which numpy stores as pickles) and structured
+/// dtypes are refused.
 public enum NumpyArray {
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59] // "\x93NUMPY"
     /// numpy refuses longer headers by default (`_MAX_HEADER_SIZE`).

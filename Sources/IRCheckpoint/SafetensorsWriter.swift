@@ -6,25 +6,31 @@ import IRTensor
 /// Layout choices:
 /// - Tensors are written **in the order given** (the reference writer sorts by descending dtype
 ///   alignment, then name; readers accept any order because offsets are explicit). Keeping the
-///   caller's order keeps a converted file diffable against its source.
+///   caller's order means a converted file lists its tensors as the source did.
 /// - The JSON header is compact, `__metadata__` first (keys sorted), and padded with spaces to a
 ///   multiple of 8 bytes as the reference writer does, so the data section starts 8-aligned.
 ///   Tensors follow back to back (the format allows no gaps), so a tensor after an odd-sized
 ///   u8/i8/bool/f16 tensor may start unaligned; readers that need alignment copy.
 /// - Streaming: one tensor at a time straight from its view (conversions go through a small
 ///   scratch buffer), into a temp file beside the output, fsync, rename. On any error no output
-///   file is left behind.
+///   file is left behind. After each tensor the source pages of a mapped file leave the resident
+///   set (they come back from the page cache if touched again), so peak memory stays near the
+///   largest tensor however big the file.
 public enum SafetensorsWriter {
     /// `metadata` defaults to `{"format": "pt"}`, which transformers' `from_pretrained` requires.
+    /// `progress` is called after each tensor with the data bytes written so far and in total.
     public static func write(_ tensors: [TensorRecord], to path: String,
                              dtype conversion: DTypeConversion = .keep,
-                             metadata: [String: String] = ["format": "pt"]) throws {
+                             metadata: [String: String] = ["format": "pt"],
+                             progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws {
         let header = try headerBytes(tensors, path: path, conversion: conversion, metadata: metadata)
         let out: AtomicFileWriter
         do { out = try AtomicFileWriter(destination: path) } catch let e as IOFailure {
             throw CheckpointError(file: path, reason: e.reason)
         }
         var current: String? = nil
+        let total = tensors.reduce(0) { $0 + (ShapeMath.byteCount($1.shape, conversion.target(for: $1.dtype)) ?? 0) }
+        var done = 0
         do {
             var n = UInt64(header.count).littleEndian
             try withUnsafeBytes(of: &n) { try out.write($0) }
@@ -37,6 +43,11 @@ public enum SafetensorsWriter {
                 } else {
                     try DTypeConversion.stream(t.data, from: t.dtype, to: target, count: t.elementCount) { try out.write($0) }
                 }
+                // Done with this tensor's source pages: keeps peak RSS near one tensor when
+                // converting a mapped file (a no-op for heap buffers).
+                t.data.buffer.releaseResidentPages(offset: t.data.offset, count: t.data.count)
+                done += t.elementCount * target.size
+                progress?(done, total)
             }
             current = nil
             try out.commit()

@@ -77,8 +77,35 @@ enum ZipInflate {
 /// CRC-32 with zlib, split across cores for large inputs (combined with crc32_combine), so
 /// checking a multi-GiB archive costs a fraction of reading it.
 public enum ZipCRC {
-    public static func checksum(_ view: ByteView) -> UInt32 {
-        view.withUnsafeBytes { checksum($0) }
+    /// Large inputs go through in blocks of this size; each block is split across cores.
+    static let block = 64 << 20
+
+    /// The CRC-32 of `view`. With `releasingPages`, each block of a file mapping leaves the
+    /// process's resident set once checked, so verifying a huge archive keeps RSS near one block.
+    public static func checksum(_ view: ByteView, releasingPages: Bool = false) -> UInt32 {
+        var crc: UInt = 0
+        var done = 0
+        while done < view.count {
+            let n = min(block, view.count - done)
+            let part = parallel(view.pointer + done, n)
+            crc = done == 0 ? part : UInt(crc32_combine(uLong(crc), uLong(part), n))
+            if releasingPages { view.buffer.releaseResidentPages(offset: view.offset + done, count: n) }
+            done += n
+        }
+        return UInt32(truncatingIfNeeded: crc)
+    }
+
+    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return 0 }
+        var crc: UInt = 0
+        var done = 0
+        while done < bytes.count {
+            let n = min(block, bytes.count - done)
+            let part = parallel(base + done, n)
+            crc = done == 0 ? part : UInt(crc32_combine(uLong(crc), uLong(part), n))
+            done += n
+        }
+        return UInt32(truncatingIfNeeded: crc)
     }
 
     /// One pass on the calling thread (the reference the split version is tested against).
@@ -89,26 +116,23 @@ public enum ZipCRC {
         }
     }
 
-    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return 0 }
+    private static let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
+    private static func parallel(_ base: UnsafeRawPointer, _ n: Int) -> UInt {
         let p = base.assumingMemoryBound(to: UInt8.self)
-        let n = bytes.count
-        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        let parts = min(cores, n / (16 << 20))
-        guard parts > 1 else { return UInt32(truncatingIfNeeded: crc32_z(0, p, n)) }
+        let parts = min(cores, n / (8 << 20))
+        guard parts > 1 else { return UInt(crc32_z(0, p, n)) }
         let chunk = (n + parts - 1) / parts
         let results = UnsafeMutablePointer<UInt>.allocate(capacity: parts)
         defer { results.deallocate() }
         DispatchQueue.concurrentPerform(iterations: parts) { i in
             let start = i * chunk
-            let len = min(chunk, n - start)
-            results[i] = UInt(crc32_z(0, p + start, len))
+            results[i] = UInt(crc32_z(0, p + start, min(chunk, n - start)))
         }
         var crc = results[0]
         for i in 1 ..< parts {
-            let len = min(chunk, n - i * chunk)
-            crc = UInt(crc32_combine(uLong(crc), uLong(results[i]), len))
+            crc = UInt(crc32_combine(uLong(crc), uLong(results[i]), min(chunk, n - i * chunk)))
         }
-        return UInt32(truncatingIfNeeded: crc)
+        return crc
     }
 }

@@ -138,28 +138,34 @@ public enum IRWWriter {
         return out
     }
 
-    /// Writes `view` while hashing it on a second thread (the two passes overlap on two cores).
+    /// Writes `view` while hashing it on a second thread (the two passes overlap on two cores),
+    /// in chunks: each chunk's source pages are released once both passes are past it, so a
+    /// mapped source costs a few chunks of memory, not a whole tensor.
     private static func writeHashing(_ view: ByteView, fd: Int32, path: String, progress: (Int) -> Void) throws -> String {
-        let chunk = 64 << 20
+        let chunk = 16 << 20
         if view.count < 4 << 20 {
             try DurableFile.writeAll(fd, view.pointer, view.count, path: path)
             progress(view.count)
             return SHA256Hasher.hex(of: view)
         }
-        final class Box: @unchecked Sendable { var digest = "" }
-        let box = Box()
-        let hashing = DispatchGroup()
-        DispatchQueue.global().async(group: hashing) { box.digest = SHA256Hasher.hex(of: view) }
-        var failure: Error?
+        final class Hashing: @unchecked Sendable { var hasher: SHA256Hasher? = SHA256Hasher() }
+        let hashing = Hashing()
+        let group = DispatchGroup()
         var done = 0
         while done < view.count {
             let n = min(chunk, view.count - done)
-            do { try DurableFile.writeAll(fd, view.pointer + done, n, path: path) } catch { failure = error; break }
+            let at = done
+            DispatchQueue.global().async(group: group) {
+                hashing.hasher!.update(UnsafeRawBufferPointer(start: view.pointer + at, count: n))
+            }
+            var failure: Error?
+            do { try DurableFile.writeAll(fd, view.pointer + done, n, path: path) } catch { failure = error }
+            group.wait()
+            if let failure { throw failure }
+            view.buffer.releaseResidentPages(offset: view.offset + done, count: n)
             done += n
             progress(done)
         }
-        hashing.wait()
-        if let failure { throw failure }
-        return box.digest
+        return hashing.hasher.take()!.finalizeHex()
     }
 }

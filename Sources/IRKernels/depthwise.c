@@ -1,118 +1,84 @@
-// Depthwise convolution of one padded channel plane, vectorised along the output row.
-// Memory-bound (about 2 FLOP per byte for 3x3): the plane is read once from cache per row of
-// taps, and 4 vectors of outputs are accumulated per step so the loads and FMAs overlap.
+// Depthwise convolution of one channel plane, vectorised along the output row. Memory-bound (about
+// 2 FLOP per byte for 3x3): each input row is read once from memory into a small ring of padded
+// rows that stays in L1, and 4 vectors of outputs are accumulated per step so loads and FMAs overlap.
 #include "IRKernels.h"
 #include "internal.h"
+#include <string.h>
 
-#define DEFINE_DEPTHWISE(S, ATTR, VW, FMA)                                                        \
-    ATTR static void depthwise_##S(const float *in, long in_ld, float *out, long out_ld, long ho, \
-                                   long wo, const float *w, long kh, long kw, long dh, long dw,   \
-                                   float bias) {                                                  \
+// One output row from kh padded input rows: 4 vectors of outputs per step, then an
+// overlapping last vector instead of a scalar tail.
+#define DEFINE_DEPTHWISE_ROWS(S, ATTR, VW, FMA)                                                   \
+    ATTR static void depthwise_rows_##S(const float **rows, float *orow, long wo, const float *w,  \
+                                        long kh, long kw, long dw, float bias) {                  \
         typedef float v_t __attribute__((ext_vector_type(VW)));                                   \
         typedef float vu_t __attribute__((ext_vector_type(VW), aligned(4)));                      \
-        for (long y = 0; y < ho; y++) {                                                           \
-            float *orow = out + y * out_ld;                                                       \
-            long x = 0;                                                                           \
-            for (; x + 4 * VW <= wo; x += 4 * VW) {                                               \
-                v_t a0 = bias, a1 = bias, a2 = bias, a3 = bias;                                   \
-                for (long i = 0; i < kh; i++) {                                                   \
-                    const float *irow = in + (y + i * dh) * in_ld + x;                            \
-                    for (long j = 0; j < kw; j++) {                                               \
-                        v_t wv = w[i * kw + j];                                                   \
-                        const float *p = irow + j * dw;                                           \
-                        a0 = FMA(wv, *(const vu_t *)(p), a0);                                     \
-                        a1 = FMA(wv, *(const vu_t *)(p + VW), a1);                                \
-                        a2 = FMA(wv, *(const vu_t *)(p + 2 * VW), a2);                            \
-                        a3 = FMA(wv, *(const vu_t *)(p + 3 * VW), a3);                            \
-                    }                                                                             \
-                }                                                                                 \
-                *(vu_t *)(orow + x) = a0;                                                         \
-                *(vu_t *)(orow + x + VW) = a1;                                                    \
-                *(vu_t *)(orow + x + 2 * VW) = a2;                                                \
-                *(vu_t *)(orow + x + 3 * VW) = a3;                                                \
-            }                                                                                     \
-            for (; x + VW <= wo; x += VW) {                                                       \
-                v_t a0 = bias;                                                                    \
-                for (long i = 0; i < kh; i++) {                                                   \
-                    const float *irow = in + (y + i * dh) * in_ld + x;                            \
-                    for (long j = 0; j < kw; j++)                                                 \
-                        a0 = FMA((v_t)w[i * kw + j], *(const vu_t *)(irow + j * dw), a0);         \
-                }                                                                                 \
-                *(vu_t *)(orow + x) = a0;                                                         \
-            }                                                                                     \
-            for (; x < wo; x++) {                                                                 \
-                float a = bias;                                                                   \
-                for (long i = 0; i < kh; i++)                                                     \
-                    for (long j = 0; j < kw; j++)                                                 \
-                        a = SFMA(w[i * kw + j], in[(y + i * dh) * in_ld + x + j * dw], a);        \
-                orow[x] = a;                                                                      \
+        long x = 0;                                                                               \
+        if (kh == 3 && kw == 3 && dw == 1) {                                                      \
+            /* The common 3x3: taps unrolled, weights held in registers. */                      \
+            const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2];                              \
+            v_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6],      \
+                w7 = w[7], w8 = w[8];                                                             \
+            for (; x + 2 * VW <= wo; x += 2 * VW) {                                               \
+                v_t a0 = bias, a1 = bias, b0 = 0.0f, b1 = 0.0f;                                   \
+                a0 = FMA(w0, *(const vu_t *)(r0 + x), a0);                                        \
+                a1 = FMA(w0, *(const vu_t *)(r0 + x + VW), a1);                                   \
+                b0 = FMA(w1, *(const vu_t *)(r0 + x + 1), b0);                                    \
+                b1 = FMA(w1, *(const vu_t *)(r0 + x + VW + 1), b1);                               \
+                a0 = FMA(w2, *(const vu_t *)(r0 + x + 2), a0);                                    \
+                a1 = FMA(w2, *(const vu_t *)(r0 + x + VW + 2), a1);                               \
+                b0 = FMA(w3, *(const vu_t *)(r1 + x), b0);                                        \
+                b1 = FMA(w3, *(const vu_t *)(r1 + x + VW), b1);                                   \
+                a0 = FMA(w4, *(const vu_t *)(r1 + x + 1), a0);                                    \
+                a1 = FMA(w4, *(const vu_t *)(r1 + x + VW + 1), a1);                               \
+                b0 = FMA(w5, *(const vu_t *)(r1 + x + 2), b0);                                    \
+                b1 = FMA(w5, *(const vu_t *)(r1 + x + VW + 2), b1);                               \
+                a0 = FMA(w6, *(const vu_t *)(r2 + x), a0);                                        \
+                a1 = FMA(w6, *(const vu_t *)(r2 + x + VW), a1);                                   \
+                b0 = FMA(w7, *(const vu_t *)(r2 + x + 1), b0);                                    \
+                b1 = FMA(w7, *(const vu_t *)(r2 + x + VW + 1), b1);                               \
+                a0 = FMA(w8, *(const vu_t *)(r2 + x + 2), a0);                                    \
+                a1 = FMA(w8, *(const vu_t *)(r2 + x + VW + 2), a1);                               \
+                *(vu_t *)(orow + x) = a0 + b0;                                                    \
+                *(vu_t *)(orow + x + VW) = a1 + b1;                                               \
             }                                                                                     \
         }                                                                                         \
-    }
-
-// Zero padding without a padded copy: per output row only the taps whose input row exists; the
-// columns where every tap is inside run vectorised, the few border columns scalar.
-#define DEFINE_DEPTHWISE_ZEROPAD(S, ATTR, VW, FMA)                                                \
-    ATTR static void depthwise_zp_##S(const float *in, long h, long w, float *out, long ho, long wo, \
-                                      const float *wt, long kh, long kw, long dh, long dw, long ph, \
-                                      long pw, float bias) {                                      \
-        typedef float v_t __attribute__((ext_vector_type(VW)));                                   \
-        typedef float vu_t __attribute__((ext_vector_type(VW), aligned(4)));                      \
-        long xs = IRK_MIN(IRK_MAX(pw, 0), wo);                                                    \
-        long xe = IRK_MAX(IRK_MIN(w + pw - (kw - 1) * dw, wo), xs);                               \
-        for (long y = 0; y < ho; y++) {                                                           \
-            float *orow = out + y * wo;                                                           \
-            long i0 = 0, i1 = kh; /* taps i with 0 <= y - ph + i*dh < h */                        \
-            while (i0 < kh && y - ph + i0 * dh < 0) i0++;                                         \
-            while (i1 > i0 && y - ph + (i1 - 1) * dh >= h) i1--;                                  \
-            for (long x = 0; x < wo; x++) {                                                       \
-                if (x == xs) { x = xe; if (x >= wo) break; }                                      \
-                float a = bias;                                                                   \
-                for (long i = i0; i < i1; i++) {                                                  \
-                    const float *irow = in + (y - ph + i * dh) * w;                               \
-                    for (long j = 0; j < kw; j++) {                                               \
-                        long ix = x - pw + j * dw;                                                \
-                        if (ix >= 0 && ix < w) a = SFMA(wt[i * kw + j], irow[ix], a);             \
-                    }                                                                             \
+        for (; x + 4 * VW <= wo; x += 4 * VW) {                                                   \
+            v_t a0 = bias, a1 = bias, a2 = bias, a3 = bias;                                       \
+            for (long i = 0; i < kh; i++) {                                                       \
+                const float *irow = rows[i] + x;                                                  \
+                for (long j = 0; j < kw; j++) {                                                   \
+                    v_t wv = w[i * kw + j];                                                       \
+                    const float *p = irow + j * dw;                                               \
+                    a0 = FMA(wv, *(const vu_t *)(p), a0);                                         \
+                    a1 = FMA(wv, *(const vu_t *)(p + VW), a1);                                    \
+                    a2 = FMA(wv, *(const vu_t *)(p + 2 * VW), a2);                                \
+                    a3 = FMA(wv, *(const vu_t *)(p + 3 * VW), a3);                                \
                 }                                                                                 \
-                orow[x] = a;                                                                      \
             }                                                                                     \
-            long x = xs;                                                                          \
-            for (; x + 4 * VW <= xe; x += 4 * VW) {                                               \
-                v_t a0 = bias, a1 = bias, a2 = bias, a3 = bias;                                   \
-                for (long i = i0; i < i1; i++) {                                                  \
-                    const float *irow = in + (y - ph + i * dh) * w + x - pw;                      \
-                    for (long j = 0; j < kw; j++) {                                               \
-                        v_t wv = wt[i * kw + j];                                                  \
-                        const float *p = irow + j * dw;                                           \
-                        a0 = FMA(wv, *(const vu_t *)(p), a0);                                     \
-                        a1 = FMA(wv, *(const vu_t *)(p + VW), a1);                                \
-                        a2 = FMA(wv, *(const vu_t *)(p + 2 * VW), a2);                            \
-                        a3 = FMA(wv, *(const vu_t *)(p + 3 * VW), a3);                            \
-                    }                                                                             \
+            *(vu_t *)(orow + x) = a0;                                                             \
+            *(vu_t *)(orow + x + VW) = a1;                                                        \
+            *(vu_t *)(orow + x + 2 * VW) = a2;                                                    \
+            *(vu_t *)(orow + x + 3 * VW) = a3;                                                    \
+        }                                                                                         \
+        while (x < wo && wo >= VW) {                                                              \
+            if (x + VW > wo) x = wo - VW;                                                         \
+            /* One vector, with the taps split over two chains to halve the FMA latency. */       \
+            v_t a0 = bias, a1 = 0.0f;                                                             \
+            for (long i = 0; i < kh; i++) {                                                       \
+                const float *irow = rows[i] + x;                                                  \
+                for (long j = 0; j < kw; j++) {                                                   \
+                    if ((i * kw + j) & 1) a1 = FMA((v_t)w[i * kw + j], *(const vu_t *)(irow + j * dw), a1); \
+                    else a0 = FMA((v_t)w[i * kw + j], *(const vu_t *)(irow + j * dw), a0);        \
                 }                                                                                 \
-                *(vu_t *)(orow + x) = a0;                                                         \
-                *(vu_t *)(orow + x + VW) = a1;                                                    \
-                *(vu_t *)(orow + x + 2 * VW) = a2;                                                \
-                *(vu_t *)(orow + x + 3 * VW) = a3;                                                \
             }                                                                                     \
-            for (; x + VW <= xe; x += VW) {                                                       \
-                v_t a0 = bias;                                                                    \
-                for (long i = i0; i < i1; i++) {                                                  \
-                    const float *irow = in + (y - ph + i * dh) * w + x - pw;                      \
-                    for (long j = 0; j < kw; j++)                                                 \
-                        a0 = FMA((v_t)wt[i * kw + j], *(const vu_t *)(irow + j * dw), a0);        \
-                }                                                                                 \
-                *(vu_t *)(orow + x) = a0;                                                         \
-            }                                                                                     \
-            for (; x < xe; x++) {                                                                 \
-                float a = bias;                                                                   \
-                for (long i = i0; i < i1; i++) {                                                  \
-                    const float *irow = in + (y - ph + i * dh) * w + x - pw;                      \
-                    for (long j = 0; j < kw; j++) a = SFMA(wt[i * kw + j], irow[j * dw], a);      \
-                }                                                                                 \
-                orow[x] = a;                                                                      \
-            }                                                                                     \
+            *(vu_t *)(orow + x) = a0 + a1;                                                        \
+            x += VW;                                                                              \
+        }                                                                                         \
+        for (; x < wo; x++) {                                                                     \
+            float a = bias;                                                                       \
+            for (long i = 0; i < kh; i++)                                                         \
+                for (long j = 0; j < kw; j++) a = SFMA(w[i * kw + j], rows[i][x + j * dw], a);    \
+            orow[x] = a;                                                                          \
         }                                                                                         \
     }
 
@@ -121,46 +87,69 @@
 
 #if IRK_HAVE_X86
 #define SFMA(a, b, c) __builtin_fmaf(a, b, c)
-DEFINE_DEPTHWISE(avx512, IRK_ATTR_AVX512, 16, VFMA)
-DEFINE_DEPTHWISE(avx2, IRK_ATTR_AVX2, 8, VFMA)
-DEFINE_DEPTHWISE_ZEROPAD(avx512, IRK_ATTR_AVX512, 16, VFMA)
-DEFINE_DEPTHWISE_ZEROPAD(avx2, IRK_ATTR_AVX2, 8, VFMA)
+DEFINE_DEPTHWISE_ROWS(avx512, IRK_ATTR_AVX512, 16, VFMA)
+DEFINE_DEPTHWISE_ROWS(avx2, IRK_ATTR_AVX2, 8, VFMA)
 #undef SFMA
 #endif
 #if IRK_HAVE_NEON
 #define SFMA(a, b, c) __builtin_fmaf(a, b, c)
-DEFINE_DEPTHWISE(neon, , 4, VFMA)
-DEFINE_DEPTHWISE_ZEROPAD(neon, , 4, VFMA)
+DEFINE_DEPTHWISE_ROWS(neon, , 4, VFMA)
 #undef SFMA
 #endif
 #define SFMA(a, b, c) ((a) * (b) + (c))
-DEFINE_DEPTHWISE(base, , 4, VMULADD)
-DEFINE_DEPTHWISE_ZEROPAD(base, , 4, VMULADD)
+DEFINE_DEPTHWISE_ROWS(base, , 4, VMULADD)
 
-void irk_depthwise_plane(const float *in, long in_ld, float *out, long out_ld, long ho, long wo,
-                         const float *w, long kh, long kw, long dh, long dw, float bias) {
+static void irk_depthwise_rows(const float **rows, float *orow, long wo, const float *w, long kh, long kw, long dw,
+                               float bias) {
     switch (irk_level()) {
 #if IRK_HAVE_X86
-    case IRK_AVX512: depthwise_avx512(in, in_ld, out, out_ld, ho, wo, w, kh, kw, dh, dw, bias); return;
-    case IRK_AVX2: depthwise_avx2(in, in_ld, out, out_ld, ho, wo, w, kh, kw, dh, dw, bias); return;
+    case IRK_AVX512: depthwise_rows_avx512(rows, orow, wo, w, kh, kw, dw, bias); return;
+    case IRK_AVX2: depthwise_rows_avx2(rows, orow, wo, w, kh, kw, dw, bias); return;
 #endif
 #if IRK_HAVE_NEON
-    case IRK_NEON: depthwise_neon(in, in_ld, out, out_ld, ho, wo, w, kh, kw, dh, dw, bias); return;
+    case IRK_NEON: depthwise_rows_neon(rows, orow, wo, w, kh, kw, dw, bias); return;
 #endif
-    default: depthwise_base(in, in_ld, out, out_ld, ho, wo, w, kh, kw, dh, dw, bias); return;
+    default: depthwise_rows_base(rows, orow, wo, w, kh, kw, dw, bias); return;
     }
 }
 
-void irk_depthwise_plane_zeropad(const float *in, long h, long w, float *out, long ho, long wo,
-                                 const float *wt, long kh, long kw, long dh, long dw, long ph, long pw, float bias) {
-    switch (irk_level()) {
-#if IRK_HAVE_X86
-    case IRK_AVX512: depthwise_zp_avx512(in, h, w, out, ho, wo, wt, kh, kw, dh, dw, ph, pw, bias); return;
-    case IRK_AVX2: depthwise_zp_avx2(in, h, w, out, ho, wo, wt, kh, kw, dh, dw, ph, pw, bias); return;
-#endif
-#if IRK_HAVE_NEON
-    case IRK_NEON: depthwise_zp_neon(in, h, w, out, ho, wo, wt, kh, kw, dh, dw, ph, pw, bias); return;
-#endif
-    default: depthwise_zp_base(in, h, w, out, ho, wo, wt, kh, kw, dh, dw, ph, pw, bias); return;
+// Pads input row `src` (or zeros) into `dst`: columns [lo, hi) copy src[first ...], the rest go
+// through the column map.
+static void pad_row(const float *src, const long *colmap, long wp, long lo, long hi, long first, float *dst) {
+    if (!src) {
+        memset(dst, 0, (size_t)wp * sizeof(float));
+        return;
+    }
+    for (long c = 0; c < lo; c++) dst[c] = colmap[c] < 0 ? 0.0f : src[colmap[c]];
+    memcpy(dst + lo, src + first, (size_t)(hi - lo) * sizeof(float));
+    for (long c = hi; c < wp; c++) dst[c] = colmap[c] < 0 ? 0.0f : src[colmap[c]];
+}
+
+void irk_depthwise_plane_ring(const float *in, long w, float *out, long ho, long wo,
+                              const float *wt, long kh, long kw, long dh, long dw, float bias,
+                              const long *rowmap, const long *colmap, long wp, float *ring) {
+    // The run of padded columns that copies consecutive input columns (the interior).
+    long lo = 0;
+    while (lo < wp && colmap[lo] != 0) lo++;
+    long hi = lo;
+    while (hi < wp && hi - lo < w && colmap[hi] == hi - lo) hi++;
+    long first = 0;
+    if (lo == wp) { lo = hi = 0; }
+    long R = (kh - 1) * dh + 1;
+    long held[64]; // padded row index held by each ring slot
+    long hcap = R < 64 ? R : 64;
+    for (long i = 0; i < hcap; i++) held[i] = -1;
+    const float *rows[64];
+    for (long y = 0; y < ho; y++) {
+        for (long i = 0; i < kh && i < 64; i++) {
+            long r = y + i * dh, slot = r % R;
+            float *dst = ring + slot * wp;
+            if (slot >= 64 || held[slot] != r) {
+                pad_row(rowmap[r] < 0 ? 0 : in + rowmap[r] * w, colmap, wp, lo, hi, first, dst);
+                if (slot < 64) held[slot] = r;
+            }
+            rows[i] = dst;
+        }
+        irk_depthwise_rows(rows, out + y * wo, wo, wt, kh, kw, dw, bias);
     }
 }

@@ -14,6 +14,9 @@
 
 typedef void (*ukernel_fn)(long kc, const float *ap, const float *bp, float *c, long ldc,
                            long mr, long nr, const float *bias, const float *bias_col, int acc);
+// The same reading B row k in place at bb + koff[k] (no packed panel).
+typedef void (*ukernel_direct_fn)(long kc, const float *ap, const float *bb, const long *koff, float *c, long ldc,
+                                  long mr, long nr, const float *bias, const float *bias_col, int acc);
 
 // Copies kc rows of NR contiguous floats, B(k0 + k, n .. n + NR) with noff(n) = `col`, into a panel.
 typedef void (*copy_rows_fn)(const irk_gemm_args *g, long k0, long kc, long col, float *dst);
@@ -22,6 +25,7 @@ typedef struct {
     int mr, nr;     // register tile
     long kc, mc, nc; // cache blocks (kc: depth of a panel; mc x kc of A in L2; kc x nc of B)
     ukernel_fn kernel;
+    ukernel_direct_fn direct; // or NULL: B is always packed
     copy_rows_fn copy; // packs a full contiguous panel (a constant-size vector copy per row)
 } gemm_impl;
 
@@ -49,8 +53,12 @@ static inline long b_koff(const irk_gemm_args *g, long k) { return g->b_koff ? g
         }                                                                                        \
     }
 
-// The micro-kernel body: MR_ rows x NV_ vectors of VW_ floats, accumulated in registers.
-#define UKERNEL_BODY(VW_, MR_, NV_, FMA_)                                                        \
+// The micro-kernel: MR_ rows x NV_ vectors of VW_ floats accumulated in registers over kc steps,
+// with B from a packed panel (BSRC_PACKED) or read in place from rows b + koff[k] (BSRC_DIRECT,
+// for convolution tiles that lie inside one output row), then stored (or added) into C.
+#define BSRC_PACKED(v, W) (*(const v_t *)(bp + (v) * (W)))
+#define BSRC_DIRECT(v, W) (*(const vu_t *)(brow + (v) * (W)))
+#define UKERNEL_BODY_GEN(VW_, MR_, NV_, FMA_, BSRC, NEXT_B, ADVANCE_B)                                      \
     typedef float v_t __attribute__((ext_vector_type(VW_)));                                     \
     typedef float vu_t __attribute__((ext_vector_type(VW_), aligned(4)));                        \
     enum { NR_ = VW_ * NV_ };                                                                    \
@@ -58,17 +66,20 @@ static inline long b_koff(const irk_gemm_args *g, long k) { return g->b_koff ? g
     _Pragma("clang loop unroll(full)") for (int i = 0; i < MR_; i++)                             \
         _Pragma("clang loop unroll(full)") for (int v = 0; v < NV_; v++) r[i][v] = (v_t)0.0f;    \
     for (long k = 0; k < kc; k++) {                                                              \
+        NEXT_B;                                                                                  \
         v_t b[NV_];                                                                              \
-        _Pragma("clang loop unroll(full)") for (int v = 0; v < NV_; v++)                         \
-            b[v] = *(const v_t *)(bp + v * VW_);                                                 \
+        _Pragma("clang loop unroll(full)") for (int v = 0; v < NV_; v++) b[v] = BSRC(v, VW_);    \
         _Pragma("clang loop unroll(full)") for (int i = 0; i < MR_; i++) {                       \
             v_t a = (v_t)ap[i];                                                                  \
             _Pragma("clang loop unroll(full)") for (int v = 0; v < NV_; v++)                     \
                 r[i][v] = FMA_(a, b[v], r[i][v]);                                                \
         }                                                                                        \
         ap += MR_;                                                                               \
-        bp += NR_;                                                                               \
+        ADVANCE_B;                                                                               \
     }                                                                                            \
+    UKERNEL_STORE(VW_, MR_, NV_)
+
+#define UKERNEL_STORE(VW_, MR_, NV_)                                                             \
     if (mr == MR_ && nr == NR_) {                                                                \
         _Pragma("clang loop unroll(full)") for (int i = 0; i < MR_; i++) {                       \
             float *cr = c + i * ldc;                                                             \
@@ -97,6 +108,11 @@ static inline long b_koff(const irk_gemm_args *g, long k) { return g->b_koff ? g
         }                                                                                        \
     }
 
+#define UKERNEL_BODY(VW_, MR_, NV_, FMA_) UKERNEL_BODY_GEN(VW_, MR_, NV_, FMA_, BSRC_PACKED, (void)0, bp += NR_)
+#define UKERNEL_BODY_DIRECT(VW_, MR_, NV_, FMA_)                                                 \
+    const float *brow;                                                                           \
+    UKERNEL_BODY_GEN(VW_, MR_, NV_, FMA_, BSRC_DIRECT, brow = bb + koff[k], (void)0)
+
 #define FMA_BUILTIN(a, b, c) __builtin_elementwise_fma(a, b, c)
 #define FMA_SPLIT(a, b, c) ((a) * (b) + (c))
 
@@ -119,6 +135,16 @@ IRK_ATTR_AVX512 static void ukernel_avx512_32(long kc, const float *restrict ap,
                                               const float *restrict bias, const float *restrict bias_col, int acc) {
     UKERNEL_BODY(16, 12, 2, FMA_BUILTIN)
 }
+#define DIRECT_KERNEL(NAME, ATTR, VW, MR, NV)                                                    \
+    ATTR static void NAME(long kc, const float *restrict ap, const float *restrict bb, const long *restrict koff, \
+                          float *restrict c, long ldc, long mr, long nr, const float *restrict bias,  \
+                          const float *restrict bias_col, int acc) {                              \
+        UKERNEL_BODY_DIRECT(VW, MR, NV, FMA_BUILTIN)                                              \
+    }
+DIRECT_KERNEL(ukdirect_avx512_64, IRK_ATTR_AVX512, 16, 6, 4)
+DIRECT_KERNEL(ukdirect_avx512_48, IRK_ATTR_AVX512, 16, 8, 3)
+DIRECT_KERNEL(ukdirect_avx512_32, IRK_ATTR_AVX512, 16, 12, 2)
+DIRECT_KERNEL(ukdirect_avx2, IRK_ATTR_AVX2, 8, 6, 2)
 // Haswell..Zen 3: 6 rows x 16 columns = 12 ymm accumulators (16 ymm registers in all).
 IRK_ATTR_AVX2 static void ukernel_avx2(long kc, const float *restrict ap, const float *restrict bp,
                                        float *restrict c, long ldc, long mr, long nr,
@@ -150,16 +176,20 @@ DEFINE_COPY_ROWS(copy_neon_12, , 4, 12)
 #endif
 DEFINE_COPY_ROWS(copy_base_8, , 4, 8)
 
+// Floats of workspace that hold all of A packed, when it fits (A is then packed once per call
+// instead of once per block of columns: 5% of a 3x3 convolution with 64 output channels).
+#define IRK_A_CACHE (256 * 1024)
+
 static gemm_impl impl_for_level(int level) {
     switch (level) {
 #if IRK_HAVE_X86
-    case IRK_AVX512: return (gemm_impl){6, 64, 256, 120, 2048, ukernel_avx512_64, copy_avx512_64};
-    case IRK_AVX2: return (gemm_impl){6, 16, 256, 96, 2048, ukernel_avx2, copy_avx2_16};
+    case IRK_AVX512: return (gemm_impl){6, 64, 256, 120, 2048, ukernel_avx512_64, ukdirect_avx512_64, copy_avx512_64};
+    case IRK_AVX2: return (gemm_impl){6, 16, 256, 96, 2048, ukernel_avx2, ukdirect_avx2, copy_avx2_16};
 #endif
 #if IRK_HAVE_NEON
-    case IRK_NEON: return (gemm_impl){8, 12, 256, 128, 2040, ukernel_neon, copy_neon_12};
+    case IRK_NEON: return (gemm_impl){8, 12, 256, 128, 2040, ukernel_neon, 0, copy_neon_12};
 #endif
-    default: return (gemm_impl){4, 8, 256, 64, 1024, ukernel_base, copy_base_8};
+    default: return (gemm_impl){4, 8, 256, 64, 1024, ukernel_base, 0, copy_base_8};
     }
 }
 
@@ -171,8 +201,8 @@ static gemm_impl impl_for(int level, long N) {
     if (level == IRK_AVX512) {
         long w64 = (N + 63) / 64 * 64 - N, w48 = (N + 47) / 48 * 48 - N, w32 = (N + 31) / 32 * 32 - N;
         if (w64 * 10 <= N) return im;
-        if (w48 <= w32) return (gemm_impl){8, 48, 256, 128, 2016, ukernel_avx512_48, copy_avx512_48};
-        return (gemm_impl){12, 32, 256, 132, 2016, ukernel_avx512_32, copy_avx512_32};
+        if (w48 <= w32) return (gemm_impl){8, 48, 256, 128, 2016, ukernel_avx512_48, ukdirect_avx512_48, copy_avx512_48};
+        return (gemm_impl){12, 32, 256, 132, 2016, ukernel_avx512_32, ukdirect_avx512_32, copy_avx512_32};
     }
 #endif
     return im;
@@ -183,11 +213,44 @@ size_t irk_sgemm_workspace_floats(void) {
     gemm_impl im = impl_for_level(irk_level());
     long mc = 144;
     long nc = (im.nc + im.nr - 1) / im.nr * im.nr;
-    return (size_t)(mc * im.kc + im.kc * nc + 64);
+    return (size_t)(mc * im.kc + im.kc * nc + IRK_A_CACHE + 128);
 }
 
 int irk_sgemm_mr(void) { return impl_for_level(irk_level()).mr; }
 int irk_sgemm_nr(void) { return impl_for_level(irk_level()).nr; }
+
+// dst[k * ld + i] = src[i * stride + k] for i < rows, k < kc: the transpose a pack does when its
+// operand's rows run along k. 4x4 blocks go through registers (4 loads, 8 shuffles, 4 stores for
+// 16 values); leftover rows and depth are copied one by one.
+static void transpose_rows(const float *src, long stride, long rows, long kc, float *dst, long ld) {
+    typedef float f4 __attribute__((ext_vector_type(4)));
+    typedef float f4u __attribute__((ext_vector_type(4), aligned(4)));
+    long i = 0;
+    for (; i + 4 <= rows; i += 4) {
+        const float *r0 = src + i * stride, *r1 = r0 + stride, *r2 = r1 + stride, *r3 = r2 + stride;
+        long k = 0;
+        for (; k + 4 <= kc; k += 4) {
+            f4 a = *(const f4u *)(r0 + k), b = *(const f4u *)(r1 + k);
+            f4 c = *(const f4u *)(r2 + k), d = *(const f4u *)(r3 + k);
+            f4 t0 = __builtin_shufflevector(a, b, 0, 4, 1, 5), t1 = __builtin_shufflevector(a, b, 2, 6, 3, 7);
+            f4 t2 = __builtin_shufflevector(c, d, 0, 4, 1, 5), t3 = __builtin_shufflevector(c, d, 2, 6, 3, 7);
+            *(f4u *)(dst + (k + 0) * ld + i) = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+            *(f4u *)(dst + (k + 1) * ld + i) = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+            *(f4u *)(dst + (k + 2) * ld + i) = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+            *(f4u *)(dst + (k + 3) * ld + i) = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+        }
+        for (; k < kc; k++) {
+            dst[k * ld + i] = r0[k];
+            dst[k * ld + i + 1] = r1[k];
+            dst[k * ld + i + 2] = r2[k];
+            dst[k * ld + i + 3] = r3[k];
+        }
+    }
+    for (; i < rows; i++) {
+        const float *r = src + i * stride;
+        for (long k = 0; k < kc; k++) dst[k * ld + i] = r[k];
+    }
+}
 
 // Packs A rows [m0, m0+mc) x depth [k0, k0+kc) into MR-row panels: panel p holds, for each k,
 // MR consecutive values (rows past M are zero).
@@ -195,9 +258,12 @@ static void pack_a(const irk_gemm_args *g, long M, long m0, long mc, long k0, lo
     for (long ip = 0; ip < mc; ip += MR) {
         long rows = IRK_MIN((long)MR, mc - ip);
         if (g->a_cs == 1) {
-            for (long i = 0; i < rows; i++) {
-                const float *src = g->a + (m0 + ip + i) * g->a_rs + k0;
-                for (long k = 0; k < kc; k++) dst[k * MR + i] = src[k];
+            transpose_rows(g->a + (m0 + ip) * g->a_rs + k0, g->a_rs, rows, kc, dst, MR);
+        } else if (g->a_rs == 1) {
+            // A given transposed: each k holds the panel's rows side by side.
+            for (long k = 0; k < kc; k++) {
+                const float *src = g->a + (k0 + k) * g->a_cs + m0 + ip;
+                for (long i = 0; i < rows; i++) dst[k * MR + i] = src[i];
             }
         } else {
             for (long i = 0; i < rows; i++) {
@@ -213,8 +279,20 @@ static void pack_a(const irk_gemm_args *g, long M, long m0, long mc, long k0, lo
 }
 
 // Packs B depth [k0, k0+kc) x columns [n0, n0+nc) into NR-column panels (columns past N are zero).
+// A full panel of B columns n .. n+NR that are consecutive floats of one source row, given by
+// the per-k offsets table (a stride-1 convolution's tile inside one output row): returns its
+// base pointer (B(k, n + j) = base[koff[k] + j]), or NULL.
+static const float *direct_panel(const irk_gemm_args *g, long n, long cols, int NR) {
+    if (cols != NR || !g->b_koff || g->b_col_stride != 1 || g->b_row_stride < g->b_ncols) return 0;
+    long first = (n / g->b_ncols) * g->b_row_stride + n % g->b_ncols;
+    long last = ((n + NR - 1) / g->b_ncols) * g->b_row_stride + (n + NR - 1) % g->b_ncols;
+    if (last - first != NR - 1) return 0; // the tile wraps onto a padded row
+    return g->b + first;
+}
+
+// Panels that `direct_panel` accepts are left unpacked when skip_direct is set.
 static void pack_b(const irk_gemm_args *g, long N, long k0, long kc, long n0, long nc, int NR, copy_rows_fn copy,
-                   float *dst) {
+                   int skip_direct, float *dst) {
     long noff[64];
     for (long jp = 0; jp < nc; jp += NR) {
         long cols = IRK_MIN((long)NR, nc - jp);
@@ -225,7 +303,9 @@ static void pack_b(const irk_gemm_args *g, long N, long k0, long kc, long n0, lo
             if (++col == g->b_ncols) { col = 0; row++; }
         }
         int contiguous = (noff[cols - 1] - noff[0] == cols - 1);
-        if (contiguous && cols == NR) {
+        if (skip_direct && direct_panel(g, n, cols, NR)) {
+            // read in place by the direct kernel
+        } else if (contiguous && cols == NR) {
             copy(g, k0, kc, noff[0], dst); // the common case
         } else if (contiguous) {
             for (long k = 0; k < kc; k++) {
@@ -234,12 +314,9 @@ static void pack_b(const irk_gemm_args *g, long N, long k0, long kc, long n0, lo
                 memcpy(d, src, (size_t)cols * sizeof(float));
                 for (long j = cols; j < NR; j++) d[j] = 0.0f;
             }
-        } else if (!g->b_koff && g->b_rs == 1) {
-            // Transposed operand: each column is contiguous along k; read it sequentially.
-            for (long j = 0; j < cols; j++) {
-                const float *src = g->b + k0 + noff[j];
-                for (long k = 0; k < kc; k++) dst[k * NR + j] = src[k];
-            }
+        } else if (!g->b_koff && g->b_rs == 1 && g->b_row_stride == 0) {
+            // Transposed operand (Bᵀ stored with columns along k, e.g. a linear layer's weight).
+            transpose_rows(g->b + k0 + noff[0], g->b_col_stride, cols, kc, dst, NR);
             for (long j = cols; j < NR; j++)
                 for (long k = 0; k < kc; k++) dst[k * NR + j] = 0.0f;
         } else {
@@ -274,8 +351,10 @@ void irk_sgemm(const irk_gemm_args *g, long M, long N, long K, long m0, long m1,
     const int MR = im.mr, NR = im.nr;
     long mcmax = (im.mc + MR - 1) / MR * MR;
     float *apack = workspace;
-    float *bpack = workspace + mcmax * im.kc;
+    float *bpack = workspace + 144 * im.kc;
     bpack = (float *)(((size_t)bpack + 63) & ~(size_t)63);
+    float *acache = bpack + im.kc * ((im.nc + NR - 1) / NR * NR);
+    acache = (float *)(((size_t)acache + 63) & ~(size_t)63);
     // Depth blocks of equal size (576 = 3 x 192, not 256 + 256 + 64): a short last block would
     // spend its time loading and storing C.
     long kblocks = (K + im.kc - 1) / im.kc;
@@ -283,24 +362,47 @@ void irk_sgemm(const irk_gemm_args *g, long M, long N, long K, long m0, long m1,
     // When all of A fits one block (few output channels), B is used by few micro-kernels after
     // packing: keep its block small enough to stay in L2 instead of round-tripping through L3.
     long ncb = (m1 - m0) <= mcmax ? IRK_MIN(im.nc, 10 * (long)NR) : im.nc;
+    // Pack all of A once when it is reused by several column blocks and fits the cache area.
+    long nqb = (m1 - m0 + mcmax - 1) / mcmax;
+    long ablock = mcmax * kcb;
+    int cache_a = (n1 - n0) > ncb && nqb * kblocks * ablock <= IRK_A_CACHE;
+    if (cache_a) {
+        for (long q = 0; q < nqb; q++)
+            for (long p = 0; p < kblocks; p++) {
+                long ic = m0 + q * mcmax, pc = p * kcb;
+                pack_a(g, M, ic, IRK_MIN(mcmax, m1 - ic), pc, IRK_MIN(kcb, K - pc), MR,
+                       acache + (q * kblocks + p) * ablock);
+            }
+    }
     for (long jc = n0; jc < n1; jc += ncb) {
         long nc = IRK_MIN(ncb, n1 - jc);
         for (long pc = 0; pc < K; pc += kcb) {
             long kc = IRK_MIN(kcb, K - pc);
-            pack_b(g, N, pc, kc, jc, nc, NR, im.copy, bpack);
+            int use_direct = im.direct && g->b_koff && g->b_col_stride == 1;
+            pack_b(g, N, pc, kc, jc, nc, NR, im.copy, use_direct, bpack);
             for (long ic = m0; ic < m1; ic += mcmax) {
                 long mc = IRK_MIN(mcmax, m1 - ic);
-                pack_a(g, M, ic, mc, pc, kc, MR, apack);
+                const float *ap;
+                if (cache_a) {
+                    ap = acache + (((ic - m0) / mcmax) * kblocks + pc / kcb) * ablock;
+                } else {
+                    pack_a(g, M, ic, mc, pc, kc, MR, apack);
+                    ap = apack;
+                }
                 int acc = pc > 0 || g->accumulate;
                 for (long jr = 0; jr < nc; jr += NR) {
                     long nr = IRK_MIN((long)NR, nc - jr);
                     const float *bp = bpack + jr * kc;
+                    const float *bb = use_direct ? direct_panel(g, jc + jr, nr, NR) : 0;
                     for (long ir = 0; ir < mc; ir += MR) {
                         long mr = IRK_MIN((long)MR, mc - ir);
                         float *c = g->c + (ic + ir) * g->ldc + jc + jr;
                         const float *bias = (pc == 0 && g->bias) ? g->bias + ic + ir : 0;
                         const float *bias_col = (pc == 0 && g->bias_col) ? g->bias_col + jc + jr : 0;
-                        im.kernel(kc, apack + ir * kc, bp, c, g->ldc, mr, nr, bias, bias_col, acc);
+                        if (bb)
+                            im.direct(kc, ap + ir * kc, bb, g->b_koff + pc, c, g->ldc, mr, nr, bias, bias_col, acc);
+                        else
+                            im.kernel(kc, ap + ir * kc, bp, c, g->ldc, mr, nr, bias, bias_col, acc);
                     }
                 }
             }

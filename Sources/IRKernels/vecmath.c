@@ -62,9 +62,22 @@
             const float *x = in + r * n;                                                          \
             const float *ad = add ? add + r * n : 0;                                              \
             float *y = out + r * n;                                                               \
+            /* Pass 1: the (biased) logits' maximum, vectorised. */                               \
+            vf_##S vm = -INFINITY;                                                                \
+            long i0 = 0;                                                                          \
+            if (ad) {                                                                             \
+                for (; i0 + VW <= n; i0 += VW) {                                                  \
+                    vf_##S v = vload_##S(x + i0) * scale + vload_##S(ad + i0);                    \
+                    vstore_##S(y + i0, v);                                                        \
+                    vm = vmax_##S(vm, v);                                                         \
+                }                                                                                 \
+            } else {                                                                              \
+                for (; i0 + VW <= n; i0 += VW) vm = vmax_##S(vm, vload_##S(x + i0) * scale);      \
+            }                                                                                     \
             float m = -INFINITY;                                                                  \
-            if (ad) for (long i = 0; i < n; i++) { float v = x[i] * scale + ad[i]; y[i] = v; m = fmaxf(m, v); } \
-            else for (long i = 0; i < n; i++) m = fmaxf(m, x[i] * scale);                         \
+            for (int j = 0; j < VW; j++) m = fmaxf(m, vm[j]);                                     \
+            if (ad) for (long i = i0; i < n; i++) { float v = x[i] * scale + ad[i]; y[i] = v; m = fmaxf(m, v); } \
+            else for (long i = i0; i < n; i++) m = fmaxf(m, x[i] * scale);                        \
             if (m == -INFINITY) m = 0.0f; /* all -inf: torch yields NaN via 0/0 too */            \
             const float *src = ad ? y : x;                                                        \
             float sc = ad ? 1.0f : scale;                                                         \
@@ -127,6 +140,38 @@
         }                                                                                         \
     }
 
+#define DEFINE_SUMSQ(S, ATTR, VW)                                                                 \
+    ATTR static void sumsq_##S(const float *x, long ld, long rows, long n, double *out) {         \
+        typedef float v_t __attribute__((ext_vector_type(VW)));                                   \
+        typedef float vu_t __attribute__((ext_vector_type(VW), aligned(4)));                      \
+        for (long r = 0; r < rows; r++) {                                                         \
+            const float *p = x + r * ld;                                                          \
+            double total = 0;                                                                     \
+            for (long b0 = 0; b0 < n; b0 += 1024) {                                               \
+                long b1 = n - b0 < 1024 ? n : b0 + 1024;                                          \
+                v_t s0 = 0.0f, s1 = 0.0f;                                                         \
+                long i = b0;                                                                      \
+                for (; i + 2 * VW <= b1; i += 2 * VW) {                                           \
+                    v_t u = *(const vu_t *)(p + i), v = *(const vu_t *)(p + i + VW);              \
+                    s0 += u * u;                                                                  \
+                    s1 += v * v;                                                                  \
+                }                                                                                 \
+                v_t s = s0 + s1;                                                                  \
+                float t = 0.0f;                                                                   \
+                for (int l = 0; l < VW; l++) t += s[l];                                           \
+                for (; i < b1; i++) t += p[i] * p[i];                                             \
+                total += t;                                                                       \
+            }                                                                                     \
+            out[r] = total;                                                                       \
+        }                                                                                         \
+    }
+
+#if IRK_HAVE_X86
+DEFINE_SUMSQ(avx512, IRK_ATTR_AVX512, 16)
+DEFINE_SUMSQ(avx2, IRK_ATTR_AVX2, 8)
+#endif
+DEFINE_SUMSQ(base, , 4)
+
 #if IRK_HAVE_X86
 DEFINE_ELEMENTWISE(avx512, IRK_ATTR_AVX512, 16)
 DEFINE_ELEMENTWISE(avx2, IRK_ATTR_AVX2, 8)
@@ -154,6 +199,8 @@ void irk_channel_layernorm(const float *x, float *y, long C, long HW, long p0, l
                            const float *b, float eps, int mode) {
     DISPATCH(chnorm, x, y, C, HW, p0, p1, w, b, eps, mode)
 }
+
+void irk_sumsq_rows(const float *x, long ld, long rows, long n, double *out) { DISPATCH(sumsq, x, ld, rows, n, out) }
 
 void irk_leaky_relu(const float *in, float *out, long n, float slope) {
     for (long i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : in[i] * slope;

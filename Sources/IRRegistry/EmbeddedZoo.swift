@@ -60,7 +60,7 @@ enum EmbeddedZoo {
     "padMultiple": 8,
     "padMode": "reflect",
     "padSides": "right-bottom",
-    "minSide": 8,
+    "minSide": 5,
     "clampOutput": false,
     "tiling": "approximate: MDTA and the GatedDA mean/std are global over the image",
     "notes": "upstream refuses sides that are not multiples of 8 (three PixelUnshuffle steps); irzoo reflect-pads right and bottom and crops back (our choice)"
@@ -101,8 +101,12 @@ enum EmbeddedZoo {
   ],
   "parameters": 8513436,
   "stateDictKeys": 979,
-  "runnable": false,
-  "reason": "the Swift AnyIR model is not written yet (issue 6)",
+  "golden": {
+    "fixture": "models/anyir-s",
+    "maxAbsError": 0.0001,
+    "description": "weights-only Lightning .ckpt (dict hyper_parameters) of dim 6, blocks 2/1/1/1, refinement 2, heads 1/2/4/4 with randomised BatchNorm statistics, LayerNorms, lam, tau and temperatures; a 21x30 input (padding exercised); written by Tools/gen_anyir_goldens.py"
+  },
+  "runnable": true,
   "notes": [
     "T and S differ only in dim and block counts and are told apart from shapes (patch_embed width, block counts).",
     "The frequency branch irfft2(rfft2(a) + rfft2(b)) equals a + b; BatchNorm runs in eval mode."
@@ -167,7 +171,7 @@ enum EmbeddedZoo {
     "padMultiple": 8,
     "padMode": "reflect",
     "padSides": "right-bottom",
-    "minSide": 8,
+    "minSide": 5,
     "clampOutput": false,
     "tiling": "approximate: MDTA and the GatedDA mean/std are global over the image",
     "notes": "upstream refuses sides that are not multiples of 8 (three PixelUnshuffle steps); irzoo reflect-pads right and bottom and crops back (our choice)"
@@ -208,8 +212,12 @@ enum EmbeddedZoo {
   ],
   "parameters": 5736376,
   "stateDictKeys": 825,
-  "runnable": false,
-  "reason": "the Swift AnyIR model is not written yet (issue 6)",
+  "golden": {
+    "fixture": "models/anyir-t",
+    "maxAbsError": 0.0001,
+    "description": "Lightning .ckpt (AdamW state, argparse.Namespace hyper_parameters) of dim 4, blocks 1/1/2/2, refinement 1, heads 1/2/4/8 with randomised BatchNorm statistics, LayerNorms, lam, tau and temperatures; a 24x32 input; written by Tools/gen_anyir_goldens.py"
+  },
+  "runnable": true,
   "notes": [
     "T and S differ only in dim and block counts and are told apart from shapes (patch_embed width, block counts).",
     "The frequency branch irfft2(rfft2(a) + rfft2(b)) equals a + b; BatchNorm runs in eval mode."
@@ -797,7 +805,7 @@ enum EmbeddedZoo {
     "padMultiple": 8,
     "padMode": "reflect",
     "padSides": "right-bottom",
-    "minSide": 8,
+    "minSide": 5,
     "clampOutput": false,
     "tiling": "approximate: MDTA and the prompt weights depend on the whole image",
     "notes": "upstream refuses sides that are not multiples of 8 (three PixelUnshuffle steps); irzoo reflect-pads right and bottom and crops back (our choice)"
@@ -827,8 +835,12 @@ enum EmbeddedZoo {
   ],
   "parameters": 35592263,
   "stateDictKeys": 548,
-  "runnable": false,
-  "reason": "the Swift PromptIR model is not written yet (issue 6)",
+  "golden": {
+    "fixture": "models/promptir",
+    "maxAbsError": 0.0001,
+    "description": "weights-only Lightning .ckpt of dim 4, blocks 1/1/1/1, refinement 1, prompts 4/8/12 channels of 8/4/6 px (bilinear resize up and down), the unused chnl_reduce*/reduce_noise_channel_* included; a 40x24 input; written by Tools/gen_anyir_goldens.py"
+  },
+  "runnable": true,
   "notes": [
     "215,296 of the 35,592,263 parameters (chnl_reduce*, reduce_noise_channel_*) are never used; import drops and reports them."
   ]

@@ -118,24 +118,16 @@ extension ComputeContext {
         let norms = try empty([2, b * c])
         let qn = norms.mutablePointer, kn = qn + b * c
         let qp = q.pointer, kp = k.pointer, vp = v.pointer, tp = temperature.pointer
-        // Row norms of q and k.
+        // Row norms of q and k (the L2 normalisation is applied to the d×d scores below).
         parallelFor(2 * b * c, grain: max(1, 65536 / max(n, 1))) { r in
-            for row in r {
+            var sq = [Double](repeating: 0, count: r.count)
+            for (t, row) in r.enumerated() {
                 let src = row < b * c ? qp + row * n : kp + (row - b * c) * n
-                var acc: Double = 0
-                var i = 0
-                var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
-                while i + 4 <= n {
-                    s0 += src[i] * src[i]; s1 += src[i + 1] * src[i + 1]
-                    s2 += src[i + 2] * src[i + 2]; s3 += src[i + 3] * src[i + 3]
-                    i += 4
-                    if i & 4095 == 0 { acc += Double(s0 + s1 + s2 + s3); s0 = 0; s1 = 0; s2 = 0; s3 = 0 }
-                }
-                while i < n { s0 += src[i] * src[i]; i += 1 }
-                acc += Double(s0 + s1 + s2 + s3)
-                let norm = Float(acc.squareRoot())
+                sq.withUnsafeMutableBufferPointer { irk_sumsq_rows(src, n, 1, n, $0.baseAddress! + t) }
+            }
+            for (t, row) in r.enumerated() {
                 let dst = row < b * c ? qn + row : kn + (row - b * c)
-                dst[0] = Swift.max(norm, 1e-12)
+                dst[0] = Swift.max(Float(sq[t].squareRoot()), 1e-12)
             }
         }
         let scores = try empty([b * heads, d, d])
@@ -169,39 +161,29 @@ extension ComputeContext {
     /// there are fewer items than threads.
     func gramPerHead(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rows: Int, depth: Int, count: Int,
                      into out: UnsafeMutablePointer<Float>) throws {
-        let ws = ComputeContext.gemmWorkspaceFloats
         let m = rows * rows
-        if count >= threads || threads == 1 || depth < 4096 {
-            withScratch(ws * threads) { scratch in
-                parallelChunks(count) { w, range in
-                    for i in range {
-                        let g = irk_gemm_args.matrices(a: a + i * rows * depth, transposeA: false, b: b + i * rows * depth,
-                                                       transposeB: true, c: out + i * m, M: rows, N: rows, K: depth)
-                        gemmSerial(g, M: rows, N: rows, K: depth, workspace: scratch + w * ws)
-                    }
+        if count >= threads || threads == 1 || depth < 8192 {
+            parallelFor(count) { range in
+                for i in range {
+                    irk_gram_nt(a + i * rows * depth, depth, b + i * rows * depth, depth, rows, rows, depth, out + i * m, rows, 0)
                 }
             }
             return
         }
         let parts = threads
-        withScratch((ws + m) * parts) { scratch in
+        withScratch(m * parts) { scratch in
             for i in 0..<count {
                 let ai = a + i * rows * depth, bi = b + i * rows * depth
-                parallelChunks(parts) { w, range in
+                parallelChunks(parts) { _, range in
                     for p in range {
                         let lo = depth * p / parts, hi = depth * (p + 1) / parts
-                        let partial = scratch + p * (ws + m)
-                        var g = irk_gemm_args.matrices(a: ai + lo, transposeA: false, b: bi + lo, transposeB: true,
-                                                       c: partial, M: rows, N: rows, K: hi - lo)
-                        g.a_rs = depth
-                        g.b_col_stride = depth
-                        gemmSerial(g, M: rows, N: rows, K: hi - lo, workspace: partial + m)
+                        irk_gram_nt(ai + lo, depth, bi + lo, depth, rows, rows, hi - lo, scratch + p * m, rows, 0)
                     }
                 }
                 let dst = out + i * m
                 dst.update(from: scratch, count: m)
                 for p in 1..<parts {
-                    let partial = scratch + p * (ws + m)
+                    let partial = scratch + p * m
                     for j in 0..<m { dst[j] += partial[j] }
                 }
             }

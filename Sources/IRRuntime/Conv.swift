@@ -48,12 +48,13 @@ extension ComputeContext {
         }
         let out = try empty([n, o, ho, wo])
         if out.count > 0 && c > 0 {
-            let isDepthwise = groups == c && o == c && cg == 1
+            // The ring kernel holds at most 64 padded rows (no network comes near that).
+            let isDepthwise = groups == c && o == c && cg == 1 && (kh - 1) * dilation.h + 1 <= 64
             if isDepthwise && stride.h == 1 && stride.w == 1 {
-                // Pads plane by plane in per-thread scratch (no padded copy of the whole input).
+                // Pads row by row into a small per-thread ring (no padded copy of the input).
                 try checkPadding(h: h, w: w, top: padding.h, bottom: padding.h, left: padding.w, right: padding.w,
                                  mode: paddingMode, op: op)
-                _ = try checkedElementCount([threads, h + 2 * padding.h, w + 2 * padding.w]) // per-thread padded planes
+                _ = try checkedElementCount([h + 2 * padding.h, w + 2 * padding.w]) // the padding maps
                 let plan = PadPlan(h: h, w: w, top: padding.h, bottom: padding.h, left: padding.w, right: padding.w,
                                    mode: paddingMode, value: 0)
                 depthwise(input, plan: plan, weight: weight, bias: bias, out: out, kh: kh, kw: kw, dilation: dilation)
@@ -109,34 +110,22 @@ extension ComputeContext {
 
     private func depthwise(_ x: Tensor, plan: PadPlan, weight: Tensor, bias: Tensor?, out: Tensor, kh: Int, kw: Int, dilation: Size2) {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let (hp, wp) = (plan.ho, plan.wo)
         let (ho, wo) = (out.shape[2], out.shape[3])
         let xin = x.pointer, wt = weight.pointer, dst = out.mutablePointer
         let bp = bias?.pointer
-        let needsPad = hp != h || wp != w
-        if !needsPad || plan.isZeroPadding {
-            // Zero padding is handled inside the kernel: the input is read once, in place.
-            let (ph, pw) = ((hp - h) / 2, (wp - w) / 2)
-            parallelFor(n * c) { range in
-                for plane in range {
-                    let ch = plane % c
-                    irk_depthwise_plane_zeropad(xin + plane * h * w, h, w, dst + plane * ho * wo, ho, wo,
-                                                wt + ch * kh * kw, kh, kw, dilation.h, dilation.w, ph, pw, bp?[ch] ?? 0)
+        let wp = plan.wo, ringRows = (kh - 1) * dilation.h + 1
+        // Each worker pads the rows it needs into a ring of ringRows rows (L1-sized).
+        plan.rowMap.withUnsafeBufferPointer { rm in plan.colMap.withUnsafeBufferPointer { cm in
+            withScratch(ringRows * wp * threads) { scratch in
+                parallelChunks(n * c) { worker, range in
+                    let ring = scratch + worker * ringRows * wp
+                    for p in range {
+                        let ch = p % c
+                        irk_depthwise_plane_ring(xin + p * h * w, w, dst + p * ho * wo, ho, wo, wt + ch * kh * kw, kh, kw,
+                                                 dilation.h, dilation.w, bp?[ch] ?? 0, rm.baseAddress, cm.baseAddress, wp, ring)
+                    }
                 }
             }
-            return
-        }
-        // Other modes: pad each plane into per-thread scratch, which stays in L2 while it is used.
-        withScratch(hp * wp * threads) { scratch in
-            parallelChunks(n * c) { worker, range in
-                let padded = scratch + worker * hp * wp
-                for plane in range {
-                    let ch = plane % c
-                    plan.run(xin + plane * h * w, padded)
-                    irk_depthwise_plane(padded, wp, dst + plane * ho * wo, wo, ho, wo,
-                                        wt + ch * kh * kw, kh, kw, dilation.h, dilation.w, bp?[ch] ?? 0)
-                }
-            }
-        }
+        } }
     }
 }

@@ -19,8 +19,19 @@ extension ComputeContext {
             }
             return
         }
-        // Split the longer tile dimension so each worker packs the other operand once.
-        let splitN = nTiles >= mTiles || nTiles >= workers * 4
+        // Each worker packs the operand that is not split in full, so split to duplicate the
+        // cheaper packing. A convolution's B is read in place (split its pixels); otherwise compare
+        // the operand sizes, counting a transposing pack (A with rows along K; Bᵀ) three times a copy.
+        let splitN: Bool
+        if args.b_koff != nil || mTiles < workers * 2 {
+            splitN = nTiles >= workers || mTiles < workers
+        } else if nTiles < workers * 2 {
+            splitN = false
+        } else {
+            let aCost = Double(M) * Double(K) * (args.a_cs == 1 ? 3 : 1)
+            let bCost = Double(K) * Double(N) * (args.b_col_stride == 1 ? 1 : 3)
+            splitN = aCost <= bCost
+        }
         withScratch(wsFloats * workers) { ws in
             parallelFor(workers) { range in
                 for w in range {

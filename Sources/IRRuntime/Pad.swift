@@ -69,7 +69,7 @@ struct PadPlan {
     /// Constant zero fill (so kernels can skip the taps outside instead of reading a copy).
     let isZeroPadding: Bool
     /// Source column/row of each output column/row; -1 means the constant fill.
-    private let colMap: [Int], rowMap: [Int]
+    let colMap: [Int], rowMap: [Int]
     /// Output columns lo..<hi copy input columns in order.
     private let lo: Int, hi: Int
 

@@ -68,7 +68,6 @@ struct Importer {
         }
         progress.finish()
         TestHooks.pause(at: "written")
-        store.stepHook = { TestHooks.pause(at: $0) }
         let outcome = try store.commit(staging, name: name, replace: request.replace)
         return Result(outcome: outcome, source: source, mapping: mapping, seconds: Terminal.now() - started)
     }

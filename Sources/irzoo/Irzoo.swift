@@ -22,6 +22,7 @@ struct Irzoo: ParsableCommand {
             Verify.self,
             Remove.self,
             GC.self,
+            Run.self,
         ]
     )
 }

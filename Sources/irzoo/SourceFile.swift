@@ -63,7 +63,7 @@ final class SourceDigest: @unchecked Sendable {
                 var h = SHA256Hasher()
                 var done = 0
                 while done < file.count {
-                    let n = min(32 << 20, file.count - done)
+                    let n = min(8 << 20, file.count - done)
                     h.update(UnsafeRawBufferPointer(start: file.base + done, count: n))
                     file.releaseResidentPages(offset: done, count: n) // bounded RSS on huge sources
                     done += n

@@ -110,6 +110,26 @@ final class CLICommandTests: XCTestCase {
         XCTAssertEqual(blob.metadata.source.sha256, try Data(contentsOf: URL(fileURLWithPath: src)).withUnsafeBytes { SHA256Hasher.hex(of: $0) })
     }
 
+    /// A BasicSR torch.save checkpoint end to end: the blob's per-tensor SHA-256s are the ones
+    /// PyTorch computed for the same tensors (Tests/Fixtures/torch/expected.json).
+    func testImportedTorchCheckpointHasPyTorchsBytes() throws {
+        let h = CLIHarness()
+        let src = TestSupport.fixture("torch/basicsr.pth")
+        let expectedURL = URL(fileURLWithPath: TestSupport.fixture("torch/expected.json"))
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: src) && FileManager.default.fileExists(atPath: expectedURL.path))
+        let expected = try XCTUnwrap(try JSON.parse(Array(try Data(contentsOf: expectedURL)))["files"]?["basicsr.pth"]?["tensors"]?.arrayValue)
+        let r = try h.json(["import", src])
+        XCTAssertEqual(r["manifest"]?["name"], .string("basicsr"))
+        XCTAssertEqual(r["manifest"]?["source"]?["container"], .string("torch-zip"))
+        XCTAssertNotEqual(r["manifest"]?["source"]?["wrapper"], .null)
+        let blob = try IRWFile.open(path: try XCTUnwrap(r["blob_path"]?.stringValue))
+        XCTAssertEqual(blob.tensors.map { $0.name }, expected.compactMap { $0["name"]?.stringValue })
+        XCTAssertEqual(blob.tensors.map { $0.sha256 }, expected.compactMap { $0["sha256"]?.stringValue })
+        XCTAssertEqual(blob.tensors.map { $0.shape }, expected.map { $0["shape"]?.arrayValue?.compactMap { $0.intValue } ?? [] })
+        XCTAssertTrue(blob.metadata.keyMapping.contains { $0.hasPrefix("unwrapped ") }, "\(blob.metadata.keyMapping)")
+        XCTAssertTrue(blob.verify().isIntact)
+    }
+
     func testErrorsAreOneLineWithDistinctExitCodes() throws {
         let h = CLIHarness()
         func check(_ args: [String], _ status: Int32, _ fragment: String, line: UInt = #line) throws {

@@ -72,7 +72,10 @@ final class SafetensorsWriterTests: XCTestCase {
             try record("m.third", .f32, [], Array(withUnsafeBytes(of: Float(1.5).bitPattern.littleEndian, Array.init))),
         ]
         let out = dir.appendingPathComponent("order.safetensors").path
-        try SafetensorsWriter.write(tensors, to: out, metadata: [:])
+        var reports: [(Int, Int)] = []
+        try SafetensorsWriter.write(tensors, to: out, metadata: [:]) { reports.append(($0, $1)) }
+        XCTAssertEqual(reports.map(\.0), [4, 7, 11], "progress after each tensor, in data bytes")
+        XCTAssertTrue(reports.allSatisfy { $0.1 == 11 })
         let back = try SafetensorsReader.read(path: out)
         XCTAssertEqual(back.tensors.map(\.name), ["z.first", "a.second", "m.third"])
         XCTAssertEqual(back.metadata, [:])
@@ -136,6 +139,20 @@ final class SafetensorsWriterTests: XCTestCase {
             let got = p.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)
             let want = ElementConversion.f32ToBF16(floats[i])
             if got != want { XCTFail("element \(i): \(got) != \(want)"); break }
+        }
+    }
+
+    func testStreamingToF64IsExactAndChunked() throws {
+        let values: [Float] = [1.5, -0.0, .infinity, 1e-40, 3.4e38, .nan]
+        let t = try TensorRecord(name: "w", dtype: .f32, shape: [values.count],
+                                 data: values.withUnsafeBytes { ByteBuffer.copying($0) }.whole)
+        var out: [UInt8] = []
+        var chunks = 0
+        DTypeConversion.stream(t.data, from: .f32, to: .f64, count: values.count, chunkElements: 4) { out += $0; chunks += 1 }
+        XCTAssertEqual(chunks, 2)
+        let doubles = out.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
+        for (d, f) in zip(doubles, values) {
+            if f.isNaN { XCTAssertTrue(d.isNaN) } else { XCTAssertEqual(d, Double(f)); XCTAssertEqual(d.sign, f.sign) }
         }
     }
 }

@@ -7,6 +7,7 @@ import IRModels
 // TEMPORARY dev scratch (removed before hand-off): profiles SymUNet ops at 256².
 final class ZZPerfScratch: XCTestCase {
     func now() -> Double { ProcessInfo.processInfo.systemUptime }
+    func cpu() -> Double { var ts = timespec(); clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts); return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9 }
 
     func randomWeights(_ specs: [ParameterSpec]) throws -> Weights {
         var g = SystemRandomNumberGenerator()
@@ -30,10 +31,11 @@ final class ZZPerfScratch: XCTestCase {
         let x = try Tensor(shape: [1, 3, 256, 256], values: (0..<(3 * 65536)).map { Float($0 % 255) / 255 })
         _ = try model.run(x)
         for _ in 0..<2 {
-            let t0 = now()
+            let t0 = now(), c0 = cpu()
             _ = try model.run(x)
-            print(String(format: "SymUNet 256: %.3f s", now() - t0))
+            print(String(format: "SymUNet 256: %.3f s wall, %.3f s cpu", now() - t0, cpu() - c0))
         }
+        if ProcessInfo.processInfo.environment["IRZOO_PERF_OPS"] == nil { return }
         // Per-op profile of one block at each level.
         let ctx = model.context
         var totals = [String: Double]()
@@ -68,9 +70,9 @@ final class ZZPerfScratch: XCTestCase {
             ops.append(("pout1x1", { try ctx.conv2d(g, weight: foW) }))
             for (name, op) in ops {
                 _ = try op()
-                let t0 = now()
+                let t0 = cpu()
                 for _ in 0..<3 { _ = try op() }
-                let dt = (now() - t0) / 3
+                let dt = (cpu() - t0) / 3
                 let mult = (name == "ln" || name == "add") ? 2.0 : 1.0
                 totals[name, default: 0] += dt * Double(n) * mult
                 print(String(format: "C=%d %dx%d %@: %.2f ms", c, hw, hw, name, dt * 1000))

@@ -43,15 +43,22 @@ int irk_sgemm_nr(void);
 void irk_sgemm(const irk_gemm_args *g, long M, long N, long K,
                long m0, long m1, long n0, long n1, float *workspace);
 
+/// Gram-type product for tiny M, N and a long depth K (Restormer's channel attention q·kᵀ over
+/// all pixels): C[i][j] (= or +=) sum_k A[i*lda + k] * B[j*ldb + k]. Both operands are read in place
+/// along their contiguous rows (no packing, which would cost as much as the arithmetic here).
+void irk_gram_nt(const float *a, long lda, const float *b, long ldb, long M, long N, long K,
+                 float *c, long ldc, int accumulate);
+
 // ---------------------------------------------------------------------------------------------
 // Depthwise 2-D convolution of one channel plane, stride 1: out[y][x] = bias + sum_{i,j}
-// w[i*kw + j] * in[(y + i*dh) * in_ld + x + j*dw], for y < ho, x < wo. `in` is already padded.
-void irk_depthwise_plane(const float *in, long in_ld, float *out, long out_ld, long ho, long wo,
-                         const float *w, long kh, long kw, long dh, long dw, float bias);
-/// The same on an unpadded h x w plane with zero padding (ph, pw) handled in place: taps that fall
-/// outside are skipped, so no padded copy is made.
-void irk_depthwise_plane_zeropad(const float *in, long h, long w, float *out, long ho, long wo,
-                                 const float *wt, long kh, long kw, long dh, long dw, long ph, long pw, float bias);
+// w[i*kw + j] * padded[y + i*dh][x + j*dw], for y < ho, x < wo.
+/// The input is the unpadded plane (row length w), padded row by row into a small ring of `ring_rows`
+/// = (kh-1)*dh+1 rows of wp floats (`ring`, per thread): padded row r is input row rowmap[r]
+/// (-1: zeros) with column c taken from input column colmap[c] (-1: zero). Each input row is read
+/// once and the taps run on rows that sit in L1.
+void irk_depthwise_plane_ring(const float *in, long w, float *out, long ho, long wo,
+                              const float *wt, long kh, long kw, long dh, long dw, float bias,
+                              const long *rowmap, const long *colmap, long wp, float *ring);
 
 // ---------------------------------------------------------------------------------------------
 // Element-wise maps, in place allowed (out == in).
@@ -76,6 +83,10 @@ void irk_softmax_rows_add(const float *in, const float *add, float *out, long ro
 /// mode 1: x / sqrt(var + eps) * w                 (Restormer BiasFree: variance about the mean, x not centred)
 void irk_channel_layernorm(const float *x, float *y, long C, long HW, long p0, long p1,
                            const float *w, const float *b, float eps, int mode);
+
+/// Sum of squares of each of `rows` rows of n floats (row i at x + i*ld), accumulated in float
+/// vectors over blocks of 1024 and in double across blocks.
+void irk_sumsq_rows(const float *x, long ld, long rows, long n, double *out);
 
 /// LayerNorm over contiguous rows of n: (x - mean) / sqrt(var + eps) * w + b (w, b may be NULL).
 void irk_layernorm_rows(const float *x, float *y, long rows, long n, const float *w, const float *b, float eps);

@@ -1,0 +1,371 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import Foundation
+import IRCheckpoint
+import IRFormat
+import IRImage
+import IRModels
+import IRRegistry
+import IRRuntime
+import IRStore
+import IRTensor
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run an installed model on a PNG or a .npy array.",
+        discussion: """
+            PNG in and out (8 or 16 bit, gray, RGB or RGBA; alpha is kept, a gray image runs as RGB and \
+            comes back gray), or float32 .npy arrays [1, C, H, W] with the values the network sees \
+            (RGB in [0, 1]), unclamped, for exact work. Models that return tokens (the CLIP vision \
+            tower) write .npy only. --tile runs big images in overlapping tiles with bounded memory; \
+            tiled results approximate whole-image ones (see docs/CLI.md).
+            """)
+
+    @Argument(help: "The installed model's name (see `irzoo list`).")
+    var name: String
+
+    @Option(name: .long, help: "The input image: a .png, or a float32 .npy [1, C, H, W].")
+    var input: String
+
+    @Option(name: .long, help: "Where to write the result: .png or .npy (written atomically).")
+    var output: String
+
+    @Option(name: .long, help: "An .npz of named extra inputs, e.g. SE-SymUNet's '<module>.pos_embed' arrays.")
+    var aux: String?
+
+    @Option(name: .long, help: "Run in square tiles of this many pixels (bounded memory for big images).")
+    var tile: Int?
+
+    @Option(name: .long, help: "Pixels neighbouring tiles share and blend (default: a quarter of the tile, at most 32).")
+    var overlap: Int?
+
+    @Option(name: .long, help: "Bit depth of a PNG output: 8 or 16 (default: the input PNG's, 8 for .npy input).")
+    var bitDepth: Int?
+
+    @Option(name: .long, help: "Worker threads (default: every core).")
+    var threads: Int?
+
+    @Option(name: .long, help: "A clean reference PNG: prints the PSNR of the input and of the output against it.")
+    var reference: String?
+
+    @Flag(name: .long, help: "Print one JSON object on stdout.")
+    var json = false
+
+    func validate() throws {
+        if let tile, tile < 1 { throw ValidationError("--tile must be a positive number of pixels") }
+        if overlap != nil && tile == nil { throw ValidationError("--overlap needs --tile") }
+        if let overlap, overlap < 0 { throw ValidationError("--overlap cannot be negative") }
+        if let bitDepth, bitDepth != 8 && bitDepth != 16 { throw ValidationError("--bit-depth must be 8 or 16") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        for (flag, path) in [("--input", input), ("--output", output)] where RunFile.kind(path) == nil {
+            throw ValidationError("\(flag) \(path): expected a .png or .npy file")
+        }
+    }
+
+    func run() throws {
+        let started = Terminal.now()
+        let store = try StoreAccess.open()
+        let installed = try store.manifest(named: name)
+        let loaded = try RunModelLoader.load(installed, store: store, threads: threads)
+        let model = loaded.model
+
+        // Input, checked against the model before any work.
+        let image = try RunInput.read(input, kind: RunFile.kind(input)!)
+        let outKind = RunFile.kind(output)!
+        if model.outputKind == .tokens && outKind == .png {
+            throw CLIError(.usage, "\(name) is a \(model.family) model: it returns tokens, not an image; write them to a .npy")
+        }
+        if outKind == .png && image.tensor.shape[0] != 1 {
+            throw CLIError(.usage, "\(input): a batch of \(image.tensor.shape[0]) images cannot be written as one PNG; use a .npy output")
+        }
+        try RunInput.check(image.tensor, for: model, path: input)
+        let auxTensors = try aux.map { try RunInput.readAux($0) } ?? [:]
+        let referenceImage = try reference.map { try RunQuality.read($0, matching: image) }
+
+        // The forward pass, whole or in tiles.
+        let progress = StepProgress(label: "run \(name)")
+        let forwardStart = Terminal.now()
+        let result: Tensor
+        var tiles = 1
+        var tiling = "whole image"
+        do {
+            if let tile {
+                let plan = try TilePlan(tile: tile, overlap: overlap ?? min(32, tile / 4))
+                tiles = plan.starts(image.tensor.shape[2]).count * plan.starts(image.tensor.shape[3]).count
+                tiling = tiles == 1 ? "whole image (fits one \(tile)-pixel tile)" : "\(tiles) tiles of \(tile) px, overlap \(plan.overlap) px"
+                result = try TiledInference.run(model, image: image.tensor, aux: auxTensors, plan: plan) { progress.update($0, $1, unit: "tiles") }
+            } else {
+                result = try model.run(image.tensor, aux: auxTensors) { progress.update($0, $1, unit: "steps") }
+            }
+        } catch let e as ModelError {
+            progress.finish()
+            // Aux problems name the .npz, everything else the input.
+            let file = e.reason.hasPrefix("aux ") ? (aux ?? input) : input
+            throw CLIError(.unreadableInput, "\(file): \(e.reason)")
+        } catch let e as RuntimeError {
+            progress.finish()
+            throw CLIError(.failure, "\(name): \(e.description)")
+        }
+        progress.finish()
+        let forwardSeconds = Terminal.now() - forwardStart
+
+        // Output.
+        let depth: Int
+        switch outKind {
+        case .npy:
+            depth = 32
+            try RunOutput.writeNPY(result, to: output)
+        case .png:
+            depth = bitDepth ?? image.png?.bitDepth ?? 8
+            try RunOutput.writePNG(result, like: image, to: output, bitDepth: depth)
+        }
+
+        let quality = try referenceImage.map { try RunQuality.measure($0, input: image, output: output, outKind: outKind, result: result) }
+
+        let total = Terminal.now() - started
+        if json {
+            var fields: [(String, JSON)] = [
+                ("model", .string(name)), ("architecture", .string(installed.architecture)), ("family", .string(model.family)),
+                ("input", .object([("path", .string(input)), ("shape", shapeJSON(image.tensor.shape))])),
+                ("output", .object([("path", .string(output)), ("shape", shapeJSON(result.shape)),
+                                    ("format", .string(outKind == .npy ? "npy-float32" : "png-\(depth)bit"))])),
+                ("tiling", .string(tiling)), ("tiles", .int(tiles)),
+                ("threads", .int(model.context.threads)),
+                ("seconds", .double(forwardSeconds)), ("total_seconds", .double(total)),
+            ]
+            if case .approximate(let why) = model.tiling, tiles > 1 { fields.append(("tiling_note", .string(why))) }
+            if !auxTensors.isEmpty { fields.append(("aux", .array(auxTensors.keys.sorted().map { .string($0) }))) }
+            if let notes = loaded.notes.nonEmpty { fields.append(("notes", .array(notes.map { .string($0) }))) }
+            if let q = quality {
+                fields.append(("reference", .object([("path", .string(q.path)), ("psnr_input_db", .double(q.input)),
+                                                     ("psnr_output_db", .double(q.output)), ("gain_db", .double(q.output - q.input))])))
+            }
+            Terminal.printJSON(.object(fields))
+            return
+        }
+        print("\(name): \(input) \(Terminal.shape(image.tensor.shape)) -> \(output) \(Terminal.shape(result.shape)) "
+              + "in \(Terminal.format(forwardSeconds, 2)) s (\(tiling), \(model.context.threads) threads)")
+        for n in loaded.notes { print("note: \(n)") }
+        if let q = quality {
+            print("PSNR against \(q.path): input \(Terminal.format(q.input, 2)) dB, output \(Terminal.format(q.output, 2)) dB "
+                  + "(\(q.output >= q.input ? "+" : "")\(Terminal.format(q.output - q.input, 2)) dB)")
+        }
+        if case .approximate(let why) = model.tiling, tiles > 1 { print("note: tiled result approximates the whole-image one: \(why)") }
+    }
+
+    private func shapeJSON(_ s: [Int]) -> JSON { .array(s.map { .int($0) }) }
+}
+
+enum RunFile {
+    enum Kind { case png, npy }
+
+    static func kind(_ path: String) -> Kind? {
+        let lower = path.lowercased()
+        if lower.hasSuffix(".png") { return .png }
+        if lower.hasSuffix(".npy") { return .npy }
+        return nil
+    }
+}
+
+/// Builds the runnable model of an installed entry: family from the registry, config from the
+/// store manifest, weights from the .irw blob (mapped, used in place).
+enum RunModelLoader {
+    struct Loaded {
+        var model: Model
+        var notes: [String]
+    }
+
+    static func load(_ m: StoreManifest, store: ModelStore, threads: Int?) throws -> Loaded {
+        if m.architecture == "raw" {
+            throw CLIError(.usage, "\(m.name) was installed as raw tensors, with no architecture; re-import it with --arch ID to run it (`irzoo list --available`)")
+        }
+        // The store records a registry id (a manifest such as "symunet-demo") or a family id.
+        let zoo = try Zoo.embedded()
+        let family = zoo.manifest(m.architecture)?.family ?? m.architecture
+        guard ModelFactory.canRun(family: family), let arch = ArchitectureFamily.named(family) else {
+            throw CLIError(.usage, "\(m.name) is a '\(m.architecture)' model, which irzoo cannot run yet (runnable families: \(ModelFactory.runnableFamilies.joined(separator: ", ")))")
+        }
+        let config: ModelConfig
+        do {
+            let json = try JSONDecoder().decode(AnyJSON.self, from: Data(m.config.serialized().utf8))
+            config = try arch.decode(json)
+        } catch {
+            throw CLIError(.failure, "\(m.name): the stored config does not describe a \(family) network: \(error)")
+        }
+        let blob = store.blobPath(m.blob.digest)
+        let file = try IRWFile.open(path: blob)
+        let context = ComputeContext(threads: threads)
+        let model: Model
+        do {
+            model = try ModelFactory.make(config: config, records: file.records(), source: "\(m.name) (\(blob))", context: context)
+        } catch let e as InventoryMismatchError {
+            throw CLIError(.inventoryMismatch, e.description)
+        } catch let e as ModelError {
+            throw CLIError(.failure, "\(m.name): \(e.reason)")
+        }
+        var notes = [String]()
+        if let se = config.typed(SESymUNetConfig.self) {
+            notes.append("pos_embed: --aux entries where given, else the '\(se.posEmbedDefault.rawValue)' default (seed \(se.posEmbedSeed)); upstream draws them at random")
+        }
+        return Loaded(model: model, notes: notes)
+    }
+}
+
+/// What `--input` held: the tensor the network sees, and the PNG it came from (for alpha, gray
+/// and bit depth on the way out).
+struct RunInput {
+    var tensor: Tensor
+    var png: PNGImage?
+
+    static func read(_ path: String, kind: RunFile.Kind) throws -> RunInput {
+        switch kind {
+        case .png:
+            let image: PNGImage
+            do { image = try PNGCodec.read(path: path) } catch let e as ImageIOError {
+                throw CLIError(.unreadableInput, e.file == nil ? "\(path): \(e.reason)" : e.description)
+            }
+            let t = try Tensor(shape: [1, 3, image.height, image.width], values: image.rgbPlanes())
+            return RunInput(tensor: t, png: image)
+        case .npy:
+            let record = try NumpyArray.read(path: path)
+            guard record.dtype == .f32 else {
+                throw CLIError(.unreadableInput, "\(path): expected float32 values, found \(record.dtype.rawValue) (save with .astype(np.float32))")
+            }
+            guard record.shape.count == 4 else {
+                throw CLIError(.unreadableInput, "\(path): expected an array [1, C, H, W], found shape \(Terminal.shape(record.shape))")
+            }
+            return RunInput(tensor: try Tensor(record: record), png: nil)
+        }
+    }
+
+    /// One line naming the input and what the model needs.
+    static func check(_ x: Tensor, for model: Model, path: String) throws {
+        let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])
+        guard c == model.inputChannels else {
+            throw CLIError(.unreadableInput, "\(path): \(model.family) needs \(model.inputChannels) channels, the input has \(c)")
+        }
+        guard h >= model.minimumSide && w >= model.minimumSide else {
+            throw CLIError(.unreadableInput, "\(path): the image is \(w)x\(h) pixels; \(model.family) needs at least \(model.minimumSide)x\(model.minimumSide)")
+        }
+        guard x.shape[0] >= 1 else { throw CLIError(.unreadableInput, "\(path): the batch is empty") }
+    }
+
+    static func readAux(_ path: String) throws -> [String: Tensor] {
+        var out = [String: Tensor]()
+        for r in try NumpyArchive.read(path: path) {
+            guard r.dtype.isFloatingPoint else {
+                throw CLIError(.unreadableInput, "\(path): \(r.name): expected floating-point values, found \(r.dtype.rawValue)")
+            }
+            out[r.name] = try Tensor(record: r)
+        }
+        return out
+    }
+}
+
+/// PSNR against a clean reference, on what was read and what was written (a PNG output is read
+/// back, so the number is the file's, after clamping and rounding).
+enum RunQuality {
+    struct Result { var path: String; var input: Double; var output: Double }
+
+    /// Reads the reference and checks it against the input before any work is done.
+    static func read(_ path: String, matching input: RunInput) throws -> (path: String, image: PNGImage) {
+        let ref: PNGImage
+        do { ref = try PNGCodec.read(path: path) } catch let e as ImageIOError {
+            throw CLIError(.unreadableInput, e.file == nil ? "\(path): \(e.reason)" : e.description)
+        }
+        guard input.tensor.shape[2] == ref.height, input.tensor.shape[3] == ref.width, input.tensor.shape[1] == 3 else {
+            throw CLIError(.usage, "\(path): the reference is \(ref.width)x\(ref.height) RGB or gray, the input \(Terminal.shape(input.tensor.shape))")
+        }
+        return (path, ref)
+    }
+
+    static func measure(_ reference: (path: String, image: PNGImage), input: RunInput, output: String, outKind: RunFile.Kind,
+                        result: Tensor) throws -> Result {
+        let refPlanes = reference.image.rgbPlanes()
+        let n = refPlanes.count
+        let inputPlanes = input.png?.rgbPlanes() ?? Array(input.tensor.scalars.prefix(n))
+        let outputPlanes: [Float]
+        switch outKind {
+        case .png:
+            let written = try PNGCodec.read(path: output)
+            outputPlanes = written.rgbPlanes()
+        case .npy:
+            outputPlanes = Array(result.scalars.prefix(n))
+        }
+        do {
+            return Result(path: reference.path, input: try ImageMetrics.psnr(inputPlanes, refPlanes),
+                          output: try ImageMetrics.psnr(outputPlanes, refPlanes))
+        } catch let e as ImageIOError {
+            throw CLIError(.usage, "\(reference.path): \(e.reason)")
+        }
+    }
+}
+
+enum RunOutput {
+    static func writeNPY(_ t: Tensor, to path: String) throws {
+        let bytes = t.withUnsafeBufferPointer { ByteBuffer.copying(UnsafeRawBufferPointer($0)) }
+        let record = try TensorRecord(name: "output", dtype: .f32, shape: t.shape, data: bytes.whole)
+        do { try NumpyArray.write(record, to: path) } catch let e as CheckpointError {
+            throw CLIError(.writeFailed, e.description)
+        }
+    }
+
+    /// The first image of the batch as a PNG: the input's layout (gray stays gray, alpha is
+    /// re-attached) when the input was a PNG; RGB otherwise. Values are clamped to [0, 1] here,
+    /// as BasicSR does when it saves images.
+    static func writePNG(_ t: Tensor, like input: RunInput, to path: String, bitDepth: Int) throws {
+        let (c, h, w) = (t.shape[1], t.shape[2], t.shape[3])
+        let values = Array(UnsafeBufferPointer(start: t.pointer, count: c * h * w))
+        do {
+            var image: PNGImage
+            if let png = input.png, c == 3, png.width == w, png.height == h {
+                image = try png.withRestoredColor(rgb: values)
+            } else if c == 1 || c == 3 {
+                image = try PNGImage(width: w, height: h, colorChannels: c, color: values)
+            } else {
+                throw CLIError(.usage, "the output has \(c) channels, which a PNG cannot hold; write a .npy")
+            }
+            image.bitDepth = bitDepth
+            try PNGCodec.write(image, to: path)
+        } catch let e as ImageIOError {
+            throw CLIError(.writeFailed, e.file == nil ? "\(path): \(e.reason)" : e.description)
+        }
+    }
+}
+
+/// Progress of one forward pass: a redrawn line on a terminal, nothing otherwise (logs keep
+/// just the result line).
+final class StepProgress {
+    private let label: String
+    private let tty = Terminal.stderrIsTTY
+    private let start = Terminal.now()
+    private var lastDraw = 0.0
+    private var drawn = false
+
+    init(label: String) { self.label = label }
+
+    func update(_ done: Int, _ total: Int, unit: String) {
+        guard tty else { return }
+        let now = Terminal.now()
+        guard now - lastDraw >= 0.1 || done >= total else { return }
+        lastDraw = now
+        let fraction = min(1, Double(done) / Double(max(total, 1)))
+        let width = 30, filled = Int(fraction * Double(width))
+        let bar = String(repeating: "=", count: filled) + (filled < width ? ">" + String(repeating: " ", count: width - filled - 1) : "")
+        fputs("\r\u{1B}[2K\(label) [\(bar)] \(done)/\(total) \(unit)  \(Terminal.format(now - start, 1)) s", stderr)
+        drawn = true
+    }
+
+    func finish() {
+        if drawn { fputs("\r\u{1B}[2K", stderr) }
+        drawn = false
+    }
+}
+
+extension Array {
+    fileprivate var nonEmpty: Self? { isEmpty ? nil : self }
+}
