@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "IRModelsTests", dependencies: ["IRTestSupport", "IRModels", "IRRegistry", "IRRuntime", "IRTensor", "IRCheckpoint"]),
         .testTarget(name: "IRRegistryTests", dependencies: ["IRTestSupport", "IRRegistry", "IRTensor", "IRCheckpoint"]),
         .testTarget(name: "IRImageTests", dependencies: ["IRTestSupport", "IRImage", "IRTensor"]),
-        .testTarget(name: "CLITests", dependencies: ["IRTestSupport", "irzoo", "IRFormat", "IRTensor"]),
+        .testTarget(name: "CLITests", dependencies: ["IRTestSupport", "irzoo", "IRFormat", "IRTensor", "IRCheckpoint", "IRImage"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -20,7 +20,8 @@ import sys
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_fixture_lib import ZipMember, ZipWriter  # noqa: E402
+from torch_fixture_lib import (ZipMember, ZipWriter, as_bytes, bint, glob, ints, pickled_dict,  # noqa: E402
+                               rebuild_tensor, short_uni, tup, uni)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 OUT = ROOT / "Tests" / "Fixtures" / "hostile"
@@ -32,37 +33,8 @@ def canary(name):
 
 # ---------------------------------------------------------------------------- pickle assembly
 
-def b(s):
-    return s.encode("utf-8") if isinstance(s, str) else s
-
-
-def glob(module, name):
-    return b"c" + b(module) + b"\n" + b(name) + b"\n"
-
-
-def uni(s):
-    d = b(s)
-    return b"X" + struct.pack("<I", len(d)) + d
-
-
-def short_uni(s):
-    d = b(s)
-    return b"\x8c" + bytes([len(d)]) + d
-
-
-def bint(i):
-    if -2**31 <= i < 2**31:
-        return b"J" + struct.pack("<i", i)
-    n = (i.bit_length() + 8) // 8
-    return b"\x8a" + bytes([n]) + i.to_bytes(n, "little", signed=True)
-
-
-def tup(items):
-    return b"(" + b"".join(items) + b"t"
-
-
-def ints(values):
-    return tup([bint(v) for v in values])
+b = as_bytes
+state_dict = pickled_dict
 
 
 def storage_pid(key, stype="FloatStorage", numel=4, tag="storage"):
@@ -70,14 +42,7 @@ def storage_pid(key, stype="FloatStorage", numel=4, tag="storage"):
 
 
 def tensor(key="0", stype="FloatStorage", numel=4, offset=0, size=(4,), stride=(1,), pid=None):
-    return (glob("torch._utils", "_rebuild_tensor_v2") + b"(" + (pid or storage_pid(key, stype, numel)) + bint(offset)
-            + ints(size) + ints(stride) + b"\x89" + glob("collections", "OrderedDict") + b")R" + b"tR")
-
-
-def state_dict(items):
-    """PROTO 2, a dict of name -> value bytes, STOP."""
-    body = b"".join(uni(k) + v for k, v in items)
-    return b"\x80\x02}(" + body + b"u."
+    return rebuild_tensor(pid or storage_pid(key, stype, numel), offset, size, stride)
 
 
 def torch_zip(data_pkl, storages=None, root="archive", method=0, extra_members=()):

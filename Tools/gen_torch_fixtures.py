@@ -17,6 +17,7 @@ import io
 import json
 import os
 import pathlib
+import struct
 import sys
 import types
 import warnings
@@ -26,8 +27,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_fixture_lib import (STORAGE_ELEMENT_SIZES, ZipMember, ZipWriter, render, storage_types,  # noqa: E402
-                               tensor_entry, zip_members)
+from torch_fixture_lib import (STORAGE_ELEMENT_SIZES, ZipMember, ZipWriter, bint, glob, pickled_dict,  # noqa: E402
+                               rebuild_tensor, render, storage_types, tensor_entry, tup, uni, zip_members)
 
 warnings.filterwarnings("ignore")
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -160,6 +161,24 @@ def tiny_scripted_module():
     return torch.jit.trace(net, torch.randn(1, 3, 4, 4))
 
 
+def write_legacy_views(path):
+    """A legacy file whose tensors sit on views of one root storage of 8 floats:
+    view 'v1' = elements 2..5, view 'v2' = all 8."""
+    def pid(view_key, offset, size):
+        return tup([uni("storage"), glob("torch", "FloatStorage"), uni("100"), uni("cpu"), bint(8),
+                    tup([uni(view_key), bint(offset), bint(size)])]) + b"Q"
+    obj = pickled_dict([
+        ("a", rebuild_tensor(pid("v1", 2, 4), 1, (3,), (1,))),
+        ("b", rebuild_tensor(pid("v2", 0, 8), 0, (2, 4), (4, 1))),
+        ("c", rebuild_tensor(pid("v1", 2, 4), 0, (2, 2), (1, 2))),
+    ])
+    magic = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little") + b"."
+    header = magic + b"\x80\x02M\xe9\x03." + b"\x80\x02}(" + uni("little_endian") + b"\x88u."
+    keys = b"\x80\x02(" + uni("100") + b"l."
+    raw = struct.pack("<q", 8) + (np.arange(8, dtype=np.float32) * 1.5).tobytes()
+    path.write_bytes(header + obj + keys + raw)
+
+
 def small_model_state_dict(seed):
     torch.manual_seed(seed)
     m = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Conv2d(4, 2, 1))
@@ -206,7 +225,17 @@ def main():
     check_loads(OUT / "dtypes_deflated.pt", sd)
     record("dtypes_deflated.pt", "torch-zip", sd)
 
-    # A bare tensor, and a state dict saved under a renamed root folder.
+    # Legacy storage views (view_metadata), as torch < 1.0 wrote them: torch no longer writes
+    # them, so the file is assembled by hand and torch.load checks it.
+    write_legacy_views(OUT / "legacy_views.pt")
+    lv = torch.load(OUT / "legacy_views.pt", weights_only=False)
+    root = torch.arange(8, dtype=torch.float32) * 1.5
+    want = collections.OrderedDict([("a", root[3:6]), ("b", root.view(2, 4)), ("c", root[2:6].as_strided((2, 2), (1, 2)))])
+    for k in want:
+        assert torch.equal(lv[k], want[k]), k
+    record("legacy_views.pt", "torch-legacy", want)
+
+    # A bare tensor.
     t = torch.arange(6, dtype=torch.float16).view(2, 3)
     torch.save(t, OUT / "single_tensor.pt")
     check_loads(OUT / "single_tensor.pt", t)

@@ -7,6 +7,7 @@
 - ZipWriter: a small hand-written zip writer that can emit what Python's zipfile will not
   (ZIP64 records for small files, mismatched local headers, unsafe names, bad CRCs, ...).
 - storage_types(): storage key -> storage class name of a torch zip's data.pkl, read without torch.
+- glob(), uni(), bint(), tup(), ...: a tiny pickle assembler for hand-built pickles.
 """
 import argparse
 import collections
@@ -217,3 +218,54 @@ def zip_members(path_or_bytes):
     src = io.BytesIO(path_or_bytes) if isinstance(path_or_bytes, bytes) else path_or_bytes
     with zipfile.ZipFile(src) as z:
         return [(i.filename, z.read(i.filename)) for i in z.infolist()]
+
+
+# ---------------------------------------------------------------------------- pickle assembly
+
+def as_bytes(s):
+    return s.encode("utf-8") if isinstance(s, str) else s
+
+
+def glob(module, name):
+    """GLOBAL module name."""
+    return b"c" + as_bytes(module) + b"\n" + as_bytes(name) + b"\n"
+
+
+def uni(s):
+    """BINUNICODE."""
+    d = as_bytes(s)
+    return b"X" + struct.pack("<I", len(d)) + d
+
+
+def short_uni(s):
+    """SHORT_BINUNICODE (protocol 4)."""
+    d = as_bytes(s)
+    return b"\x8c" + bytes([len(d)]) + d
+
+
+def bint(i):
+    """BININT, or LONG1 beyond 32 bits."""
+    if -2**31 <= i < 2**31:
+        return b"J" + struct.pack("<i", i)
+    n = (i.bit_length() + 8) // 8
+    return b"\x8a" + bytes([n]) + i.to_bytes(n, "little", signed=True)
+
+
+def tup(items):
+    """MARK items TUPLE."""
+    return b"(" + b"".join(items) + b"t"
+
+
+def ints(values):
+    return tup([bint(v) for v in values])
+
+
+def rebuild_tensor(pid, offset, size, stride):
+    """torch._utils._rebuild_tensor_v2(<pid>, offset, size, stride, False, OrderedDict())."""
+    return (glob("torch._utils", "_rebuild_tensor_v2") + b"(" + pid + bint(offset) + ints(size) + ints(stride)
+            + b"\x89" + glob("collections", "OrderedDict") + b")R" + b"tR")
+
+
+def pickled_dict(items):
+    """PROTO 2, a dict of name -> assembled value, STOP."""
+    return b"\x80\x02}(" + b"".join(uni(k) + v for k, v in items) + b"u."

@@ -36,7 +36,7 @@ TRAIN_IMAGES = ["astronaut", "coffee", "rocket", "hubble_deep_field", "immunohis
 CONFIG = dict(width=16, enc_blk_nums=[1, 2, 2], middle_blk_num=2, dec_blk_nums=[2, 2, 1],
               restormer_heads=[1, 2, 4], restormer_middle_heads=8, ffn_expansion_factor=2.66,
               bias=False, LayerNorm_type="WithBias")
-PATCH, BATCH = 64, 8
+PATCH, BATCH = 48, 8
 
 
 def load_rgb(name):
@@ -93,7 +93,7 @@ def save_png(t, path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--iterations", type=int, default=1500)
+    ap.add_argument("--iterations", type=int, default=1000)
     ap.add_argument("--probe", action="store_true", help="time 20 iterations and exit")
     args = ap.parse_args()
 

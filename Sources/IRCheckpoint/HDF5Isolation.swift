@@ -20,8 +20,9 @@ enum HDF5Isolation {
     /// Exit status the child uses when a sanitizer (fuzzing builds) reports a memory error.
     static let sanitizerExit: Int32 = 86
 
-    static func read(path: String, options: HDF5Reader.Options, open: () throws -> HDF5TreeReader) throws -> LoadedCheckpoint {
-        let fd = try resultFile(path)
+    static func read(path: String, options: HDF5Reader.Options, sourceBytes: Int,
+                     open: () throws -> HDF5TreeReader) throws -> LoadedCheckpoint {
+        let fd = try resultFile(path, inMemory: sourceBytes <= options.inMemoryResultLimit)
         defer { close(fd) }
         // Fork under the libhdf5 lock: the child gets a consistent libhdf5 and never locks again.
         let pid: pid_t = HDF5Library.locked {
@@ -125,17 +126,25 @@ enum HDF5Isolation {
 
     // MARK: - Parent
 
-    /// An anonymous file for the child's result: memfd, else an unlinked temp file.
-    private static func resultFile(_ path: String) throws -> Int32 {
-        let fd = irzoo_memfd("irzoo-hdf5")
-        if fd >= 0 { return fd }
-        let dir = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-        var template = Array("\(dir)/irzoo-hdf5-XXXXXX".utf8CString)
-        let tmp = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard tmp >= 0 else { throw CheckpointError(file: path, reason: "cannot create a scratch file in \(dir): \(String(cString: strerror(errno)))") }
-        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
-        _ = fcntl(tmp, F_SETFD, FD_CLOEXEC)
-        return tmp
+    /// An anonymous file for the child's result: a memfd, or an unlinked temp file in $TMPDIR
+    /// (else /var/tmp, else /tmp) when the result may be large or memfd is missing.
+    private static func resultFile(_ path: String, inMemory: Bool) throws -> Int32 {
+        if inMemory {
+            let fd = irzoo_memfd("irzoo-hdf5")
+            if fd >= 0 { return fd }
+        }
+        var dirs = ["/var/tmp", "/tmp"]
+        if let t = getenv("TMPDIR") { dirs.insert(String(cString: t), at: 0) }
+        var lastError = ""
+        for dir in dirs {
+            var template = Array("\(dir)/irzoo-hdf5-XXXXXX".utf8CString)
+            let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+            if fd < 0 { lastError = "\(dir): \(String(cString: strerror(errno)))"; continue }
+            template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            return fd
+        }
+        throw CheckpointError(file: path, reason: "cannot create a scratch file for the HDF5 reader (\(lastError))")
     }
 
     private static func wait(_ pid: pid_t, path: String, wallSeconds: Int) throws -> Int32 {

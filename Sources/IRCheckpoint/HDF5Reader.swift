@@ -35,11 +35,17 @@ public enum HDF5Reader {
         public var cpuSeconds: Int
         /// Wall-clock seconds before the child is killed.
         public var wallSeconds: Int
+        /// Files up to this size hand their result back in memory (memfd); larger ones through
+        /// an unlinked temp file on disk, whose pages the kernel can evict, so that weights
+        /// larger than RAM still convert.
+        public var inMemoryResultLimit: Int
 
-        public init(isolated: Bool = true, cpuSeconds: Int = 1200, wallSeconds: Int = 3600) {
+        public init(isolated: Bool = true, cpuSeconds: Int = 1200, wallSeconds: Int = 3600,
+                    inMemoryResultLimit: Int = 1 << 30) {
             self.isolated = isolated
             self.cpuSeconds = cpuSeconds
             self.wallSeconds = wallSeconds
+            self.inMemoryResultLimit = inMemoryResultLimit
         }
     }
 
@@ -50,7 +56,7 @@ public enum HDF5Reader {
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw CheckpointError(file: path, reason: "not a regular file") }
         let size = Int(st.st_size)
-        return try run(path: path, options: options) {
+        return try run(path: path, options: options, sourceBytes: size) {
             var err = [CChar](repeating: 0, count: 256)
             let id = irzoo_h5_open(path, &err)
             guard id >= 0 else {
@@ -63,7 +69,7 @@ public enum HDF5Reader {
     /// Reads an HDF5 file held in memory (used by the fuzz target and for embedded `.h5` members).
     public static func read(image: UnsafeRawBufferPointer, name: String, options: Options = Options()) throws -> LoadedCheckpoint {
         guard let base = image.baseAddress, image.count > 0 else { throw CheckpointError(file: name, reason: "empty file") }
-        return try run(path: name, options: options) {
+        return try run(path: name, options: options, sourceBytes: image.count) {
             var err = [CChar](repeating: 0, count: 256)
             let id = irzoo_h5_open_image(base, image.count, &err)
             guard id >= 0 else {
@@ -73,9 +79,10 @@ public enum HDF5Reader {
         }
     }
 
-    private static func run(path: String, options: Options, open: @escaping () throws -> HDF5TreeReader) throws -> LoadedCheckpoint {
+    private static func run(path: String, options: Options, sourceBytes: Int,
+                            open: () throws -> HDF5TreeReader) throws -> LoadedCheckpoint {
         if options.isolated {
-            return try HDF5Isolation.read(path: path, options: options, open: open)
+            return try HDF5Isolation.read(path: path, options: options, sourceBytes: sourceBytes, open: open)
         }
         return try HDF5Library.locked {
             var reader = try open()

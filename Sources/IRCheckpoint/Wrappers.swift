@@ -53,7 +53,12 @@ enum Wrappers {
         }
 
         var named: [(String, TorchTensorRef)] = []
-        try walker.flatten(chosen, path: heap.tensor(chosen) != nil ? (chosenKey ?? "tensor") : "", depth: 0, into: &named)
+        if let t = heap.tensor(chosen) {
+            named = [(chosenKey ?? "tensor", t)]
+        } else {
+            var path: [String] = []
+            try walker.flatten(chosen, path: &path, depth: 0, into: &named)
+        }
 
         // Strip wrapper prefixes carried by every name.
         var stripped: [String] = []
@@ -164,22 +169,26 @@ struct TreeWalker {
         return false
     }
 
-    /// Every tensor under `v` with its dotted name; other leaves are listed as ignored.
-    mutating func flatten(_ v: PickleValue, path: String, depth: Int, into out: inout [(String, TorchTensorRef)]) throws {
+    /// Every tensor under `v` with its dotted name; other leaves are listed as ignored. The
+    /// path is kept as components and joined only for what is reported, so a walk costs O(1)
+    /// per node however deep it goes.
+    mutating func flatten(_ v: PickleValue, path: inout [String], depth: Int, into out: inout [(String, TorchTensorRef)]) throws {
         try visit(depth)
         if let t = heap.tensor(v) {
-            out.append((path, t))
+            out.append((path.joined(separator: "."), t))
             return
         }
         if let o = heap.object(v), o.kind == .unsupportedTensor {
-            throw PickleError("tensor '\(PickleRender.printable(path))' is rebuilt by \(o.className), which irzoo does not support (quantized, sparse or meta tensors)")
+            throw PickleError("tensor '\(PickleRender.printable(path.joined(separator: ".")))' is rebuilt by \(o.className), which irzoo does not support (quantized, sparse or meta tensors)")
         }
         guard let kids = children(of: v) else {
-            if !path.isEmpty { ignore(path, v) }
+            if !path.isEmpty { ignore(path.joined(separator: "."), v) }
             return
         }
         for (k, c) in kids {
-            try flatten(c, path: path.isEmpty ? k : "\(path).\(k)", depth: depth + 1, into: &out)
+            path.append(k)
+            try flatten(c, path: &path, depth: depth + 1, into: &out)
+            path.removeLast()
         }
     }
 

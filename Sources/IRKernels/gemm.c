@@ -216,8 +216,8 @@ size_t irk_sgemm_workspace_floats(void) {
     return (size_t)(mc * im.kc + im.kc * nc + IRK_A_CACHE + 128);
 }
 
-int irk_sgemm_mr(void) { return impl_for_level(irk_level()).mr; }
-int irk_sgemm_nr(void) { return impl_for_level(irk_level()).nr; }
+int irk_sgemm_mr(long N) { return impl_for(irk_level(), N).mr; }
+int irk_sgemm_nr(long N) { return impl_for(irk_level(), N).nr; }
 
 // dst[k * ld + i] = src[i * stride + k] for i < rows, k < kc: the transpose a pack does when its
 // operand's rows run along k. 4x4 blocks go through registers (4 loads, 8 shuffles, 4 stores for
@@ -332,6 +332,44 @@ static void pack_b(const irk_gemm_args *g, long N, long k0, long kc, long n0, lo
     }
 }
 
+// Block geometry shared by irk_sgemm and the shared A packing.
+typedef struct {
+    gemm_impl im;
+    long mcmax, kblocks, kcb, nqb, ablock;
+} a_geometry;
+
+static a_geometry a_geometry_for(long M, long N, long K) {
+    a_geometry a;
+    a.im = impl_for(irk_level(), N);
+    a.mcmax = (a.im.mc + a.im.mr - 1) / a.im.mr * a.im.mr;
+    // Depth blocks of equal size (576 = 3 x 192, not 256 + 256 + 64): a short last block would
+    // spend its time loading and storing C.
+    a.kblocks = K > 0 ? (K + a.im.kc - 1) / a.im.kc : 1;
+    a.kcb = K > 0 ? (K + a.kblocks - 1) / a.kblocks : 1;
+    a.nqb = (M + a.mcmax - 1) / a.mcmax;
+    a.ablock = a.mcmax * a.kcb;
+    return a;
+}
+
+size_t irk_sgemm_packed_a_floats(long M, long N, long K) {
+    a_geometry a = a_geometry_for(M, N, K);
+    return (size_t)(a.nqb * a.kblocks * a.ablock);
+}
+
+long irk_sgemm_packed_a_blocks(long M, long N, long K) {
+    a_geometry a = a_geometry_for(M, N, K);
+    return a.nqb * a.kblocks;
+}
+
+void irk_sgemm_pack_a(const irk_gemm_args *g, long M, long N, long K, long b0, long b1, float *dst) {
+    a_geometry a = a_geometry_for(M, N, K);
+    for (long b = b0; b < b1; b++) {
+        long q = b / a.kblocks, p = b % a.kblocks;
+        long ic = q * a.mcmax, pc = p * a.kcb;
+        pack_a(g, M, ic, IRK_MIN(a.mcmax, M - ic), pc, IRK_MIN(a.kcb, K - pc), a.im.mr, dst + b * a.ablock);
+    }
+}
+
 void irk_sgemm(const irk_gemm_args *g, long M, long N, long K, long m0, long m1, long n0, long n1,
                float *workspace) {
     if (m0 >= m1 || n0 >= n1) return;
@@ -347,26 +385,27 @@ void irk_sgemm(const irk_gemm_args *g, long M, long N, long K, long m0, long m1,
         }
         return;
     }
-    gemm_impl im = impl_for(irk_level(), N);
+    a_geometry geo = a_geometry_for(M, N, K);
+    gemm_impl im = geo.im;
     const int MR = im.mr, NR = im.nr;
-    long mcmax = (im.mc + MR - 1) / MR * MR;
+    long mcmax = geo.mcmax;
     float *apack = workspace;
     float *bpack = workspace + 144 * im.kc;
     bpack = (float *)(((size_t)bpack + 63) & ~(size_t)63);
     float *acache = bpack + im.kc * ((im.nc + NR - 1) / NR * NR);
     acache = (float *)(((size_t)acache + 63) & ~(size_t)63);
-    // Depth blocks of equal size (576 = 3 x 192, not 256 + 256 + 64): a short last block would
-    // spend its time loading and storing C.
-    long kblocks = (K + im.kc - 1) / im.kc;
-    long kcb = (K + kblocks - 1) / kblocks;
+    long kblocks = geo.kblocks, kcb = geo.kcb;
     // When all of A fits one block (few output channels), B is used by few micro-kernels after
     // packing: keep its block small enough to stay in L2 instead of round-tripping through L3.
     long ncb = (m1 - m0) <= mcmax ? IRK_MIN(im.nc, 10 * (long)NR) : im.nc;
     // Pack all of A once when it is reused by several column blocks and fits the cache area.
     long nqb = (m1 - m0 + mcmax - 1) / mcmax;
-    long ablock = mcmax * kcb;
+    long ablock = geo.ablock;
     int cache_a = (n1 - n0) > ncb && nqb * kblocks * ablock <= IRK_A_CACHE;
-    if (cache_a) {
+    if (g->packed_a && m0 == 0 && m1 == M) {
+        acache = (float *)g->packed_a; // packed once for all threads (read only here)
+        cache_a = 1;
+    } else if (cache_a) {
         for (long q = 0; q < nqb; q++)
             for (long p = 0; p < kblocks; p++) {
                 long ic = m0 + q * mcmax, pc = p * kcb;

@@ -6,7 +6,7 @@ extension ComputeContext {
     /// Runs `args` over all of C (M x N, depth K), in parallel.
     func gemm(_ args: irk_gemm_args, M: Int, N: Int, K: Int) {
         guard M > 0, N > 0 else { return }
-        let mr = Int(irk_sgemm_mr()), nr = Int(irk_sgemm_nr())
+        let mr = Int(irk_sgemm_mr(N)), nr = Int(irk_sgemm_nr(N))
         let wsFloats = Int(irk_sgemm_workspace_floats())
         let flops = Double(M) * Double(N) * Double(max(K, 1))
         let mTiles = (M + mr - 1) / mr, nTiles = (N + nr - 1) / nr
@@ -19,23 +19,27 @@ extension ComputeContext {
             }
             return
         }
-        // Each worker packs the operand that is not split in full, so split to duplicate the
-        // cheaper packing. A convolution's B is read in place (split its pixels); otherwise compare
-        // the operand sizes, counting a transposing pack (A with rows along K; Bᵀ) three times a copy.
-        let splitN: Bool
-        if args.b_koff != nil || mTiles < workers * 2 {
-            splitN = nTiles >= workers || mTiles < workers
-        } else if nTiles < workers * 2 {
-            splitN = false
-        } else {
-            let aCost = Double(M) * Double(K) * (args.a_cs == 1 ? 3 : 1)
-            let bCost = Double(K) * Double(N) * (args.b_col_stride == 1 ? 1 : 3)
-            splitN = aCost <= bCost
-        }
-        withScratch(wsFloats * workers) { ws in
+        // Split the pixels/columns among workers whenever there are enough of them: A (the
+        // weights) is then packed once, by all workers together, into a shared buffer, so no
+        // operand is packed twice. Few columns (attention with short rows): split the rows instead.
+        let splitN = nTiles >= workers
+        let shareA = splitN && Double(M) * Double(K) >= 16_384
+        let aFloats = shareA ? Int(irk_sgemm_packed_a_floats(M, N, K)) : 0
+        withScratch(wsFloats * workers + aFloats) { ws in
+            var shared = args
+            if shareA {
+                let packed = ws + wsFloats * workers
+                let blocks = Int(irk_sgemm_packed_a_blocks(M, N, K))
+                parallelFor(blocks) { r in
+                    var a = args
+                    irk_sgemm_pack_a(&a, M, N, K, r.lowerBound, r.upperBound, packed)
+                }
+                shared.packed_a = UnsafePointer(packed)
+            }
+            let run = shared
             parallelFor(workers) { range in
                 for w in range {
-                    var a = args
+                    var a = run
                     let scratch = ws + w * wsFloats
                     if splitN {
                         let lo = nTiles * w / workers * nr, hi = min(N, nTiles * (w + 1) / workers * nr)

@@ -49,6 +49,16 @@ final class HDF5IsolationTests: XCTestCase {
         XCTAssertEqual(a?.entry, "/model_weights/dense/dense/kernel:0")
     }
 
+    /// Large files hand their result back through an unlinked temp file instead of memory.
+    func testDiskBackedResultReadsTheSame() throws {
+        let path = TestSupport.fixture("hdf5/generic.h5")
+        let memory = try HDF5Reader.read(path: path)
+        let disk = try HDF5Reader.read(path: path, options: .init(inMemoryResultLimit: 0))
+        XCTAssertEqual(disk.tensors.map(\.name), memory.tensors.map(\.name))
+        XCTAssertEqual(disk.tensors.map { SHA256Hasher.hex(of: $0.data) }, memory.tensors.map { SHA256Hasher.hex(of: $0.data) })
+        XCTAssertTrue(disk.tensors[0].data.buffer.isFileMapping)
+    }
+
     /// Isolated tensors are zero-copy views of the child's result, 8-byte aligned at least.
     func testTensorsShareOneResultBuffer() throws {
         let loaded = try HDF5Reader.read(path: TestSupport.fixture("hdf5/keras_model.h5"))

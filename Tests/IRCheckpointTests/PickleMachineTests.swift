@@ -132,7 +132,9 @@ final class PickleMachineTests: XCTestCase {
         var laughs: [UInt8] = [0x80, 0x02, 0x5D, 0x71, 0, 0x30]
         for _ in 0 ..< 64 { laughs += [0x28, 0x68, 0, 0x68, 0, 0x6C, 0x71, 0, 0x30] }
         laughs += [0x68, 0, 0x2E]
-        assertPickleError(laughs, "structure expands past")
+        var walk = PickleLimits()
+        walk.maxWalkNodes = 1 << 16
+        assertPickleError(laughs, "structure expands past 65536 nodes", limits: walk)
     }
 
     func testPermissiveModeMakesInertPlaceholders() throws {

@@ -6,38 +6,39 @@ import IRModels
 
 /// The CLIP ViT vision tower against PyTorch in both published layouts: HF safetensors (q/k/v
 /// split) and OpenAI's TorchScript archive (fused in_proj, fp16 weights), mapped by the registry.
-/// Inputs: 40×51 (resize + crop), a square that hits the size-truncation quirk (one row short,
-/// zero-filled by the crop), and 20×33 (upsampling).
+/// Inputs: 23×37 (upscaled to 32×51, then cropped) and 49×49, a square that hits the
+/// size-truncation quirk (31 rows, the missing one zero-filled by the crop).
 final class CLIPGoldenTests: XCTestCase {
     let golden = ModelCase("clip-tiny")
-    let inputs = ["a", "b", "c"]
+    let inputs = ["a", "b"]
 
     func hfModel() throws -> CLIPVisionModel {
-        try XCTUnwrap(try golden.model("hf.safetensors", manifest: "clip-vit-l-14", layout: "hf", family: "clip-vision") as? CLIPVisionModel)
+        try XCTUnwrap(try golden.model("model.safetensors", manifest: "clip-vit-l-14", layout: "hf", family: "clip-vision") as? CLIPVisionModel)
     }
 
     func testPreprocessingMatchesPyTorch() throws {
         let model = try hfModel()
         for tag in inputs {
-            let pixels = try model.pixels(try golden.tensor("input_\(tag).npy"))
-            assertClose(pixels, try golden.tensor("pixels_\(tag).npy"), tolerance: 1e-5, "pixels \(tag)")
+            let pixels = try model.pixels(try golden.tensor("input-\(tag).npy"))
+            assertClose(pixels, try golden.tensor("pixels-\(tag).npy"), tolerance: 1e-5, "pixels \(tag)")
         }
     }
 
     func testHFLayoutMatchesPyTorch() throws {
         let model = try hfModel()
         for tag in inputs {
-            let tokens = try model.run(try golden.tensor("input_\(tag).npy"))
-            assertClose(tokens, try golden.tensor("output_\(tag).npy"), tolerance: 1e-4, "HF tokens \(tag)")
+            let tokens = try model.run(try golden.tensor("input-\(tag).npy"))
+            assertClose(tokens, try golden.tensor("hidden-\(tag).npy"), tolerance: 1e-4, "HF tokens \(tag)")
         }
     }
 
-    /// The same weights through OpenAI's layout: PyTorch's answer for the fp16-rounded weights.
+    /// The same weights through OpenAI's TorchScript layout (fused q|k|v split by the registry,
+    /// fp16 tensors widened at load): the same answer (the golden's weights hold fp16 values).
     func testOpenAILayoutMatchesPyTorch() throws {
-        let model = try golden.model("openai.pt", manifest: "clip-vit-l-14", layout: "openai-torchscript", family: "clip-vision")
+        let model = try golden.model("ViT-tiny.pt", manifest: "clip-vit-l-14", layout: "openai-torchscript", family: "clip-vision")
         for tag in inputs {
-            let tokens = try model.run(try golden.tensor("input_\(tag).npy"))
-            assertClose(tokens, try golden.tensor("output_openai_\(tag).npy"), tolerance: 1e-4, "OpenAI tokens \(tag)")
+            let tokens = try model.run(try golden.tensor("input-\(tag).npy"))
+            assertClose(tokens, try golden.tensor("hidden-\(tag).npy"), tolerance: 1e-4, "OpenAI tokens \(tag)")
         }
     }
 
@@ -55,6 +56,6 @@ final class CLIPGoldenTests: XCTestCase {
 
     func testTilingIsRefused() throws {
         let model = try hfModel()
-        XCTAssertThrowsError(try TiledInference.run(model, image: try golden.tensor("input_a.npy"), plan: try TilePlan(tile: 32, overlap: 4)))
+        XCTAssertThrowsError(try TiledInference.run(model, image: try golden.tensor("input-a.npy"), plan: try TilePlan(tile: 32, overlap: 4)))
     }
 }

@@ -8,18 +8,13 @@ import IRRuntime
 import IRModels
 
 /// One golden case folder: a checkpoint in the upstream container, config.json, inputs and
-/// PyTorch's outputs (Tests/Fixtures/models/<case>/).
+/// PyTorch's outputs (Tests/Fixtures/models/<case>/, written by Tools/gen_model_goldens.py and
+/// Tools/gen_anyir_goldens.py).
 struct ModelCase {
     let directory: String
 
-    /// `IRZOO_MODEL_CASES` points at another root (Tools/check_models_against_torch.py writes one)
-    /// while a model is being developed; the committed fixtures are used otherwise.
     init(_ name: String) {
-        if let root = ProcessInfo.processInfo.environment["IRZOO_MODEL_CASES"], !root.isEmpty {
-            directory = (root as NSString).appendingPathComponent(name)
-        } else {
-            directory = TestSupport.fixture("models/\(name)")
-        }
+        directory = TestSupport.fixture("models/\(name)")
     }
 
     func path(_ file: String) -> String { (directory as NSString).appendingPathComponent(file) }

@@ -10,7 +10,7 @@ final class ModelFactoryTests: XCTestCase {
     let golden = ModelCase("symunet-tiny")
 
     func testInventoryMismatchIsReportedWhole() throws {
-        var records = try golden.records("model.pth", manifest: "symunet", layout: "basicsr")
+        var records = try golden.records("checkpoint.pth", manifest: "symunet", layout: "basicsr")
         let removed = records.remove(at: 3).name
         let extra = try TensorRecord(name: "encoders.0.0.attn.extra", dtype: .f32, shape: [2],
                                      data: ByteBuffer.copying([UInt8](repeating: 0, count: 8)).whole)
@@ -25,7 +25,7 @@ final class ModelFactoryTests: XCTestCase {
     }
 
     func testMisShapedTensorIsReported() throws {
-        var records = try golden.records("model.pth", manifest: "symunet", layout: "basicsr")
+        var records = try golden.records("checkpoint.pth", manifest: "symunet", layout: "basicsr")
         let i = try XCTUnwrap(records.firstIndex { $0.name == "intro.bias" })
         records[i] = try TensorRecord(name: "intro.bias", dtype: .f32, shape: [2, 4], data: records[i].data)
         XCTAssertThrowsError(try ModelFactory.make(config: try golden.config(family: "symunet"), records: records, source: "x")) { e in
@@ -35,7 +35,7 @@ final class ModelFactoryTests: XCTestCase {
 
     /// A checkpoint stored in f16 is widened once and still runs.
     func testHalfPrecisionWeightsRun() throws {
-        let records = try golden.records("model.pth", manifest: "symunet", layout: "basicsr").map { r -> TensorRecord in
+        let records = try golden.records("checkpoint.pth", manifest: "symunet", layout: "basicsr").map { r -> TensorRecord in
             let half = ElementConversion.convert(r.data, from: .f32, to: .f16, count: r.elementCount)
             return try TensorRecord(name: r.name, dtype: .f16, shape: r.shape, data: half.whole)
         }
@@ -46,7 +46,7 @@ final class ModelFactoryTests: XCTestCase {
     }
 
     func testWeightsAreUsedInPlace() throws {
-        let records = try golden.records("model.pth", manifest: "symunet", layout: "basicsr")
+        let records = try golden.records("checkpoint.pth", manifest: "symunet", layout: "basicsr")
         let w = try Weights(records: records)
         XCTAssertTrue(try w.tensor("intro.weight").isMapped)
     }

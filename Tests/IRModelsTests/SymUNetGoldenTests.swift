@@ -10,7 +10,7 @@ final class SymUNetGoldenTests: XCTestCase {
     let golden = ModelCase("symunet-tiny")
 
     func makeModel() throws -> Model {
-        try golden.model("model.pth", manifest: "symunet", layout: "basicsr", family: "symunet")
+        try golden.model("checkpoint.pth", manifest: "symunet", layout: "basicsr", family: "symunet")
     }
 
     /// 37×45 is padded to 64×64 (reflect, right/bottom) and cropped back: the odd size exercises both.
@@ -25,7 +25,7 @@ final class SymUNetGoldenTests: XCTestCase {
     /// The result does not depend on the thread count (work splits never change the sums' order
     /// beyond rounding).
     func testSingleThreadedAgrees() throws {
-        let model = try golden.model("model.pth", manifest: "symunet", layout: "basicsr", family: "symunet", threads: 1)
+        let model = try golden.model("checkpoint.pth", manifest: "symunet", layout: "basicsr", family: "symunet", threads: 1)
         let y = try model.run(try golden.tensor("input.npy"))
         assertClose(y, try golden.tensor("output.npy"), tolerance: 1e-4, "SymUNet tiny, 1 thread")
     }

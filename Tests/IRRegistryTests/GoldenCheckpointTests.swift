@@ -74,3 +74,38 @@ final class GoldenCheckpointTests: XCTestCase {
         return out
     }
 }
+
+/// The demo model shipped in Zoo/demo/ (Tools/train_demo.py) is what its manifest says.
+final class DemoModelTests: XCTestCase {
+    private let demo = TestSupport.repoRoot.appendingPathComponent("Zoo/demo")
+
+    func testDemoCheckpointIsDetectedAsTheDemoModel() throws {
+        let path = demo.appendingPathComponent("symunet-demo.pth").path
+        let size = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        XCTAssertLessThanOrEqual(size, 5_000_000)
+        let loaded = try CheckpointReader.read(path: path)
+        XCTAssertEqual(loaded.wrapper.map { $0.hasPrefix("params") }, true, "\(String(describing: loaded.wrapper))")
+        guard case .matched(let r) = ModelResolver.detect(loaded.tensors, zoo: try Zoo.embedded()) else {
+            return XCTFail("the demo checkpoint is not detected")
+        }
+        XCTAssertEqual(r.manifest.id, "symunet-demo")
+        XCTAssertTrue(r.configMatchesManifest)
+        XCTAssertEqual(r.config.inventory.parameterCount, r.manifest.parameters)
+        XCTAssertEqual(loaded.tensors.count, r.manifest.stateDictKeys)
+    }
+
+    func testRecordedPSNRGainIsAtLeastThreeDecibels() throws {
+        let data = try Data(contentsOf: demo.appendingPathComponent("metrics.json"))
+        let metrics = try JSONDecoder().decode([String: AnyJSON].self, from: data)
+        let gain: Double
+        switch metrics["gain_db"] {
+        case .number(let d)?: gain = d
+        case .integer(let i)?: gain = Double(i)
+        default: return XCTFail("metrics.json has no gain_db")
+        }
+        XCTAssertGreaterThanOrEqual(gain, 3)
+        for png in ["chelsea-clean.png", "chelsea-noisy-s25.png", "chelsea-restored-pytorch.png"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: demo.appendingPathComponent(png).path), png)
+        }
+    }
+}

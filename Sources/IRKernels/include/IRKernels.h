@@ -33,15 +33,22 @@ typedef struct {
     const float *bias;     // per row m (a conv's output channel), or NULL
     const float *bias_col; // per column n (a linear layer's output feature), or NULL
     int accumulate;
+    const float *packed_a; // all of A already packed by irk_sgemm_pack_a (then m0 = 0, m1 = M), or NULL
 } irk_gemm_args;
 
 /// Floats of scratch one irk_sgemm call needs (packing buffers), at the active level.
 size_t irk_sgemm_workspace_floats(void);
-/// Register-tile sizes of the active level (callers split work in these units).
-int irk_sgemm_mr(void);
-int irk_sgemm_nr(void);
+/// Register-tile sizes the active level uses for a product with N columns (callers split work
+/// in these units).
+int irk_sgemm_mr(long N);
+int irk_sgemm_nr(long N);
 void irk_sgemm(const irk_gemm_args *g, long M, long N, long K,
                long m0, long m1, long n0, long n1, float *workspace);
+/// Packing all of A once, shared by the threads that split N (so none packs it again): the
+/// floats it takes, the number of blocks, and packing blocks [b0, b1) into dst (any thread order).
+size_t irk_sgemm_packed_a_floats(long M, long N, long K);
+long irk_sgemm_packed_a_blocks(long M, long N, long K);
+void irk_sgemm_pack_a(const irk_gemm_args *g, long M, long N, long K, long b0, long b1, float *dst);
 
 /// Gram-type product for tiny M, N and a long depth K (Restormer's channel attention q·kᵀ over
 /// all pixels): C[i][j] (= or +=) sum_k A[i*lda + k] * B[j*ldb + k]. Both operands are read in place

@@ -61,13 +61,16 @@ struct Run: ParsableCommand {
         if let overlap, overlap < 0 { throw ValidationError("--overlap cannot be negative") }
         if let bitDepth, bitDepth != 8 && bitDepth != 16 { throw ValidationError("--bit-depth must be 8 or 16") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        for (flag, path) in [("--input", input), ("--output", output)] where RunFile.kind(path) == nil {
-            throw ValidationError("\(flag) \(path): expected a .png or .npy file")
-        }
     }
 
     func run() throws {
         let started = Terminal.now()
+        for (flag, path) in [("--input", input), ("--output", output)] where RunFile.kind(path) == nil {
+            throw CLIError(.usage, "\(flag) \(path): expected a .png or .npy file")
+        }
+        if let tile, let overlap, overlap >= tile {
+            throw CLIError(.usage, "--overlap \(overlap) must be smaller than --tile \(tile)")
+        }
         let store = try StoreAccess.open()
         let installed = try store.manifest(named: name)
         let loaded = try RunModelLoader.load(installed, store: store, threads: threads)
