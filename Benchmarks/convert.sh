@@ -14,8 +14,7 @@ TENSOR_MIB=64
 TMP=$(mktemp -d "${TMPDIR:-/var/tmp}/irzoo-bench-convert.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-swift build -c release --product irzoo >&2
-IRZOO=$(swift build -c release --show-bin-path)/irzoo
+IRZOO=$(bin_dir irzoo)/irzoo
 "$PY" Benchmarks/make_torch_checkpoint.py "$TMP/ckpt.pth" "$GIB" "$TENSOR_MIB"
 cat "$TMP/ckpt.pth" > /dev/null # into the page cache, for every contender alike
 load_note

@@ -1,9 +1,22 @@
 # Helpers shared by the store and convert benchmarks (sourced).
 
+# SWIFT_SCRATCH=DIR builds into DIR instead of .build (so a benchmark can run beside other builds).
+SCRATCH=()
+if [ -n "${SWIFT_SCRATCH:-}" ]; then SCRATCH=(--scratch-path "$SWIFT_SCRATCH"); fi
+
+# bin_dir PRODUCT...: builds the products (release) and prints their directory. With
+# IRZOO_BIN_DIR set, uses the binaries already there instead.
+bin_dir() {
+  if [ -n "${IRZOO_BIN_DIR:-}" ]; then echo "$IRZOO_BIN_DIR"; return; fi
+  local p
+  for p in "$@"; do swift build -c release "${SCRATCH[@]}" --product "$p" >&2; done
+  swift build -c release "${SCRATCH[@]}" --show-bin-path
+}
+
 # timed OUTFILE CMD...: runs CMD under /usr/bin/time, appends "seconds max_rss_kib" to OUTFILE.
 timed() {
   local out=$1; shift
-  /usr/bin/time -f '%e %M' -a -o "$out" "$@" >/dev/null
+  /usr/bin/time -f '%e %M' -a -o "$out" "$@" >/dev/null 2>&1
 }
 
 # best OUTFILE: the run with the lowest time, as "seconds rss_kib".

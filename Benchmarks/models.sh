@@ -50,3 +50,6 @@ while i < len(d):
 done
 
 "$PY" Benchmarks/models_torch.py report "$TMP"
+
+# AnyIR-T and AnyIR-S at 256x256 (issue 6): the same protocol, in Benchmarks/anyir.sh.
+IRZOO_BIN=$IRZOO bash Benchmarks/anyir.sh "$PY" "$THREADS" "$RUNS"

@@ -10,8 +10,11 @@ REPEATS=${3:-10}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
-swift build -c release --product irzoo-bench >&2
-BENCH=$(swift build -c release --show-bin-path)/irzoo-bench
+# SCRATCH=.build-x uses another build folder (the default is SwiftPM's .build).
+SCRATCH_ARGS=()
+if [ -n "${SCRATCH:-}" ]; then SCRATCH_ARGS=(--scratch-path "$SCRATCH"); fi
+swift build -c release "${SCRATCH_ARGS[@]}" --product irzoo-bench >&2
+BENCH=$(swift build -c release "${SCRATCH_ARGS[@]}" --show-bin-path)/irzoo-bench
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)  (numbers are noisy above ~0.5)" >&2
 "$BENCH" --threads "$THREADS" --repeat "$REPEATS" > "$OUT/irzoo.jsonl"

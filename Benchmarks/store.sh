@@ -12,9 +12,7 @@ IMPORT_GIB=${3:-1}
 TMP=$(mktemp -d "${TMPDIR:-/var/tmp}/irzoo-bench-store.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-swift build -c release --product irzoo >&2
-swift build -c release --product irzoo-store-bench >&2
-BIN=$(swift build -c release --show-bin-path)
+BIN=$(bin_dir irzoo irzoo-store-bench)
 load_note
 
 "$BIN/irzoo-store-bench" "$TMP" "$GIB" 128 > "$TMP/store.jsonl"

@@ -10,6 +10,8 @@ Writes Tests/Fixtures/models/<case>/:
                    absent (AnyIR's and PromptIR's own code save none)
   input.npy        the input image [1, 3, H, W], float32 in [0, 1]
   output.npy       the reference's answer, float32
+  input.png        (anyir-s only) the input rounded to 8-bit RGB, for the CLI test
+  png_output.npy   (anyir-s only) the reference's answer to the PNG's pixels (value / 255)
   config.json      the family config the shapes follow (as the registry spells it)
   reference.json   how the case was made: sizes, counts, the FFT-vs-sum gap of the reference
 
@@ -31,6 +33,7 @@ import sys
 import torch
 import torch.nn.functional as F
 import numpy as np
+from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "reference"))
@@ -168,6 +171,12 @@ def main():
         np.save(os.path.join(folder, "input.npy"), image.numpy())
         np.save(os.path.join(folder, "output.npy"), out.numpy())
         write_json(os.path.join(folder, "config.json"), registry_config(family, kwargs))
+        if name == "anyir-s":
+            pixels = np.rint(image[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+            Image.fromarray(pixels).save(os.path.join(folder, "input.png"))
+            decoded = torch.from_numpy(np.array(Image.open(os.path.join(folder, "input.png")).convert("RGB")))
+            png_input = (decoded.permute(2, 0, 1).float() / 255).unsqueeze(0).contiguous()
+            np.save(os.path.join(folder, "png_output.npy"), reference_output(net, png_input).numpy())
         info = {"input_hw": [h, w], "parameters": promptir.parameter_count(net),
                 "state_dict_keys": len(net.state_dict()), "hyper_parameters": hp_style,
                 "optimizer_state": not weights_only, "output_abs_max": float(out.abs().max()),

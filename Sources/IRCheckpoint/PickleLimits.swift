@@ -17,7 +17,7 @@ public struct PickleLimits: Sendable {
     /// Nesting depth of containers, checked while building and on every walk.
     public var maxNesting = 256
     /// Nodes one walk (flattening, rendering) may visit: defeats billion-laughs sharing.
-    public var maxWalkNodes = 1 << 21
+    public var maxWalkNodes = 1 << 20
 
     public init() {}
 }

@@ -49,7 +49,8 @@ extension PickleMachine {
             }
             throw PickleError("\(opcode) on \(describeType(callable)): only allow-listed functions can be called")
         }
-        let name = PickleRender.printable(g.qualifiedName)
+        // Computed only when used: this runs once per tensor.
+        var name: String { PickleRender.printable(g.qualifiedName) }
         func bad(_ expected: String) -> PickleError {
             PickleError("bad arguments to \(name): expected \(expected), got (\(args.map(describeType).joined(separator: ", ")))")
         }
@@ -172,7 +173,7 @@ extension PickleMachine {
     }
 
     private func newObject(_ g: PickleGlobal, _ args: [PickleValue], kwargs: [PickleValue]) throws -> PickleValue {
-        let name = PickleRender.printable(g.qualifiedName)
+        var name: String { PickleRender.printable(g.qualifiedName) }
         switch g.kind {
         case .namespace:
             guard args.isEmpty else { throw PickleError("bad arguments to \(name): expected no positional arguments") }

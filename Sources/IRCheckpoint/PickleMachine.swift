@@ -19,7 +19,11 @@ public final class PickleMachine {
     private var stack: [PickleValue] = []
     /// Stack heights at each open MARK; values below the top mark are fenced off.
     private var marks: [Int] = []
-    private var memo: [Int: PickleValue] = [:]
+    /// The memo: dense for the indices pickles really use (0, 1, 2, ...), a dictionary beyond.
+    /// Dense slots stay within twice the number of entries, so sparse indices cannot inflate it.
+    private var memoDense: [PickleValue?] = []
+    private var memoSparse: [Int: PickleValue] = [:]
+    private var memoCount = 0
 
     public init(heap: PickleHeap = PickleHeap(), limits: PickleLimits = PickleLimits(),
                 permissive: Bool = false, torchScript: Bool = false) {
@@ -35,7 +39,9 @@ public final class PickleMachine {
     public func run(_ data: ByteView, from start: Int = 0) throws -> (value: PickleValue, end: Int) {
         stack.removeAll(keepingCapacity: true)
         marks.removeAll()
-        memo.removeAll()
+        memoDense.removeAll(keepingCapacity: true)
+        memoSparse.removeAll()
+        memoCount = 0
         return try data.withUnsafeBytes { buf in
             var cursor = PickleCursor(buf: buf, view: data, pos: start, maxString: limits.maxStringBytes)
             return try execute(&cursor)
@@ -182,7 +188,7 @@ public final class PickleMachine {
         case .put: try memoize(at: try PickleText.index(try c.line(), opcode: "PUT"))
         case .binput: try memoize(at: Int(try c.byte()))
         case .longBinput: try memoize(at: Int(try c.uint32()))
-        case .memoize: try memoize(at: memo.count)
+        case .memoize: try memoize(at: memoCount)
         case .get: try push(try recall(try PickleText.index(try c.line(), opcode: "GET")))
         case .binget: try push(try recall(Int(try c.byte())))
         case .longBinget: try push(try recall(Int(try c.uint32())))
@@ -260,14 +266,27 @@ public final class PickleMachine {
 
     private func memoize(at index: Int) throws {
         let v = try top()
-        if memo[index] == nil {
-            guard memo.count < limits.maxMemo else { throw PickleError("memo grows past \(limits.maxMemo) entries") }
+        if index < memoDense.count {
+            if memoDense[index] == nil { try countMemoEntry() }
+            memoDense[index] = v
+        } else if memoSparse[index] == nil && index < 2 * memoCount + 1024 && memoSparse.isEmpty {
+            try countMemoEntry()
+            memoDense.append(contentsOf: repeatElement(nil, count: index - memoDense.count))
+            memoDense.append(v)
+        } else {
+            if memoSparse[index] == nil { try countMemoEntry() }
+            memoSparse[index] = v
         }
-        memo[index] = v
+    }
+
+    private func countMemoEntry() throws {
+        guard memoCount < limits.maxMemo else { throw PickleError("memo grows past \(limits.maxMemo) entries") }
+        memoCount += 1
     }
 
     private func recall(_ index: Int) throws -> PickleValue {
-        guard let v = memo[index] else { throw PickleError("memo index \(index) was never stored") }
+        if index >= 0, index < memoDense.count, let v = memoDense[index] { return v }
+        guard let v = memoSparse[index] else { throw PickleError("memo index \(index) was never stored") }
         return v
     }
 

@@ -65,7 +65,10 @@ public final class ZipArchive: @unchecked Sendable {
     /// The member's bytes: a view of the mapping when stored, a fresh buffer when deflated.
     /// The CRC-32 is checked unless `verifyCRC` is false.
     public func data(of entry: ZipEntry, verifyCRC: Bool = true) throws -> ByteView {
-        let raw = buffer.whole.slice(offset: entry.dataOffset, count: entry.compressedSize)!  // checked at parse time
+        // In range for this archive's entries (checked at parse time); an entry of another archive may not be.
+        guard let raw = buffer.whole.slice(offset: entry.dataOffset, count: entry.compressedSize) else {
+            throw CheckpointError(file: path, entry: PickleRender.printable(entry.name), reason: "entry does not belong to this archive")
+        }
         let bytes: ByteView
         if entry.isStored {
             bytes = raw
@@ -77,7 +80,7 @@ public final class ZipArchive: @unchecked Sendable {
             // again, from the page cache, by whoever uses them).
             let crc = ZipCRC.checksum(bytes, releasingPages: entry.isStored && entry.compressedSize >= ZipCRC.block)
             guard crc == entry.crc32 else {
-                throw CheckpointError(file: path, entry: entry.name,
+                throw CheckpointError(file: path, entry: PickleRender.printable(entry.name),
                                       reason: "CRC-32 mismatch: the archive says \(hex32(entry.crc32)), the bytes give \(hex32(crc)) (corrupt or tampered)")
             }
         }

@@ -2,9 +2,11 @@
 //
 // C is row-major and the micro-kernel vectorises along n (the pixels of a convolution, the
 // output features of a matmul), broadcasting A values: so a conv's NCHW output is written
-// directly, and its OIHW weights are A read in place. Both operands are copied per call into
-// small packed panels (A: MR rows x KC, B: KC x NR) that stay in L1/L2; the packing of B
-// doubles as the convolution's implicit im2col, so no im2col matrix is ever materialised.
+// directly, and its OIHW weights are A read in place from the mapping. Per call, A is copied into
+// small packed panels (MR rows x KC; all of A once when it fits, shared by the threads). B is
+// either read in place (a stride-1 convolution's tile that lies inside one output row: its rows
+// are the input rows at offsets koff[k]) or packed into KC x NR panels; that packing doubles as
+// the convolution's implicit im2col, so no im2col matrix is ever materialised.
 //
 // FMA: the micro-kernels use explicit fused multiply-adds (one rounding per step, so they are at
 // least as accurate as mul+add); the rest of the package is compiled with -ffp-contract=off.
@@ -205,6 +207,7 @@ static gemm_impl impl_for(int level, long N) {
         return (gemm_impl){12, 32, 256, 132, 2016, ukernel_avx512_32, ukdirect_avx512_32, copy_avx512_32};
     }
 #endif
+    (void)N;
     return im;
 }
 
@@ -254,7 +257,7 @@ static void transpose_rows(const float *src, long stride, long rows, long kc, fl
 
 // Packs A rows [m0, m0+mc) x depth [k0, k0+kc) into MR-row panels: panel p holds, for each k,
 // MR consecutive values (rows past M are zero).
-static void pack_a(const irk_gemm_args *g, long M, long m0, long mc, long k0, long kc, int MR, float *dst) {
+static void pack_a(const irk_gemm_args *g, long m0, long mc, long k0, long kc, int MR, float *dst) {
     for (long ip = 0; ip < mc; ip += MR) {
         long rows = IRK_MIN((long)MR, mc - ip);
         if (g->a_cs == 1) {
@@ -274,11 +277,9 @@ static void pack_a(const irk_gemm_args *g, long M, long m0, long mc, long k0, lo
         for (long i = rows; i < MR; i++)
             for (long k = 0; k < kc; k++) dst[k * MR + i] = 0.0f;
         dst += MR * kc;
-        (void)M;
     }
 }
 
-// Packs B depth [k0, k0+kc) x columns [n0, n0+nc) into NR-column panels (columns past N are zero).
 // A full panel of B columns n .. n+NR that are consecutive floats of one source row, given by
 // the per-k offsets table (a stride-1 convolution's tile inside one output row): returns its
 // base pointer (B(k, n + j) = base[koff[k] + j]), or NULL.
@@ -290,8 +291,9 @@ static const float *direct_panel(const irk_gemm_args *g, long n, long cols, int 
     return g->b + first;
 }
 
+// Packs B depth [k0, k0+kc) x columns [n0, n0+nc) into NR-column panels (columns past N are zero).
 // Panels that `direct_panel` accepts are left unpacked when skip_direct is set.
-static void pack_b(const irk_gemm_args *g, long N, long k0, long kc, long n0, long nc, int NR, copy_rows_fn copy,
+static void pack_b(const irk_gemm_args *g, long k0, long kc, long n0, long nc, int NR, copy_rows_fn copy,
                    int skip_direct, float *dst) {
     long noff[64];
     for (long jp = 0; jp < nc; jp += NR) {
@@ -328,7 +330,6 @@ static void pack_b(const irk_gemm_args *g, long N, long k0, long kc, long n0, lo
             }
         }
         dst += NR * kc;
-        (void)N;
     }
 }
 
@@ -366,7 +367,7 @@ void irk_sgemm_pack_a(const irk_gemm_args *g, long M, long N, long K, long b0, l
     for (long b = b0; b < b1; b++) {
         long q = b / a.kblocks, p = b % a.kblocks;
         long ic = q * a.mcmax, pc = p * a.kcb;
-        pack_a(g, M, ic, IRK_MIN(a.mcmax, M - ic), pc, IRK_MIN(a.kcb, K - pc), a.im.mr, dst + b * a.ablock);
+        pack_a(g, ic, IRK_MIN(a.mcmax, M - ic), pc, IRK_MIN(a.kcb, K - pc), a.im.mr, dst + b * a.ablock);
     }
 }
 
@@ -409,7 +410,7 @@ void irk_sgemm(const irk_gemm_args *g, long M, long N, long K, long m0, long m1,
         for (long q = 0; q < nqb; q++)
             for (long p = 0; p < kblocks; p++) {
                 long ic = m0 + q * mcmax, pc = p * kcb;
-                pack_a(g, M, ic, IRK_MIN(mcmax, m1 - ic), pc, IRK_MIN(kcb, K - pc), MR,
+                pack_a(g, ic, IRK_MIN(mcmax, m1 - ic), pc, IRK_MIN(kcb, K - pc), MR,
                        acache + (q * kblocks + p) * ablock);
             }
     }
@@ -418,14 +419,14 @@ void irk_sgemm(const irk_gemm_args *g, long M, long N, long K, long m0, long m1,
         for (long pc = 0; pc < K; pc += kcb) {
             long kc = IRK_MIN(kcb, K - pc);
             int use_direct = im.direct && g->b_koff && g->b_col_stride == 1;
-            pack_b(g, N, pc, kc, jc, nc, NR, im.copy, use_direct, bpack);
+            pack_b(g, pc, kc, jc, nc, NR, im.copy, use_direct, bpack);
             for (long ic = m0; ic < m1; ic += mcmax) {
                 long mc = IRK_MIN(mcmax, m1 - ic);
                 const float *ap;
                 if (cache_a) {
                     ap = acache + (((ic - m0) / mcmax) * kblocks + pc / kcb) * ablock;
                 } else {
-                    pack_a(g, M, ic, mc, pc, kc, MR, apack);
+                    pack_a(g, ic, mc, pc, kc, MR, apack);
                     ap = apack;
                 }
                 int acc = pc > 0 || g->accumulate;

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import IRFormat
 import IRTensor
 
@@ -15,7 +20,8 @@ extension ModelStore {
     /// Finishes or undoes whatever crashed commands left in `tmp/`. Every command calls it first.
     @discardableResult
     public func recover() throws -> SweepReport {
-        guard exists else { return SweepReport() }
+        // Nothing to sweep in an absent store, and nothing can be swept in a read-only one.
+        guard exists, access(tmpDir, W_OK) == 0 else { return SweepReport() }
         let held = try lock(.exclusive)
         defer { withExtendedLifetime(held) {} }
         return try sweepLocked(dryRun: false)

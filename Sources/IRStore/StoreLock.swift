@@ -15,7 +15,9 @@ final class FileLock {
     /// Opens (creating) `path` and waits for the lock.
     init(path: String, mode: Mode) throws {
         self.path = path
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        var f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if f < 0 && mode == .shared { f = open(path, O_RDONLY | O_CLOEXEC) } // a read-only store can still be read
+        fd = f
         guard fd >= 0 else { throw StoreError(.io, "\(path): cannot open the lock file: \(String(cString: strerror(errno)))") }
         while flock(fd, mode == .exclusive ? LOCK_EX : LOCK_SH) != 0 {
             if errno == EINTR { continue }

@@ -6,7 +6,7 @@ import XCTest
 
 final class TorchLegacyReaderTests: XCTestCase {
     func testLegacyFilesMatchTorch() throws {
-        for name in ["dtypes_legacy.pt", "dtypes_legacy_proto1.pt"] {
+        for name in ["dtypes_legacy.pt", "dtypes_legacy_proto1.pt", "legacy_views.pt"] {
             let got = try TorchFixture.check(name)
             XCTAssertEqual(got.format, .torchLegacy)
         }
@@ -19,6 +19,19 @@ final class TorchLegacyReaderTests: XCTestCase {
         XCTAssertTrue(byName["base"]!.data.buffer === buf)
         XCTAssertEqual(byName["slice"]!.data.pointer, byName["base"]!.data.pointer + 20)
         XCTAssertFalse(byName["transposed"]!.data.buffer === buf)
+    }
+
+    /// Old legacy files put tensors on views of a root storage (view_metadata).
+    func testStorageViewsResolveIntoTheirRootStorage() throws {
+        let buf = try ByteBuffer.map(path: TorchFixture.path("legacy_views.pt"))
+        let got = try TorchLegacyReader.read(file: buf, path: "legacy_views.pt", options: ReadOptions())
+        let byName = Dictionary(uniqueKeysWithValues: got.tensors.map { ($0.name, $0) })
+        let b = byName["b"]!  // the whole root: 8 floats
+        XCTAssertTrue(b.data.buffer === buf)
+        // 'a' is element 1 of view v1, which starts at root element 2.
+        XCTAssertEqual(byName["a"]!.data.pointer, b.data.pointer + 3 * 4)
+        let c = byName["c"]!
+        XCTAssertEqual((0 ..< 4).map { ElementConversion.value(c.data.pointer, .f32, $0) }, [3, 6, 4.5, 7.5])
     }
 
     func testTruncatedLegacyFileNamesTheStorage() throws {

@@ -68,5 +68,6 @@ func maxAbsDifference(_ a: Tensor, _ b: Tensor, file: StaticString = #filePath, 
 
 func assertClose(_ a: Tensor, _ b: Tensor, tolerance: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
     let d = maxAbsDifference(a, b, file: file, line: line)
+    print("golden \(what): max abs error \(d) (tolerance \(tolerance))")
     XCTAssertLessThanOrEqual(d, tolerance, "\(what): max abs error \(d)", file: file, line: line)
 }

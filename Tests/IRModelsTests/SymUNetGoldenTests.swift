@@ -60,3 +60,20 @@ final class SymUNetGoldenTests: XCTestCase {
         XCTAssertTrue(seen.allSatisfy { $0.1 == 7 })
     }
 }
+
+/// A SymUNet no manifest describes (two levels, BiasFree LayerNorm, convolution biases, 2/3 | 4
+/// heads, expansion 2.0): the config is read off the shapes as `irzoo import` does without
+/// `--config`, and the model built from it matches PyTorch (Tools/gen_symunet_variant_golden.py).
+final class SymUNetVariantGoldenTests: XCTestCase {
+    let golden = ModelCase("symunet-variant")
+
+    func testDetectedVariantMatchesPyTorch() throws {
+        let records = try golden.records("checkpoint.pth", manifest: "symunet", layout: "basicsr")
+        let detected = try XCTUnwrap(try ArchitectureFamily.named("symunet")?.detect(ShapeTable(records)))
+        XCTAssertEqual(detected.config, try golden.config(family: "symunet"))
+        let model = try ModelFactory.make(config: detected.config, records: records, source: "checkpoint.pth")
+        XCTAssertEqual(model.minimumSide, 9, "two levels pad to a multiple of 16")
+        let y = try model.run(try golden.tensor("input.npy"))
+        assertClose(y, try golden.tensor("output.npy"), tolerance: 1e-4, "SymUNet variant (BiasFree, biases)")
+    }
+}
