@@ -313,6 +313,8 @@ def gen_safetensors_malformed(out):
     case("sub_byte_misaligned", st_blob('{"a":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}}', b"\x00" * 2),
          "byte boundary", entry="a")
     case("empty_header", struct.pack("<Q", 0), "does not start with '{'")
+    case("leading_space", st_blob(' {"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', b"\x00" * 4),
+         "does not start with '{'", reference_rejects=False)
 
     table = {}
     for name, (blob, fragment, reference_rejects, entry) in sorted(cases.items()):

@@ -282,6 +282,7 @@ def main():
         "epoch": 3,
         "global_step": 120,
         "pytorch-lightning_version": "2.4.0",
+        "torch_version": torch.__version__,  # a TorchVersion, pickled with NEWOBJ
         "state_dict": collections.OrderedDict(("net." + k, v) for k, v in sd_l.items()),
         "callbacks": {"ModelCheckpoint{'monitor': 'psnr'}": {"best_model_score": torch.tensor(31.5)}},
         "optimizer_states": [opt.state_dict()],
@@ -293,6 +294,7 @@ def main():
     check_loads(OUT / "lightning.ckpt", {k: v for k, v in ckpt.items() if k == "state_dict"})
     record("lightning.ckpt", "torch-zip", sd_l, wrapper="state_dict (prefix 'net.' stripped)", ignored=[
         "epoch (int, ignored)", "global_step (int, ignored)", "pytorch-lightning_version (str, ignored)",
+        "torch_version (str, ignored)",
         "callbacks (dict of 1, ignored)", "optimizer_states (list of 1, ignored)", "lr_schedulers (list of 1, ignored)",
         "hparams_name (str, ignored)", "hyper_parameters (AttributeDict of 6, ignored)"],
         select={"optimizer_states.0.state": {
@@ -305,6 +307,7 @@ def main():
     record("lightning_pathlib.ckpt", "torch-zip", sd_l, wrapper="state_dict (prefix 'net.' stripped)",
            refused="pathlib.PurePosixPath", ignored=[
                "epoch (int, ignored)", "global_step (int, ignored)", "pytorch-lightning_version (str, ignored)",
+               "torch_version (str, ignored)",
                "callbacks (dict of 1, ignored)", "optimizer_states (list of 1, ignored)",
                "lr_schedulers (list of 1, ignored)", "hparams_name (str, ignored)",
                "hyper_parameters (dict of 2, ignored)"],

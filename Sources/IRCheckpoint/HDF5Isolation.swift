@@ -61,9 +61,14 @@ enum HDF5Isolation {
 
     private static func child(fd: Int32, path: String, cpuSeconds: Int, open: () throws -> HDF5TreeReader) -> Never {
         prepareChild(cpuSeconds: cpuSeconds)
+        // libhdf5's own allocations on crafted metadata must not exhaust the machine: first a
+        // budget for parsing, then one sized to the largest dataset to read.
+        limitAddressSpace(extra: 4 << 30)
         do {
             var reader = try open()
             let plan = try reader.makePlan()
+            let largest = plan.tensors.map(\.byteCount).max() ?? 0
+            limitAddressSpace(extra: max(4 << 30, largest > Int.max / 3 ? Int.max : 3 * largest))
             let info = JSON.object([
                 ("wrapper", .stringOrNull(plan.wrapper)),
                 ("ignored", .array(plan.ignored.map { .string($0) })),
@@ -109,6 +114,34 @@ enum HDF5Isolation {
         }
         var limit = rlimit(rlim_cur: rlim_t(cpuSeconds), rlim_max: rlim_t(cpuSeconds + 5))
         _ = setrlimit(Int32(RLIMIT_CPU.rawValue), &limit)
+    }
+
+    /// Caps the child's address space at its current size plus `extra` bytes (soft limit only).
+    /// Skipped in sanitizer builds, which reserve terabytes of shadow memory up front.
+    private static func limitAddressSpace(extra: Int) {
+        guard dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__sanitizer_set_death_callback") == nil else { return }
+        guard let statm = fopen("/proc/self/statm", "r") else { return }
+        defer { fclose(statm) }
+        guard let pages = readLeadingInt(statm) else { return }
+        let current = pages.multipliedReportingOverflow(by: Int(sysconf(Int32(_SC_PAGESIZE)))).partialValue
+        let (cap, overflow) = current.addingReportingOverflow(extra)
+        guard !overflow else { return }
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_AS.rawValue), &limit) == 0 else { return }
+        limit.rlim_cur = min(rlim_t(cap), limit.rlim_max)
+        _ = setrlimit(Int32(RLIMIT_AS.rawValue), &limit)
+    }
+
+    /// Reads the decimal number at the start of a stream (fscanf is variadic: Swift cannot call it).
+    private static func readLeadingInt(_ f: UnsafeMutablePointer<FILE>) -> Int? {
+        var value = 0, digits = 0
+        while true {
+            let c = getc(f)
+            guard c >= 48 && c <= 57 else { break }
+            value = value &* 10 &+ Int(c - 48)
+            digits += 1
+        }
+        return digits > 0 && digits < 19 ? value : nil
     }
 
     private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws {

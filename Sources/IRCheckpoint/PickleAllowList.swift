@@ -27,6 +27,8 @@ public enum PickleGlobalKind: Sendable, Equatable {
     case reconstructor
     case numpyScalar, numpyReconstruct, numpyFromBuffer, numpyNDArray, numpyDType
     case namespace, attributeDict
+    /// `torch.torch_version.TorchVersion` (a str subclass, as `torch.__version__` pickles): its string.
+    case torchVersion
     /// `torch.jit._pickle.restore_type_tag` and the `build_*list` helpers: identity.
     case jitIdentity
     /// A `__torch__.*` class of a TorchScript archive (allowed only when reading one).
@@ -81,6 +83,8 @@ public enum PickleAllowList {
             return (name == "Parameter" || name == "Buffer") ? .tensorClass : nil
         case "torch.serialization":
             return name == "_get_layout" ? .torchLayout : nil
+        case "torch.torch_version":
+            return name == "TorchVersion" ? .torchVersion : nil
         case "torch.jit._pickle":
             switch name {
             case "restore_type_tag", "build_intlist", "build_tensorlist", "build_doublelist",

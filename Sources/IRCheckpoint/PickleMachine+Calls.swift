@@ -14,7 +14,10 @@ extension PickleMachine {
         }
         let qualified = PickleRender.printable("\(module).\(name)")
         guard permissive else {
-            throw PickleError("refused global \(qualified): not on irzoo's allow-list (nothing was imported or called; --permissive reads it as an inert placeholder outside the weights)", offset: offset)
+            // A whole pickled model (torch.save(model)) names its classes; say what to do instead.
+            let hint = module.hasPrefix("torch.nn.modules") || module == "__main__"
+                ? "; this looks like a whole pickled model: save its state_dict() instead" : ""
+            throw PickleError("refused global \(qualified): not on irzoo's allow-list (nothing was imported or called; --permissive reads it as an inert placeholder outside the weights\(hint))", offset: offset)
         }
         let g = PickleGlobal(module: module, name: name, kind: .placeholder, offset: offset)
         notePlaceholder(g)
@@ -142,6 +145,9 @@ extension PickleMachine {
         case .namespace:
             guard args.isEmpty else { throw bad("()") }
             return try object(name, .namespace, [])
+        case .torchVersion:
+            guard args.count == 1, args[0].string != nil else { throw bad("(version string)") }
+            return args[0]
         case .jitIdentity:
             guard (1...2).contains(args.count) else { throw bad("(value[, type tag])") }
             return args[0]
@@ -193,6 +199,9 @@ extension PickleMachine {
             return try make(.set(PickleList(), frozen: g.kind == .frozenset), items: [])
         case .torchScriptClass:
             return try object(name, .torchScriptModule, args)
+        case .torchVersion:
+            guard args.count == 1, args[0].string != nil else { throw PickleError("bad arguments to \(name): expected (version string)") }
+            return args[0]
         case .placeholder:
             return try object(name, .placeholder, args)
         default:

@@ -1,9 +1,13 @@
 import IRTensor
 
 /// safetensors files, validated as strictly as the reference implementation
-/// (huggingface/safetensors `read_metadata` + `Metadata::validate`), and a little stricter:
-/// duplicate keys and unknown fields in a tensor entry are refused (the reference keeps the last
-/// duplicate and ignores extra fields; both are parser differentials a hostile file could exploit).
+/// (huggingface/safetensors `read_metadata` + `Metadata::validate`: header length ≤ 100 MB,
+/// UTF-8, JSON, string-to-string `__metadata__` (null allowed), known dtypes, offsets sorted and
+/// tiling the data section exactly, sizes overflow-checked), and a little stricter: duplicate
+/// keys, unknown fields in a tensor entry and leading whitespace are refused (the reference keeps
+/// the last duplicate, ignores extra fields and skips leading blanks; duplicates and extra fields
+/// are parser differentials a hostile file could exploit). Each rule has a file in
+/// Tests/Fixtures/safetensors/malformed/, checked against the reference by the fixture script.
 ///
 /// Tensors are zero-copy views into the file's mapping, in file order (sorted by offset).
 public enum SafetensorsReader {

@@ -51,14 +51,20 @@ public final class ComputeContext: @unchecked Sendable {
     }
 
     /// Like `parallelFor`, also passing the worker index (0 ..< threads), e.g. to pick per-worker scratch.
+    /// Runs on the kernels' fixed thread pool (IRKernels/pool.c), the calling thread taking chunk 0.
     func parallelChunks(_ n: Int, grain: Int = 1, _ body: (Int, Range<Int>) -> Void) {
         guard n > 0 else { return }
         let workers = min(threads, max(1, n / max(grain, 1)))
         if workers <= 1 { body(0, 0..<n); return }
         withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let lo = n * w / workers, hi = n * (w + 1) / workers
-                if lo < hi { body(w, lo..<hi) }
+            var job = ParallelJob(n: n, workers: workers, body: body)
+            withUnsafeMutablePointer(to: &job) { ptr in
+                irk_parallel(Int32(workers), { raw, chunk in
+                    let job = raw!.assumingMemoryBound(to: ParallelJob.self).pointee
+                    let w = Int(chunk)
+                    let lo = job.n * w / job.workers, hi = job.n * (w + 1) / job.workers
+                    if lo < hi { job.body(w, lo..<hi) }
+                }, ptr)
             }
         }
     }
@@ -73,6 +79,13 @@ public final class ComputeContext: @unchecked Sendable {
     public static func setSIMDLevel(_ level: SIMDLevel) -> Bool {
         irk_set_level(Int32(level.rawValue)) == 0
     }
+}
+
+/// What one `parallelChunks` call hands to the C pool.
+private struct ParallelJob {
+    let n: Int
+    let workers: Int
+    let body: (Int, Range<Int>) -> Void
 }
 
 /// Elements of `shape`, refusing overflow and tensors larger than this machine's memory (an

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import IRCheckpoint
 import IRImage
+import IRTensor
 import IRTestSupport
 
 /// AnyIR and PromptIR through the built binary: `irzoo import` of the Lightning checkpoints
@@ -87,7 +88,7 @@ final class AnyIRCLITests: XCTestCase {
     /// A side below the smallest the padding allows is one clear line naming the input.
     func testTooSmallImageIsAClearError() throws {
         _ = try importCheckpoint("anyir-t", arch: "anyir-t", name: "tiny-t")
-        let t = try TensorRecord(name: "x", dtype: .f32, shape: [1, 3, 4, 16], data: ByteBuffer.zeroed(count: 4 * 3 * 4 * 16).whole)
+        let t = try TensorRecord(name: "x", dtype: .f32, shape: [1, 3, 4, 16], data: ByteBuffer.copying([UInt8](repeating: 0, count: 4 * 3 * 4 * 16)).whole)
         try NumpyArray.write(t, to: cli.path("small.npy"))
         let r = try cli.run(["run", "tiny-t", "--input", cli.path("small.npy"), "--output", cli.path("small-out.npy")])
         XCTAssertNotEqual(r.status, 0)

@@ -59,6 +59,15 @@ final class PickleMachineTests: XCTestCase {
         XCTAssertEqual(try render([0x4D, 0xFF, 0xFF, 0x2E]), "65535")
     }
 
+    /// MEMOIZE stores at len(memo), as CPython does, whatever BINPUT used before; sparse
+    /// indices work without growing a dense table.
+    func testMemoFollowsPythonSemantics() throws {
+        XCTAssertEqual(try render([0x80, 0x04, 0x4B, 0x07, 0x71, 0x05, 0x94, 0x30, 0x68, 0x01, 0x68, 0x05, 0x86, 0x2E]), "(7, 7)")
+        let far: [UInt8] = [0x80, 0x02, 0x4B, 0x09, 0x72] + le32(4_000_000) + [0x30, 0x6A] + le32(4_000_000) + [0x2E]
+        XCTAssertEqual(try render(far), "9")
+        assertPickleError([0x80, 0x04, 0x4B, 0x07, 0x71, 0x05, 0x94, 0x30, 0x68, 0x02, 0x2E], "memo index 2 was never stored")
+    }
+
     func testInstAndObjBuildAllowListedClasses() throws {
         XCTAssertEqual(try render(bytes("(iargparse\nNamespace\n(dS'a'\nI1\nsb.")), "argparse.Namespace()@state({\"a\": 1})")
         XCTAssertEqual(try render(bytes("(cargparse\nNamespace\no.")), "argparse.Namespace()")

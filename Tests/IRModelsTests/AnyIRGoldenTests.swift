@@ -84,6 +84,16 @@ final class AnyIRGoldenTests: XCTestCase {
         assertClose(y, try caseT.tensor("output.npy"), tolerance: 1e-4, "AnyIR tiny T, 1 thread")
     }
 
+    /// Every kernel family this CPU has (AVX-512, AVX2, portable) gives PyTorch's answer.
+    func testEverySIMDLevelMatchesPyTorch() throws {
+        let model = try LightningImport(caseS, manifest: "anyir-s").model()
+        let native = ComputeContext.simdLevel
+        defer { ComputeContext.setSIMDLevel(native) }
+        for level in SIMDLevel.allCases where ComputeContext.setSIMDLevel(level) {
+            assertGolden(try model.run(try caseS.tensor("input.npy")), try caseS.tensor("output.npy"), "AnyIR tiny S, \(level)")
+        }
+    }
+
     /// A batch of two runs each image as alone (GatedDA's statistics are per image).
     func testBatchOfTwoEqualsTwoSingleRuns() throws {
         let model = try LightningImport(caseT, manifest: "anyir-t").model()

@@ -52,6 +52,21 @@ final class SESymUNetGoldenTests: XCTestCase {
         assertClose(z, try golden.tensor("clip_hidden.npy"), tolerance: 1e-4, "CLIP last_hidden_state")
     }
 
+    /// Tiles take their CLIP context from the whole image: the runner on the whole image is the
+    /// plain forward pass, and on a crop it differs from running the crop alone.
+    func testTileRunnerSharesTheWholeImageCLIPFeatures() throws {
+        let model = try makeModel()
+        let x = try golden.tensor("input.npy")
+        let aux = try golden.tensors(npz: "aux.npz")
+        let runner = try model.tileRunner(whole: x, aux: aux)
+        assertClose(try runner(x), try golden.tensor("output.npy"), tolerance: 1e-4, "SE-SymUNet tile runner, whole image")
+        // 17×20 pads to the same 32×32 as 21×27, so the aux pos_embeds fit the crop too.
+        let crop = try model.context.crop(x, top: 2, left: 3, height: 17, width: 20)
+        let shared = try runner(crop), alone = try model.run(crop, aux: aux, progress: nil)
+        XCTAssertEqual(shared.shape, [1, 3, 17, 20])
+        XCTAssertGreaterThan(maxAbsDifference(shared, alone), 1e-6, "the crop's own CLIP features would differ")
+    }
+
     /// One aux tensor given: it is used, the other seven follow the default.
     func testPartialAuxMixesWithTheDefault() throws {
         let model = try makeModel()

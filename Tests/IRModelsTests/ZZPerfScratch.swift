@@ -81,3 +81,47 @@ final class ZZPerfScratch: XCTestCase {
         for (k, v) in totals.sorted(by: { $0.value > $1.value }) { print(String(format: "TOTAL %@: %.3f s", k, v)) }
     }
 }
+
+extension ZZPerfScratch {
+    func fastWeights(_ specs: [ParameterSpec]) throws -> Weights {
+        var t = [String: Tensor]()
+        var state: UInt32 = 12345
+        for s in specs {
+            let n = s.elementCount
+            let fan = s.shape.count >= 2 ? s.shape.dropFirst().reduce(1, *) : 1
+            let scale = 1 / Float(max(fan, 1)).squareRoot()
+            let tensor = try Tensor.zeros(s.shape)
+            let p = tensor.mutablePointer
+            let isNormWeight = s.name.hasSuffix("norm1.body.weight") || s.name.hasSuffix("norm2.body.weight") || s.name.hasSuffix("temperature")
+                || s.name.hasSuffix("layer_norm1.weight") || s.name.hasSuffix("layer_norm2.weight") || s.name.hasSuffix("layrnorm.weight")
+                || s.name.hasSuffix("norm_query.weight") || s.name.hasSuffix("norm_context.weight")
+            for i in 0..<n {
+                state = state &* 1664525 &+ 1013904223
+                p[i] = isNormWeight ? 1 : (Float(state >> 8) / Float(1 << 24) * 2 - 1) * scale
+            }
+            if s.name.hasSuffix("alpha") { p[0] = 0.3 }
+            t[s.name] = tensor
+        }
+        return Weights(tensors: t)
+    }
+
+    func testProfileSEAndCLIP() throws {
+        guard ProcessInfo.processInfo.environment["IRZOO_PERF_SE"] != nil else { return }
+        let cfg = SESymUNetConfig.published
+        let t0 = now()
+        let model = try SESymUNet(config: cfg, weights: try fastWeights(cfg.inventory))
+        print(String(format: "built SE-SymUNet in %.1f s", now() - t0))
+        let x = try Tensor(shape: [1, 3, 96, 80], values: (0..<(3 * 96 * 80)).map { Float($0 % 255) / 255 })
+        for _ in 0..<2 {
+            let t1 = now(), c1 = cpu()
+            let y = try model.run(x)
+            print(String(format: "SE-SymUNet 96x80: %.3f s wall, %.3f s cpu, out %@", now() - t1, cpu() - c1, "\(y.shape)"))
+        }
+        let pixels = try Tensor(shape: [1, 3, 224, 224], values: (0..<(3 * 224 * 224)).map { Float($0 % 255) / 255 })
+        for _ in 0..<2 {
+            let t1 = now(), c1 = cpu()
+            let z = try model.clipFeatures(pixels)
+            print(String(format: "CLIP ViT-L/14 224: %.3f s wall, %.3f s cpu, out %@", now() - t1, cpu() - c1, "\(z.shape)"))
+        }
+    }
+}

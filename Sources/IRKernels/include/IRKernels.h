@@ -12,6 +12,14 @@ int irk_get_level(void);
 int irk_set_level(int level);
 
 // ---------------------------------------------------------------------------------------------
+// Threads: runs fn(ctx, i) for i in [0, chunks) on a fixed pool of workers (started on first use,
+// one per extra chunk) plus the calling thread, and returns when all are done. Workers spin for a
+// few milliseconds after a job before sleeping, so back-to-back ops start at once. Nested or
+// concurrent calls run their chunks serially on the caller.
+typedef void (*irk_task_fn)(void *ctx, int chunk);
+void irk_parallel(int chunks, irk_task_fn fn, void *ctx);
+
+// ---------------------------------------------------------------------------------------------
 // GEMM: C(m, n) = sum_k A(m, k) * B(k, n) (+ bias[m]) (+ C(m, n) when accumulate),
 // fp32, over the rectangle [m0, m1) x [n0, n1) of C, so that callers split the work over threads.
 //   A(m, k) = a[m * a_rs + k * a_cs]

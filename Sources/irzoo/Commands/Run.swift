@@ -76,7 +76,7 @@ struct Run: ParsableCommand {
         let loaded = try RunModelLoader.load(installed, store: store, threads: threads)
         let model = loaded.model
 
-        // Input, checked against the model before any work.
+        // Every input, checked against the model before any work.
         let image = try RunInput.read(input, kind: RunFile.kind(input)!)
         let outKind = RunFile.kind(output)!
         if model.outputKind == .tokens && outKind == .png {
@@ -89,60 +89,70 @@ struct Run: ParsableCommand {
         let auxTensors = try aux.map { try RunInput.readAux($0) } ?? [:]
         let referenceImage = try reference.map { try RunQuality.read($0, matching: image) }
 
-        // The forward pass, whole or in tiles.
+        let pass = try forward(model, image.tensor, aux: auxTensors)
+
+        let format: String
+        switch outKind {
+        case .npy:
+            format = "npy-float32"
+            try RunOutput.writeNPY(pass.result, to: output)
+        case .png:
+            let depth = bitDepth ?? image.png?.bitDepth ?? 8
+            format = "png-\(depth)bit"
+            try RunOutput.writePNG(pass.result, like: image, to: output, bitDepth: depth)
+        }
+        let quality = try referenceImage.map { try RunQuality.measure($0, input: image, output: output, outKind: outKind, result: pass.result) }
+        report(installed, model: model, notes: loaded.notes, input: image.tensor, pass: pass, format: format,
+               aux: auxTensors.keys.sorted(), quality: quality, totalSeconds: Terminal.now() - started)
+    }
+
+    struct Pass {
+        var result: Tensor
+        var seconds: Double
+        var tiles: Int
+        var tiling: String
+    }
+
+    /// The forward pass, whole or in tiles, with progress on a terminal. Model errors are input
+    /// errors (wrong aux shape, ...); they name the file at fault.
+    func forward(_ model: Model, _ x: Tensor, aux auxTensors: [String: Tensor]) throws -> Pass {
         let progress = StepProgress(label: "run \(name)")
-        let forwardStart = Terminal.now()
-        let result: Tensor
-        var tiles = 1
-        var tiling = "whole image"
+        defer { progress.finish() }
+        let start = Terminal.now()
         do {
-            if let tile {
-                let plan = try TilePlan(tile: tile, overlap: overlap ?? min(32, tile / 4))
-                tiles = plan.starts(image.tensor.shape[2]).count * plan.starts(image.tensor.shape[3]).count
-                tiling = tiles == 1 ? "whole image (fits one \(tile)-pixel tile)" : "\(tiles) tiles of \(tile) px, overlap \(plan.overlap) px"
-                result = try TiledInference.run(model, image: image.tensor, aux: auxTensors, plan: plan) { progress.update($0, $1, unit: "tiles") }
-            } else {
-                result = try model.run(image.tensor, aux: auxTensors) { progress.update($0, $1, unit: "steps") }
+            guard let tile else {
+                let y = try model.run(x, aux: auxTensors) { progress.update($0, $1, unit: "steps") }
+                return Pass(result: y, seconds: Terminal.now() - start, tiles: 1, tiling: "whole image")
             }
+            let plan = try TilePlan(tile: tile, overlap: overlap ?? min(32, tile / 4))
+            let tiles = plan.starts(x.shape[2]).count * plan.starts(x.shape[3]).count
+            let y = try TiledInference.run(model, image: x, aux: auxTensors, plan: plan) { progress.update($0, $1, unit: "tiles") }
+            let tiling = tiles == 1 ? "whole image (fits one \(tile)-pixel tile)" : "\(tiles) tiles of \(tile) px, overlap \(plan.overlap) px"
+            return Pass(result: y, seconds: Terminal.now() - start, tiles: tiles, tiling: tiling)
         } catch let e as ModelError {
-            progress.finish()
-            // Aux problems name the .npz, everything else the input.
             let file = e.reason.hasPrefix("aux ") ? (aux ?? input) : input
             throw CLIError(.unreadableInput, "\(file): \(e.reason)")
         } catch let e as RuntimeError {
-            progress.finish()
             throw CLIError(.failure, "\(name): \(e.description)")
         }
-        progress.finish()
-        let forwardSeconds = Terminal.now() - forwardStart
+    }
 
-        // Output.
-        let depth: Int
-        switch outKind {
-        case .npy:
-            depth = 32
-            try RunOutput.writeNPY(result, to: output)
-        case .png:
-            depth = bitDepth ?? image.png?.bitDepth ?? 8
-            try RunOutput.writePNG(result, like: image, to: output, bitDepth: depth)
-        }
-
-        let quality = try referenceImage.map { try RunQuality.measure($0, input: image, output: output, outKind: outKind, result: result) }
-
-        let total = Terminal.now() - started
+    func report(_ installed: StoreManifest, model: Model, notes: [String], input x: Tensor, pass: Pass, format: String,
+                aux auxNames: [String], quality: RunQuality.Result?, totalSeconds: Double) {
+        var tilingNote: String?
+        if case .approximate(let why) = model.tiling, pass.tiles > 1 { tilingNote = why }
         if json {
+            func shape(_ s: [Int]) -> JSON { .array(s.map { .int($0) }) }
             var fields: [(String, JSON)] = [
                 ("model", .string(name)), ("architecture", .string(installed.architecture)), ("family", .string(model.family)),
-                ("input", .object([("path", .string(input)), ("shape", shapeJSON(image.tensor.shape))])),
-                ("output", .object([("path", .string(output)), ("shape", shapeJSON(result.shape)),
-                                    ("format", .string(outKind == .npy ? "npy-float32" : "png-\(depth)bit"))])),
-                ("tiling", .string(tiling)), ("tiles", .int(tiles)),
-                ("threads", .int(model.context.threads)),
-                ("seconds", .double(forwardSeconds)), ("total_seconds", .double(total)),
+                ("input", .object([("path", .string(input)), ("shape", shape(x.shape))])),
+                ("output", .object([("path", .string(output)), ("shape", shape(pass.result.shape)), ("format", .string(format))])),
+                ("tiling", .string(pass.tiling)), ("tiles", .int(pass.tiles)), ("threads", .int(model.context.threads)),
+                ("seconds", .double(pass.seconds)), ("total_seconds", .double(totalSeconds)),
             ]
-            if case .approximate(let why) = model.tiling, tiles > 1 { fields.append(("tiling_note", .string(why))) }
-            if !auxTensors.isEmpty { fields.append(("aux", .array(auxTensors.keys.sorted().map { .string($0) }))) }
-            if let notes = loaded.notes.nonEmpty { fields.append(("notes", .array(notes.map { .string($0) }))) }
+            if let tilingNote { fields.append(("tiling_note", .string(tilingNote))) }
+            if !auxNames.isEmpty { fields.append(("aux", .array(auxNames.map { .string($0) }))) }
+            if !notes.isEmpty { fields.append(("notes", .array(notes.map { .string($0) }))) }
             if let q = quality {
                 fields.append(("reference", .object([("path", .string(q.path)), ("psnr_input_db", .double(q.input)),
                                                      ("psnr_output_db", .double(q.output)), ("gain_db", .double(q.output - q.input))])))
@@ -150,17 +160,15 @@ struct Run: ParsableCommand {
             Terminal.printJSON(.object(fields))
             return
         }
-        print("\(name): \(input) \(Terminal.shape(image.tensor.shape)) -> \(output) \(Terminal.shape(result.shape)) "
-              + "in \(Terminal.format(forwardSeconds, 2)) s (\(tiling), \(model.context.threads) threads)")
-        for n in loaded.notes { print("note: \(n)") }
+        print("\(name): \(input) \(Terminal.shape(x.shape)) -> \(output) \(Terminal.shape(pass.result.shape)) "
+              + "in \(Terminal.format(pass.seconds, 2)) s (\(pass.tiling), \(model.context.threads) threads)")
+        for n in notes { print("note: \(n)") }
+        if let tilingNote { print("note: the tiled result approximates the whole-image one: \(tilingNote)") }
         if let q = quality {
             print("PSNR against \(q.path): input \(Terminal.format(q.input, 2)) dB, output \(Terminal.format(q.output, 2)) dB "
                   + "(\(q.output >= q.input ? "+" : "")\(Terminal.format(q.output - q.input, 2)) dB)")
         }
-        if case .approximate(let why) = model.tiling, tiles > 1 { print("note: tiled result approximates the whole-image one: \(why)") }
     }
-
-    private func shapeJSON(_ s: [Int]) -> JSON { .array(s.map { .int($0) }) }
 }
 
 enum RunFile {
@@ -367,8 +375,4 @@ final class StepProgress {
         if drawn { fputs("\r\u{1B}[2K", stderr) }
         drawn = false
     }
-}
-
-extension Array {
-    fileprivate var nonEmpty: Self? { isEmpty ? nil : self }
 }
