@@ -18,10 +18,14 @@ import os
 import sys
 import time
 
-import numpy as np
-import torch
-import torch.nn.functional as F
-from PIL import Image
+# On a shared, oversubscribed machine OpenMP's spin-waiting burns most of the CPU time the
+# trainer gets (measured: > 2 CPU-s per step instead of 0.45). Passive waiting changes no result.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from PIL import Image  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "reference"))
@@ -117,7 +121,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(net.parameters(), 0.5)
         opt.step()
         sched.step()
-        if it % 200 == 0 or args.probe and it % 5 == 0:
+        if it % 100 == 0 or args.probe and it % 5 == 0:
             print(f"iter {it}/{iterations} loss {loss.item():.4f} {time.time() - start:.0f}s", flush=True)
     train_seconds = time.time() - start
     if args.probe:

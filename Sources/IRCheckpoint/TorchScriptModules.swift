@@ -10,11 +10,15 @@ enum TorchScriptModules {
         var isModule = false
     }
 
+    static let maxCodeBytes = 16 << 20
+
     /// Reads every class declaration under `code/`. Keys are qualified names
     /// ("__torch__.torch.nn.modules.linear.Linear"), as data.pkl's globals spell them.
     static func classInfo(_ zip: ZipArchive, codePrefix: String) throws -> [String: ClassInfo] {
         var classes: [String: ClassInfo] = [:]
-        for e in zip.entries where e.name.hasPrefix(codePrefix) && e.name.hasSuffix(".py") {
+        // Code files are small; a huge one is skipped (its classes then keep every tensor
+        // attribute) rather than inflated.
+        for e in zip.entries where e.name.hasPrefix(codePrefix) && e.name.hasSuffix(".py") && e.uncompressedSize <= maxCodeBytes {
             let module = e.name.dropFirst(codePrefix.count).dropLast(3).replacingSlashesWithDots()
             let text = String(decoding: try zip.data(of: e).bytes, as: UTF8.self)
             var current: String?

@@ -181,11 +181,14 @@ DEFINE_COPY_ROWS(copy_base_8, , 4, 8)
 // Floats of workspace that hold all of A packed, when it fits (A is then packed once per call
 // instead of once per block of columns: 5% of a 3x3 convolution with 64 output channels).
 #define IRK_A_CACHE (256 * 1024)
+#ifndef IRK_KC512
+#define IRK_KC512 256
+#endif
 
 static gemm_impl impl_for_level(int level) {
     switch (level) {
 #if IRK_HAVE_X86
-    case IRK_AVX512: return (gemm_impl){6, 64, 256, 120, 2048, ukernel_avx512_64, ukdirect_avx512_64, copy_avx512_64};
+    case IRK_AVX512: return (gemm_impl){6, 64, IRK_KC512, 120, 2048, ukernel_avx512_64, ukdirect_avx512_64, copy_avx512_64};
     case IRK_AVX2: return (gemm_impl){6, 16, 256, 96, 2048, ukernel_avx2, ukdirect_avx2, copy_avx2_16};
 #endif
 #if IRK_HAVE_NEON

@@ -36,8 +36,10 @@ final class ThreadPoolTests: XCTestCase {
         let x = try Tensor(shape: [1, 16, 40, 40], values: (0..<(16 * 1600)).map { Float($0 % 29) / 29 - 0.5 })
         let w = try Tensor(shape: [24, 16, 3, 3], values: (0..<(24 * 144)).map { Float($0 % 13) / 13 - 0.5 })
         let reference = try ComputeContext(threads: 1).conv2d(x, weight: w, padding: 1).scalars
-        final class Results: @unchecked Sendable { var ok = [Bool](repeating: false, count: 4) }
-        let results = Results()
+        // One flag per thread, written through a raw pointer (distinct elements, no shared array).
+        let ok = UnsafeMutablePointer<Bool>.allocate(capacity: 4)
+        ok.initialize(repeating: false, count: 4)
+        defer { ok.deallocate() }
         DispatchQueue.concurrentPerform(iterations: 4) { i in
             let ctx = ComputeContext(threads: 2)
             var same = true
@@ -45,8 +47,8 @@ final class ThreadPoolTests: XCTestCase {
                 guard let y = try? ctx.conv2d(x, weight: w, padding: 1) else { same = false; break }
                 same = same && y.scalars == reference
             }
-            results.ok[i] = same
+            ok[i] = same
         }
-        XCTAssertEqual(results.ok, [true, true, true, true])
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: ok, count: 4)), [true, true, true, true])
     }
 }
