@@ -8,8 +8,9 @@
 // are the input rows at offsets koff[k]) or packed into KC x NR panels; that packing doubles as
 // the convolution's implicit im2col, so no im2col matrix is ever materialised.
 //
-// FMA: the micro-kernels use explicit fused multiply-adds (one rounding per step, so they are at
-// least as accurate as mul+add); the rest of the package is compiled with -ffp-contract=off.
+// FMA: the micro-kernels use explicit fused multiply-adds (one rounding per accumulation step);
+// the package is compiled with -ffp-contract=off so nothing else is fused implicitly, and the
+// goldens pass at 1e-5 on every level (the portable one multiplies and adds separately).
 #include "IRKernels.h"
 #include "internal.h"
 #include <string.h>
@@ -111,9 +112,21 @@ static inline long b_koff(const irk_gemm_args *g, long k) { return g->b_koff ? g
     }
 
 #define UKERNEL_BODY(VW_, MR_, NV_, FMA_) UKERNEL_BODY_GEN(VW_, MR_, NV_, FMA_, BSRC_PACKED, (void)0, bp += NR_)
+// Direct B rows jump between input rows and channel planes (koff), which the hardware
+// prefetchers do not follow: fetch the row needed this many steps ahead (+4% on a 3x3 conv).
+#ifndef IRK_DIRECT_PREFETCH
+#define IRK_DIRECT_PREFETCH 24
+#endif
+#define DIRECT_NEXT(VW_, NV_)                                                                    \
+    brow = bb + koff[k];                                                                         \
+    if (IRK_DIRECT_PREFETCH && k + IRK_DIRECT_PREFETCH < kc) {                                   \
+        const float *ahead = bb + koff[k + IRK_DIRECT_PREFETCH];                                 \
+        _Pragma("clang loop unroll(full)") for (int l = 0; l <= VW_ * NV_; l += 16)              \
+            __builtin_prefetch(ahead + l);                                                       \
+    }
 #define UKERNEL_BODY_DIRECT(VW_, MR_, NV_, FMA_)                                                 \
     const float *brow;                                                                           \
-    UKERNEL_BODY_GEN(VW_, MR_, NV_, FMA_, BSRC_DIRECT, brow = bb + koff[k], (void)0)
+    UKERNEL_BODY_GEN(VW_, MR_, NV_, FMA_, BSRC_DIRECT, DIRECT_NEXT(VW_, NV_), (void)0)
 
 #define FMA_BUILTIN(a, b, c) __builtin_elementwise_fma(a, b, c)
 #define FMA_SPLIT(a, b, c) ((a) * (b) + (c))

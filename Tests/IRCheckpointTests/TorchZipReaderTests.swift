@@ -48,6 +48,31 @@ final class TorchZipReaderTests: XCTestCase {
         XCTAssertEqual(byName["empty"]!.byteCount, 0)
     }
 
+    /// offset + Σ (size_i − 1)·stride_i must lie inside the storage, computed without overflow.
+    func testTensorExtentsAreCheckedWithoutOverflow() throws {
+        let f32 = try XCTUnwrap(PickleAllowList.kind(module: "torch", name: "FloatStorage", torchScript: false))
+        guard case .storageType(let type) = f32 else { return XCTFail("FloatStorage is a storage type") }
+        let storage = try TorchStorageRef(key: "0", type: type, numel: 12)
+        func check(_ offset: Int, _ shape: [Int], _ strides: [Int]) -> String? {
+            do {
+                _ = try TorchTensorRef.validated(storage: storage, offset: offset, shape: shape, strides: strides)
+                return nil
+            } catch { return "\(error)" }
+        }
+        XCTAssertNil(check(0, [3, 4], [4, 1]))
+        XCTAssertNil(check(11, [1], [1]))
+        XCTAssertNil(check(0, [4, 3], [1, 4]))       // a transposed view
+        XCTAssertNil(check(12, [0, 5], [5, 1]))      // empty, offset at the end
+        XCTAssertNotNil(check(13, [0], [1]))         // empty, offset past the end
+        XCTAssertTrue(check(1, [3, 4], [4, 1])?.contains("reaches element 12 but storage '0' holds 12 elements") == true)
+        XCTAssertTrue(check(0, [3], [Int.max])?.contains("extent overflows") == true)
+        XCTAssertTrue(check(Int.max, [2], [1])?.contains("extent overflows") == true)
+        XCTAssertTrue(check(0, [1 << 40, 1 << 40], [0, 0])?.contains("overflows") == true)
+        XCTAssertTrue(check(0, [2], [-1])?.contains("negative stride") == true)
+        XCTAssertTrue(check(0, [2, 2], [1])?.contains("2 sizes but 1 strides") == true)
+        XCTAssertThrowsError(try TorchStorageRef(key: "x", type: type, numel: Int.max / 2))
+    }
+
     func testBigEndianArchiveIsConvertedOnceAndNoted() throws {
         let got = try TorchFixture.check("dtypes_bigendian.pt")
         XCTAssertEqual(got.metadata["byteorder"], "big")

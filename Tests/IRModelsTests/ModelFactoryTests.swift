@@ -51,6 +51,13 @@ final class ModelFactoryTests: XCTestCase {
         XCTAssertTrue(try w.tensor("intro.weight").isMapped)
     }
 
+    /// A manifest may say `runnable` only when its family has a Swift model here.
+    func testRunnableManifestsHaveAModel() throws {
+        for m in try Zoo.embedded().manifests where m.runnable {
+            XCTAssertTrue(ModelFactory.canRun(family: m.family), "\(m.id) is marked runnable but family \(m.family) has no Swift model")
+        }
+    }
+
     func testUnknownFamilyIsRefused() throws {
         XCTAssertFalse(ModelFactory.canRun(family: "anyir-unknown"))
         XCTAssertThrowsError(try ModelFactory.make(family: "nope", config: .object([:]), records: [], source: "x"))
