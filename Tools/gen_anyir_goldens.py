@@ -37,6 +37,7 @@ from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "reference"))
+sys.path.insert(0, HERE)
 OUT = os.path.join(HERE, "..", "Tests", "Fixtures", "models")
 
 import anyir  # noqa: E402
@@ -150,6 +151,10 @@ def build(family, kwargs):
 
 
 def main():
+    # The reference modules must first reproduce the published key lists exactly.
+    import check_anyir_reference_keys
+    if check_anyir_reference_keys.main() != 0:
+        raise SystemExit("reference modules do not match the published key lists")
     for index, (name, family, kwargs, (h, w), hp_style, weights_only) in enumerate(CASES):
         torch.manual_seed(1000 + index)
         gen = torch.Generator().manual_seed(2000 + index)

@@ -402,7 +402,7 @@ void irk_sgemm(const irk_gemm_args *g, long M, long N, long K, long m0, long m1,
         }
         return;
     }
-    a_geometry geo = a_geometry_for(M, N, K);
+    a_geometry geo = a_geometry_for(M, g->n_geometry > 0 ? g->n_geometry : N, K);
     gemm_impl im = geo.im;
     const int MR = im.mr, NR = im.nr;
     long mcmax = geo.mcmax;

@@ -60,11 +60,22 @@ extension ComputeContext {
                 depthwise(input, plan: plan, weight: weight, bias: bias, out: out, kh: kh, kw: kw, dilation: dilation)
                 return unbatched ? try out.reshaped(Array(out.shape.dropFirst())) : out
             }
-            let padded = (padding.h > 0 || padding.w > 0)
-                ? try pad2d(input, top: padding.h, bottom: padding.h, left: padding.w, right: padding.w, mode: paddingMode, op: op)
-                : input
-            convGemm(padded, weight: weight, bias: bias, out: out, groups: groups,
-                     kh: kh, kw: kw, stride: stride, dilation: dilation)
+            let padded = padding.h > 0 || padding.w > 0
+            if padded && ho * wo >= threads * 2048 {
+                // Large images: pad band by band into per-thread buffers that stay in cache.
+                try checkPadding(h: h, w: w, top: padding.h, bottom: padding.h, left: padding.w, right: padding.w,
+                                 mode: paddingMode, op: op)
+                let plan = PadPlan(h: h, w: w, top: padding.h, bottom: padding.h, left: padding.w, right: padding.w,
+                                   mode: paddingMode, value: 0)
+                try convGemmBanded(input, plan: plan, weight: weight, bias: bias, out: out, groups: groups,
+                                   kh: kh, kw: kw, stride: stride, dilation: dilation)
+            } else {
+                let source = padded
+                    ? try pad2d(input, top: padding.h, bottom: padding.h, left: padding.w, right: padding.w, mode: paddingMode, op: op)
+                    : input
+                convGemm(source, weight: weight, bias: bias, out: out, groups: groups,
+                         kh: kh, kw: kw, stride: stride, dilation: dilation)
+            }
         } else if out.count > 0 {
             // No input channels: the output is the bias (torch gives the same).
             let p = out.mutablePointer
@@ -103,6 +114,77 @@ extension ComputeContext {
                     args.bias_col = nil
                     args.accumulate = 0
                     gemm(args, M: og, N: ho * wo, K: K)
+                }
+            }
+        }
+    }
+
+    /// The convolution of a padded input without padding all of it first: the output is cut into
+    /// bands of a few rows (about 2048 pixels); each worker pads the input rows its band needs into
+    /// its own buffer (which stays in cache) and runs the GEMM on it. The weights are packed once,
+    /// shared by all bands. Saves the write and re-read of a padded copy of the whole input (6% of
+    /// a 3x3 convolution).
+    private func convGemmBanded(_ x: Tensor, plan: PadPlan, weight: Tensor, bias: Tensor?, out: Tensor, groups: Int,
+                                kh: Int, kw: Int, stride: Size2, dilation: Size2) throws {
+        let (n, c) = (x.shape[0], x.shape[1])
+        let (h, w) = (x.shape[2], x.shape[3])
+        let (o, ho, wo) = (out.shape[1], out.shape[2], out.shape[3])
+        let cg = c / groups, og = o / groups
+        let K = cg * kh * kw
+        let wp = plan.wo
+        let ekh = (kh - 1) * dilation.h + 1
+        let bandRows = max(1, min((ho + threads - 1) / threads, 2048 / max(wo, 1)))
+        let inRows = (bandRows - 1) * stride.h + ekh
+        let bands = (ho + bandRows - 1) / bandRows
+        let local = try SizeMath("conv2d").mul(cg, inRows * wp)
+        var koff = [Int](repeating: 0, count: K)
+        for ci in 0..<cg { for i in 0..<kh { for j in 0..<kw {
+            koff[(ci * kh + i) * kw + j] = ci * inRows * wp + i * dilation.h * wp + j * dilation.w
+        } } }
+        let nGeometry = bandRows * wo
+        let ws = ComputeContext.gemmWorkspaceFloats
+        let aFloats = Int(irk_sgemm_packed_a_floats(og, nGeometry, K))
+        let aBlocks = Int(irk_sgemm_packed_a_blocks(og, nGeometry, K))
+        let src = x.pointer, dst = out.mutablePointer
+        try koff.withUnsafeBufferPointer { kp in
+            _ = try checkedElementCount([aFloats + threads * (ws + local)])
+            withScratch(aFloats + threads * (ws + local)) { scratch in
+                for b in 0..<n {
+                    for g in 0..<groups {
+                        var args = irk_gemm_args()
+                        args.a = weight.pointer + g * og * K
+                        args.a_rs = K
+                        args.a_cs = 1
+                        args.b_koff = kp.baseAddress
+                        args.b_ncols = wo
+                        args.b_row_stride = stride.h * wp
+                        args.b_col_stride = stride.w
+                        args.ldc = ho * wo
+                        args.bias = bias.map { $0.pointer + g * og }
+                        args.n_geometry = nGeometry
+                        let packedA = scratch
+                        parallelFor(aBlocks) { r in
+                            var a = args
+                            irk_sgemm_pack_a(&a, og, nGeometry, K, r.lowerBound, r.upperBound, packedA)
+                        }
+                        args.packed_a = UnsafePointer(packedA)
+                        let shared = args
+                        let planes = src + (b * c + g * cg) * h * w
+                        let outBase = dst + (b * o + g * og) * ho * wo
+                        parallelChunks(bands) { worker, range in
+                            let wsp = scratch + aFloats + worker * (ws + local)
+                            let buf = wsp + ws
+                            for band in range {
+                                let y0 = band * bandRows, rows = min(bandRows, ho - y0)
+                                let r0 = y0 * stride.h, need = (rows - 1) * stride.h + ekh
+                                for ci in 0..<cg { plan.runRows(planes + ci * h * w, buf + ci * inRows * wp, r0..<(r0 + need)) }
+                                var a = shared
+                                a.b = UnsafePointer(buf)
+                                a.c = outBase + y0 * wo
+                                self.gemmSerial(a, M: og, N: rows * wo, K: K, workspace: wsp)
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -96,10 +96,17 @@ struct PadPlan {
 
     /// Pads the plane at `src` (h×w) into `dst` (ho×wo).
     func run(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
+        runRows(src, dst, 0..<ho)
+    }
+
+    /// Writes padded rows `rows` of the plane at `src` to `dst`, one row after another (row
+    /// `rows.lowerBound` first). Padded rows outside 0..<ho are zeros.
+    func runRows(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ rows: Range<Int>) {
         colMap.withUnsafeBufferPointer { cm in
             rowMap.withUnsafeBufferPointer { rm in
-                for y in 0..<ho {
-                    let row = dst + y * wo
+                for y in rows {
+                    let row = dst + (y - rows.lowerBound) * wo
+                    if y < 0 || y >= ho { row.update(repeating: 0, count: wo); continue }
                     let sy = rm[y]
                     if sy < 0 { row.update(repeating: value, count: wo); continue }
                     let sr = src + sy * w

@@ -42,6 +42,8 @@ typedef struct {
     const float *bias_col; // per column n (a linear layer's output feature), or NULL
     int accumulate;
     const float *packed_a; // all of A already packed by irk_sgemm_pack_a (then m0 = 0, m1 = M), or NULL
+    long n_geometry;       // column count that picks the kernel and blocking (0: N); lets calls with
+                           // different N (bands of one convolution) share one packed A
 } irk_gemm_args;
 
 /// Floats of scratch one irk_sgemm call needs (packing buffers), at the active level.
@@ -54,6 +56,7 @@ void irk_sgemm(const irk_gemm_args *g, long M, long N, long K,
                long m0, long m1, long n0, long n1, float *workspace);
 /// Packing all of A once, shared by the threads that split N (so none packs it again): the
 /// floats it takes, the number of blocks, and packing blocks [b0, b1) into dst (any thread order).
+/// N here is the geometry column count (args.n_geometry when set).
 size_t irk_sgemm_packed_a_floats(long M, long N, long K);
 long irk_sgemm_packed_a_blocks(long M, long N, long K);
 void irk_sgemm_pack_a(const irk_gemm_args *g, long M, long N, long K, long b0, long b1, float *dst);
