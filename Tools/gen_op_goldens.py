@@ -121,6 +121,10 @@ def conv2d():
     add("k3_wide_rows", 1, 4, 6, 133, 5, 3, padding=1)
     add("k3_wide_rows_dil2_reflect", 1, 3, 5, 150, 4, 3, padding=2, dilation=2, mode="reflect", bias=False)
     add("k1_wide_rows", 2, 3, 4, 100, 9, 1)
+    # At least 4096 output pixels: padded convolutions then run band by band (per-thread padding).
+    add("k3_bands_zeros", 1, 3, 40, 110, 4, 3, padding=1)
+    add("k3_bands_stride2_reflect", 1, 2, 130, 130, 3, 3, stride=2, padding=1, mode="reflect")
+    add("k3_bands_dil2_replicate_batch2", 2, 2, 50, 90, 3, 3, padding=2, dilation=2, mode="replicate", bias=False)
     add("k3x1_asym", 1, 5, 8, 9, 7, (3, 1), padding=(1, 0))
     add("k1x5_asym_reflect", 1, 3, 6, 11, 4, (1, 5), padding=(0, 2), mode="reflect")
     add("dw3_zeros", 2, 24, 13, 17, 24, 3, padding=1, groups=24, bias=False)

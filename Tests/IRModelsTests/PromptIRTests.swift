@@ -33,6 +33,16 @@ final class PromptIRTests: XCTestCase {
         XCTAssertFalse(imported.loaded.ignored.joined().contains("optimizer_states"))
     }
 
+    /// Each image of a batch gets its own prompt weights (from its own pooled features).
+    func testBatchOfTwoEqualsTwoSingleRuns() throws {
+        let model = try LightningImport(golden, manifest: "promptir").model()
+        let x = try golden.tensor("input.npy")
+        let other = try Tensor(shape: x.shape, values: x.scalars.map { 1 - $0 })
+        let batch = try model.run(try ComputeContext().concat([x, other], dim: 0))
+        assertGolden(try batch.rows(0, 1), try golden.tensor("output.npy"), "PromptIR tiny, batch item 0")
+        assertClose(try batch.rows(1, 1), try model.run(other), tolerance: 1e-5, "batch item 1")
+    }
+
     func testOddSizedInputRunsAtItsOwnSize() throws {
         let model = try LightningImport(golden, manifest: "promptir").model()
         XCTAssertEqual(model.minimumSide, 5)
