@@ -47,8 +47,9 @@ struct Importer {
         let name = request.name ?? ModelStore.suggestedName(forSourceFile: request.path)
         try ModelStore.validateName(name)
         let started = Terminal.now()
-        let source = try SourceFile.open(request.path, select: request.select, permissive: request.permissive)
+        // Hash the source on another core while the reader parses (and CRC-checks) it.
         let digest = SourceDigest(path: request.path)
+        let source = try SourceFile.open(request.path, select: request.select, permissive: request.permissive)
         TestHooks.pause(at: "loaded")
 
         let mapping = try Importer.map(source, request)

@@ -30,6 +30,8 @@ struct Convert: ParsableCommand {
             throw CLIError(.usage, "the output must end in .irw or .safetensors (got '\(output)')")
         }
         let started = Terminal.now()
+        // For .irw, hash the source on another core while the reader parses (and CRC-checks) it.
+        let sourceDigest = lower.hasSuffix(".irw") ? SourceDigest(path: file) : nil
         let src = try SourceFile.open(file, select: reading.select, permissive: reading.permissive)
         var digest: String? = nil
         var written = 0
@@ -37,12 +39,11 @@ struct Convert: ParsableCommand {
             try SafetensorsWriter.write(src.tensors, to: output, dtype: conversion)
             written = DurableFile.size(of: output) ?? 0
         } else {
-            let sourceDigest = SourceDigest(path: file)
             let mapping = try Importer.map(src, Importer.Request(path: file, dtype: conversion))
             let inputs = mapping.tensors.map { conversion.input($0.record, sourceName: $0.sourceName) }
             let progress = ProgressReporter(label: "convert", total: inputs.reduce(0) { $0 + (ShapeMath.byteCount($1.shape, $1.dtype) ?? 0) })
             let result = try IRWWriter.write(inputs, metadata: {
-                let (sha, size) = try sourceDigest.wait()
+                let (sha, size) = try sourceDigest!.wait()
                 return Importer.metadataRecord(source: src, mapping: mapping, sha256: sha, size: size, dtype: conversion)
             }, to: output) { done, _ in progress.update(done) }
             progress.finish()
