@@ -29,7 +29,7 @@ build: deps
 
 # Release mode: the numerics are too slow in debug.
 test: deps
-	$(SWIFT) build -c $(CONFIG)
+	$(SWIFT) build -c $(CONFIG) --build-tests
 	$(SWIFT) test -c $(CONFIG) --skip-build
 	$(MAKE) --no-print-directory fuzz-smoke
 
