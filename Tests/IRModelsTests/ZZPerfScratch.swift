@@ -39,6 +39,7 @@ final class ZZPerfScratch: XCTestCase {
         // Per-op profile of one block at each level.
         let ctx = model.context
         var totals = [String: Double]()
+        var wall = [String: Double]()
         for (c, hw, n) in [(48, 256, 8), (96, 128, 12), (192, 64, 12), (384, 32, 8)] {
             let w = try randomWeights({ var b = InventoryBuilder(); b.scope("b") { _ in }; return b.specs }())
             _ = w
@@ -70,15 +71,17 @@ final class ZZPerfScratch: XCTestCase {
             ops.append(("pout1x1", { try ctx.conv2d(g, weight: foW) }))
             for (name, op) in ops {
                 _ = try op()
-                let t0 = cpu()
+                let t0 = cpu(), w0 = now()
                 for _ in 0..<3 { _ = try op() }
                 let dt = (cpu() - t0) / 3
+                let wt = (now() - w0) / 3
+                wall[name, default: 0] += wt * Double(n) * ((name == "ln" || name == "add") ? 2.0 : 1.0)
                 let mult = (name == "ln" || name == "add") ? 2.0 : 1.0
                 totals[name, default: 0] += dt * Double(n) * mult
                 print(String(format: "C=%d %dx%d %@: %.2f ms", c, hw, hw, name, dt * 1000))
             }
         }
-        for (k, v) in totals.sorted(by: { $0.value > $1.value }) { print(String(format: "TOTAL %@: %.3f s", k, v)) }
+        for (k, v) in totals.sorted(by: { $0.value > $1.value }) { print(String(format: "TOTAL %@: %.3f s cpu, %.3f s wall", k, v, wall[k]!)) }
     }
 }
 
