@@ -1,4 +1,6 @@
+import Foundation
 import IRCheckpoint
+import IRRegistry
 import IRFormat
 import IRStore
 import IRTensor
@@ -75,12 +77,11 @@ struct Importer {
 
     // MARK: - REGISTRY STEP
     //
-    // This is where the registry plugs in: detect the architecture and its config from tensor
-    // names and shapes (or take `--arch`/`--config`), apply the manifest's source layout (unwrap,
-    // strip prefixes, renames, drop groups, split fused tensors), and check the result against the
-    // model's parameter inventory, failing with every missing, unexpected and mis-shaped tensor
-    // at once (exit status 4, `ExitStatus.inventoryMismatch`). Until then every table is
-    // installed as it was read, under the architecture `raw`.
+    // Detect the architecture and its config from tensor names and shapes (or take `--arch` /
+    // `--config`), apply the manifest's source layout (strip prefixes, renames, drop groups,
+    // split fused tensors), and check the result against the model's parameter inventory,
+    // failing with every missing, unexpected and mis-shaped tensor at once (exit status 4).
+    // Nothing matching and no `--arch`: the table is installed as `raw`, naming the closest family.
     static func map(_ source: SourceFile, _ request: Request) throws -> Mapping {
         if let config = request.config, config.objectValue == nil {
             throw CLIError(.usage, "--config must be a JSON object")
@@ -88,21 +89,59 @@ struct Importer {
         var rules: [String] = []
         if let w = source.wrapper { rules.append("unwrapped \(w)") }
         let tensors = zip(source.tensors, source.sourceNames).map { (record: $0, sourceName: $1) }
-        switch request.arch {
-        case nil, "raw":
-            var architecture = "raw", variant: String? = nil, config = JSON.object([])
-            if let irw = source.irw, request.arch == nil {
-                // An .irw already says what it is.
-                architecture = irw.metadata.architecture
-                variant = irw.metadata.variant
-                config = irw.metadata.config
-                rules = irw.metadata.keyMapping
-            }
-            return Mapping(architecture: architecture, variant: variant, config: request.config ?? config,
-                           tensors: tensors, rules: rules, notes: [])
-        case let id?:
-            throw CLIError(.usage, "unknown architecture '\(id)': this build knows only 'raw' (the registry is not linked in yet)")
+        let raw = Mapping(architecture: "raw", variant: nil, config: request.config ?? .object([]),
+                          tensors: tensors, rules: rules, notes: [])
+        if request.arch == "raw" { return raw }
+        if let irw = source.irw, request.arch == nil, irw.metadata.architecture != "raw" {
+            // An .irw already says what it is.
+            return Mapping(architecture: irw.metadata.architecture, variant: irw.metadata.variant,
+                           config: request.config ?? irw.metadata.config, tensors: tensors,
+                           rules: irw.metadata.keyMapping, notes: [])
         }
+        let zoo = try Zoo.embedded()
+        let override = try request.config.map { try anyJSON($0) }
+        let resolution: Resolution<TensorRecord>
+        if let id = request.arch {
+            guard let manifest = zoo.manifest(id) else {
+                throw CLIError(.usage, "unknown architecture '\(id)' (known: raw, \(zoo.ids.joined(separator: ", ")); see `irzoo list --available`)")
+            }
+            do {
+                resolution = try ModelResolver.resolve(source.tensors, manifest: manifest, configOverride: override)
+            } catch let e as ConfigError {
+                throw CLIError(.usage, "\(id): \(e)")
+            } catch let e as KeyMappingError {
+                throw CLIError(.inventoryMismatch, "\(source.path): \(e)")
+            }
+            guard resolution.isExact else {
+                throw CLIError(.inventoryMismatch, InventoryMismatchError(modelID: id, file: source.path, report: resolution.report).description)
+            }
+        } else {
+            switch ModelResolver.detect(source.tensors, zoo: zoo, configOverride: override) {
+            case .matched(let r):
+                resolution = r
+            case .noMatch(let closest):
+                var m = raw
+                let hint = closest.first.map { "closest: \($0)" } ?? "no registered family is close"
+                m.notes.append("no registered architecture matches; installed as raw tensors (\(hint))")
+                return m
+            }
+        }
+        // A tensor the layout kept under its own name keeps the reader's source key.
+        let sourceNameOf = Dictionary(zip(source.tensors, source.sourceNames).map { ($0.name, $1) },
+                                      uniquingKeysWith: { a, _ in a })
+        let mapped = resolution.mapped.tensors.map { t in (record: t, sourceName: sourceNameOf[t.name] ?? nil) }
+        rules.append("layout \(resolution.layout.name) of \(resolution.manifest.id)")
+        rules += resolution.mapped.notes
+        var notes = resolution.notes
+        notes.append("config \(resolution.configSource): \(resolution.config.summary)")
+        let config = try JSON.parse(String(decoding: try JSONEncoder().encode(resolution.config.json), as: UTF8.self))
+        return Mapping(architecture: resolution.manifest.id, variant: resolution.configMatchesManifest ? nil : "custom",
+                       config: config, tensors: mapped, rules: rules, notes: notes)
+    }
+
+    /// `--config` arrives as the strict JSON tree; the registry decodes configs through Codable.
+    static func anyJSON(_ json: JSON) throws -> AnyJSON {
+        try JSONDecoder().decode(AnyJSON.self, from: Data(json.serialized().utf8))
     }
 
     /// The .irw metadata: what the weights are and exactly where they came from.
