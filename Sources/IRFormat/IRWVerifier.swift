@@ -55,6 +55,7 @@ extension IRWFile {
                 var done = 0
                 while done < t.length {
                     let n = min(chunk, t.length - done)
+                    buffer.prefetchResidentPages(offset: dataOffset + t.offset + done, count: n)
                     h.update(UnsafeRawBufferPointer(start: base + done, count: n))
                     buffer.releaseResidentPages(offset: dataOffset + t.offset + done, count: n)
                     done += n

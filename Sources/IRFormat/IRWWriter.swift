@@ -155,6 +155,7 @@ public enum IRWWriter {
         while done < view.count {
             let n = min(chunk, view.count - done)
             let at = done
+            view.buffer.prefetchResidentPages(offset: view.offset + at, count: n)
             DispatchQueue.global().async(group: group) {
                 hashing.hasher!.update(UnsafeRawBufferPointer(start: view.pointer + at, count: n))
             }

@@ -486,8 +486,7 @@ enum EmbeddedZoo {
     "maxAbsError": 0.0001,
     "description": "tiny ViT (width 64, 2 layers, 2 heads, patch 8, 32 px) in both layouts (HF safetensors, OpenAI TorchScript with fp16 weights), two input sizes exercising the resize truncation and center crop; preprocessed pixels and last_hidden_state from PyTorch"
   },
-  "runnable": false,
-  "reason": "the Swift model is not written yet: it comes on top of the runtime in Sources/IRRuntime (issue 5)",
+  "runnable": true,
   "notes": [
     "parameters and stateDictKeys count the HF vision tower plus visual_projection (the OpenAI layout has 296 visual.* tensors for the same weights: q, k, v are fused).",
     "Heads are not recorded in the weights: detection assumes 64-wide heads (16 for ViT-L)."
@@ -1357,8 +1356,7 @@ enum EmbeddedZoo {
     "maxAbsError": 0.0001,
     "description": "tiny SymUNet (width 8) with a tiny HF-layout CLIP (width 64, 2 layers, 2 heads, patch 8, 32 px) stored whole under clip_model.*, alpha perturbed, the eight pos_embeds fixed in aux.npz; written by Tools/gen_model_goldens.py"
   },
-  "runnable": false,
-  "reason": "the Swift model is not written yet: it comes on top of the runtime in Sources/IRRuntime (issue 5)",
+  "runnable": true,
   "auxInputs": [
     {
       "pattern": "{module*}.pos_embed",
@@ -1460,8 +1458,7 @@ enum EmbeddedZoo {
   ],
   "parameters": 783501,
   "stateDictKeys": 145,
-  "runnable": false,
-  "reason": "the Swift model is not written yet: it comes on top of the runtime in Sources/IRRuntime (issue 5)",
+  "runnable": true,
   "notes": [
     "Trained on 8-bit noisy inputs (noise clipped and rounded), so it expects what a PNG holds."
   ]
@@ -1567,8 +1564,7 @@ enum EmbeddedZoo {
     "maxAbsError": 0.0001,
     "description": "width 8, blocks 1/1/1 | 1 | 1/1/1, heads 1/2/4 | 8, seeded random weights with perturbed LayerNorms and temperatures, a 37x45 input (padding exercised); written by Tools/gen_model_goldens.py"
   },
-  "runnable": false,
-  "reason": "the Swift model is not written yet: it comes on top of the runtime in Sources/IRRuntime (issue 5)",
+  "runnable": true,
   "notes": [
     "No clamp inside the network: the output may leave [0, 1]; BasicSR clamps only when saving images.",
     "Heads of decoder d are restormer_heads[levels-1-d], as upstream indexes them."

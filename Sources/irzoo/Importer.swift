@@ -121,6 +121,12 @@ struct Importer {
                 resolution = r
             case .noMatch(let closest):
                 var m = raw
+                if let irw = source.irw {
+                    // A raw .irw keeps what its header says (config, variant, mapping already applied).
+                    m.variant = irw.metadata.variant
+                    m.config = request.config ?? irw.metadata.config
+                    m.rules = irw.metadata.keyMapping
+                }
                 let hint = closest.first.map { "closest: \($0)" } ?? "no registered family is close"
                 m.notes.append("no registered architecture matches; installed as raw tensors (\(hint))")
                 return m

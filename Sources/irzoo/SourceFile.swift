@@ -64,6 +64,7 @@ final class SourceDigest: @unchecked Sendable {
                 var done = 0
                 while done < file.count {
                     let n = min(8 << 20, file.count - done)
+                    file.prefetchResidentPages(offset: done, count: n)
                     h.update(UnsafeRawBufferPointer(start: file.base + done, count: n))
                     file.releaseResidentPages(offset: done, count: n) // bounded RSS on huge sources
                     done += n

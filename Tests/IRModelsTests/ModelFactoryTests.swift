@@ -51,10 +51,13 @@ final class ModelFactoryTests: XCTestCase {
         XCTAssertTrue(try w.tensor("intro.weight").isMapped)
     }
 
-    /// A manifest may say `runnable` only when its family has a Swift model here.
-    func testRunnableManifestsHaveAModel() throws {
-        for m in try Zoo.embedded().manifests where m.runnable {
-            XCTAssertTrue(ModelFactory.canRun(family: m.family), "\(m.id) is marked runnable but family \(m.family) has no Swift model")
+    /// `runnable` in a manifest says exactly whether its family has a Swift model here.
+    func testManifestsSayWhatRuns() throws {
+        for m in try Zoo.embedded().manifests {
+            XCTAssertEqual(m.runnable, ModelFactory.canRun(family: m.family), "\(m.id) (family \(m.family)): runnable is \(m.runnable)")
+        }
+        for id in ["symunet", "se-symunet", "clip-vit-l-14", "symunet-demo"] {
+            XCTAssertEqual(try Zoo.embedded().manifest(id)?.runnable, true, id)
         }
     }
 

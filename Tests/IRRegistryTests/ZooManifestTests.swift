@@ -71,7 +71,7 @@ final class ZooManifestTests: XCTestCase {
         let text = try manifestText("symunet")
         let cases: [(String, String, String)] = [
             ("\"restormer_heads\": [\n      1,\n      2,\n      4\n    ]", "\"restormer_heads\": [5, 2, 4]", "restormer_heads[0]"),
-            ("\"runnable\": false,\n  \"reason\"", "\"runnable\": false,\n  \"reasons\"", "'reasons'"),
+            ("\"runnable\": true,", "\"runnable\": false,\n  \"reasons\": \"x\",", "'reasons'"),
             ("\"id\": \"symunet\"", "\"id\": \"SymUNet\"", "lowercase id"),
             ("\"padMode\": \"reflect\"", "\"padMode\": \"mirror\"", "padMode"),
             ("\"pattern\"", "\"pattern\"", ""),

@@ -62,7 +62,8 @@ struct Import: ParsableCommand {
         default: print("installed \(what) from \(file) in \(Terminal.format(result.seconds, 2)) s")
         }
         if let w = result.source.wrapper { print("wrapper: \(w)") }
-        for n in result.source.notes { print("note: \(n)") }
+        for r in result.mapping.rules where r != "unwrapped \(result.source.wrapper ?? "")" { print("mapping: \(r)") }
+        for n in result.mapping.notes + result.source.notes { print("note: \(n)") }
         for i in result.source.ignored { print("ignored: \(i)") }
     }
 }

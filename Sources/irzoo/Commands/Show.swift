@@ -1,4 +1,5 @@
 import ArgumentParser
+import IRFormat
 import IRStore
 import IRTensor
 
@@ -40,6 +41,11 @@ struct Show: ParsableCommand {
             "wrapper:       \(m.source.wrapper ?? "none")",
             "imported:      \(m.imported)",
         ]
+        // How the weights were mapped, from the blob's own header (the manifest keeps the summary).
+        if let header = try? IRWFile.open(path: path).metadata {
+            for r in header.keyMapping { lines.append("mapping:       \(r)") }
+            for n in header.notes { lines.append("note:          \(n)") }
+        }
         if let v = m.verified {
             lines.append("last verified: \(v.time): \(v.intact ? "intact" : "DAMAGED")")
             for p in v.problems { lines.append("  \(p)") }
