@@ -3,7 +3,7 @@
 # the published AnyIR-T and AnyIR-S at SIDExSIDE (256), seeded random weights in a Lightning
 # .ckpt, timed with `irzoo run` beside PyTorch eager (THREADS threads, best of contiguous and
 # channels_last) and ONNX Runtime (THREADS intra-op threads), in the same run, with peak RSS and
-# the ratios. Target (issue 6): irzoo faster than both.
+# the ratios; RUNS interleaved rounds. Target (issue 6): irzoo faster than both.
 # Usage: Benchmarks/anyir.sh PYTHON [THREADS] [RUNS] [SIDE]   (IRZOO_BIN=path skips the build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,14 +30,16 @@ timed_json() {
   /usr/bin/time -f '%e %M' -a -o "$out" "$@" >> "$json"
 }
 
+# Rounds interleave the contenders, so a load change on a shared machine hits them alike; each
+# keeps its best round (PyTorch and ONNX Runtime: best of 2 passes after a warm-up per round).
 for name in anyir-t anyir-s; do
   "$IRZOO_BIN" import "$TMP/$name.ckpt" --arch "$name" --name "bench-$name" >&2
   for run in $(seq "$RUNS"); do
     timed_json "$TMP/time.irzoo.$name" "$TMP/irzoo.$name.jsonl" "$IRZOO_BIN" run "bench-$name" --threads "$THREADS" \
       --input "$TMP/${name}_input.npy" --output "$TMP/${name}_irzoo_output.npy" --json
+    timed_json "$TMP/time.torch.$name" "$TMP/torch.$name.jsonl" "$PY" Benchmarks/models_anyir.py torch "$name" "$TMP" "$THREADS" 2
+    timed_json "$TMP/time.ort.$name" "$TMP/ort.$name.jsonl" "$PY" Benchmarks/models_anyir.py ort "$name" "$TMP" "$THREADS" 2
   done
-  timed_json "$TMP/time.torch.$name" "$TMP/torch.$name.jsonl" "$PY" Benchmarks/models_anyir.py torch "$name" "$TMP" "$THREADS" "$RUNS"
-  timed_json "$TMP/time.ort.$name" "$TMP/ort.$name.jsonl" "$PY" Benchmarks/models_anyir.py ort "$name" "$TMP" "$THREADS" "$RUNS"
 done
 
 "$PY" Benchmarks/models_anyir.py report "$TMP"

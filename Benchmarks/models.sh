@@ -2,7 +2,8 @@
 # make bench-models: the published SymUNet at 256x256 and the CLIP ViT-L/14 vision tower at
 # 224x224, random (seeded) weights, timed with `irzoo run` beside PyTorch eager (THREADS threads,
 # best of contiguous and channels_last) and ONNX Runtime (the reference module exported to ONNX,
-# THREADS intra-op threads), in the same run, with peak RSS and the ratios.
+# THREADS intra-op threads), in the same run, with peak RSS and the ratios. RUNS interleaved rounds;
+# PyTorch and ONNX Runtime take the best of 2 passes after a warm-up in each round.
 # Generated checkpoints live in a temp dir and are removed. Targets (issue 5): irzoo faster than
 # both on SymUNet 256x256 (PyTorch eager about 4.4 s, ONNX Runtime about 2.4 s on 2 cores).
 # Usage: Benchmarks/models.sh PYTHON [THREADS] [RUNS]   (IRZOO_BIN=path skips the build)
@@ -33,20 +34,22 @@ timed_json() {
   /usr/bin/time -f '%e %M' -a -o "$out" "$@" >> "$json"
 }
 
+# Rounds interleave the contenders, so a load change on a shared machine hits them alike; each
+# keeps its best round.
 for name in symunet clip; do
   for run in $(seq "$RUNS"); do
     timed_json "$TMP/time.irzoo.$name" "$TMP/irzoo.$name.jsonl" "$IRZOO" run "bench-$name" --threads "$THREADS" \
       --input "$TMP/${name}_input.npy" --output "$TMP/${name}_irzoo_output.npy" --json
+    timed_json "$TMP/time.torch.$name" "$TMP/torch.$name.jsonl" "$PY" Benchmarks/models_torch.py torch "$name" "$TMP" "$THREADS" 2
+    timed_json "$TMP/time.ort.$name" "$TMP/ort.$name.jsonl" "$PY" Benchmarks/models_torch.py ort "$name" "$TMP" "$THREADS" 2
   done
-  # Compact JSON lines for the report.
+  # `run --json` is pretty-printed: one compact line per run for the report.
   "$PY" -c 'import json,sys; d=sys.stdin.read(); dec=json.JSONDecoder(); i=0
 while i < len(d):
     d2 = d[i:].lstrip()
     if not d2: break
     o, n = dec.raw_decode(d2); i = len(d) - len(d2) + n; print(json.dumps(o))' < "$TMP/irzoo.$name.jsonl" > "$TMP/irzoo.$name.tmp"
   mv "$TMP/irzoo.$name.tmp" "$TMP/irzoo.$name.jsonl"
-  timed_json "$TMP/time.torch.$name" "$TMP/torch.$name.jsonl" "$PY" Benchmarks/models_torch.py torch "$name" "$TMP" "$THREADS" "$RUNS"
-  timed_json "$TMP/time.ort.$name" "$TMP/ort.$name.jsonl" "$PY" Benchmarks/models_torch.py ort "$name" "$TMP" "$THREADS" "$RUNS"
 done
 
 "$PY" Benchmarks/models_torch.py report "$TMP"

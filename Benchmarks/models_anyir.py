@@ -136,20 +136,20 @@ def report(out):
         label = f"{name} {side}x{side}"
         print(f"{label:24} {'irzoo run (' + str(irzoo[0]['threads']) + ' threads)':34} {ours:8.3f} "
               f"{rss_mib('irzoo.' + name):7.0f} MiB {1:8.2f}x")
-        for r in torch_rows:
-            for layout in ("contiguous", "channels_last"):
-                t = r[layout]
+        for layout in ("contiguous", "channels_last"):
+            if torch_rows:
+                t = min(r[layout] for r in torch_rows)
                 print(f"{'':24} {'torch eager, ' + layout:34} {t:8.3f} {rss_mib('torch.' + name):7.0f} MiB {t / ours:8.2f}x")
-        for r in ort_rows:
-            t = r["seconds"]
-            print(f"{'':24} {'onnxruntime (' + str(r['threads']) + ' intra-op threads)':34} {t:8.3f} "
+        if ort_rows:
+            t = min(r["seconds"] for r in ort_rows)
+            print(f"{'':24} {'onnxruntime (' + str(ort_rows[0]['threads']) + ' intra-op threads)':34} {t:8.3f} "
                   f"{rss_mib('ort.' + name):7.0f} MiB {t / ours:8.2f}x")
         ref = np.load(os.path.join(out, f"{name}_torch_output.npy"))
         got = np.load(os.path.join(out, f"{name}_irzoo_output.npy"))
         print(f"{'':24} irzoo vs torch output: max abs diff {np.abs(got - ref).max():.2e}"
               + (f"; onnxruntime vs torch {ort_rows[0]['max_abs_vs_torch']:.2e}" if ort_rows else ""))
     print("vs irzoo = contender seconds / irzoo seconds (> 1: irzoo is faster); seconds are the best forward pass "
-          "in-process (irzoo: `run --json` seconds); peak RSS of the whole process (/usr/bin/time); "
+          "over the rounds, in-process (irzoo: `run --json` seconds); peak RSS of the whole process (/usr/bin/time); "
           "torch runs upstream's FFT branch, onnxruntime and irzoo the sum it equals")
 
 
