@@ -52,33 +52,44 @@ struct SourceFile {
 }
 
 /// SHA-256 of a whole file, computed on a background thread while the caller converts.
+/// It reads through a small reused buffer rather than a mapping: the reader has mapped the
+/// file already, and a second mapping would fault every page in (and out) once more.
 final class SourceDigest: @unchecked Sendable {
     private let group = DispatchGroup()
     private var result: Result<(sha256: String, size: Int), Error> = .failure(CLIError(.failure, "not started"))
 
     init(path: String) {
         DispatchQueue.global().async(group: group) { [self] in
-            do {
-                let file = try ByteBuffer.map(path: path)
-                var h = SHA256Hasher()
-                var done = 0
-                while done < file.count {
-                    let n = min(8 << 20, file.count - done)
-                    file.prefetchResidentPages(offset: done, count: n)
-                    h.update(UnsafeRawBufferPointer(start: file.base + done, count: n))
-                    file.releaseResidentPages(offset: done, count: n) // bounded RSS on huge sources
-                    done += n
-                }
-                result = .success((h.finalizeHex(), file.count))
-            } catch {
-                result = .failure(error)
-            }
+            result = Result { try Self.hash(path) }
         }
     }
 
     func wait() throws -> (sha256: String, size: Int) {
         group.wait()
         return try result.get()
+    }
+
+    private static func hash(_ path: String) throws -> (sha256: String, size: Int) {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CLIError(.unreadableInput, "\(path): cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
+        let size = 1 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
+        defer { buffer.deallocate() }
+        var h = SHA256Hasher()
+        var total = 0
+        while true {
+            let n = read(fd, buffer, size)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CLIError(.unreadableInput, "\(path): read failed: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            h.update(UnsafeRawBufferPointer(start: buffer, count: n))
+            total += n
+        }
+        return (h.finalizeHex(), total)
     }
 }
 

@@ -71,9 +71,12 @@ final class RunCommandTests: XCTestCase {
 
         // .npy: the exact path, PyTorch's output to 1e-4 (unclamped).
         let out = cli.path("out.npy")
-        let doc = try cli.json(["run", "tiny", "--input", golden("symunet-tiny", "input.npy"), "--output", out])
+        let doc = try cli.json(["run", "tiny", "--input", golden("symunet-tiny", "input.npy"), "--output", out, "--repeat", "2"])
         XCTAssertEqual(doc["output"]?["shape"], .array([.int(1), .int(3), .int(37), .int(45)]))
         XCTAssertEqual(doc["tiles"], .int(1))
+        XCTAssertEqual(doc["repeat"], .int(2))
+        let fastest = try XCTUnwrap(doc["seconds"]?.numberValue?.double), first = try XCTUnwrap(doc["first_seconds"]?.numberValue?.double)
+        XCTAssertLessThanOrEqual(fastest, first)
         XCTAssertEqual(doc["family"]?.stringValue, "symunet")
         let (shape, values) = try npy(out)
         XCTAssertEqual(shape, [1, 3, 37, 45])

@@ -54,6 +54,14 @@ final class CLIPGoldenTests: XCTestCase {
         }
     }
 
+    /// An extreme aspect ratio is refused before the resize allocates anything.
+    func testElongatedImageIsRefused() throws {
+        let model = try hfModel()
+        XCTAssertThrowsError(try model.run(try Tensor.zeros([1, 3, 1, 400_000]))) { e in
+            XCTAssertTrue("\(e)".contains("aspect ratio"), "\(e)")
+        }
+    }
+
     func testTilingIsRefused() throws {
         let model = try hfModel()
         XCTAssertThrowsError(try TiledInference.run(model, image: try golden.tensor("input-a.npy"), plan: try TilePlan(tile: 32, overlap: 4)))

@@ -13,6 +13,10 @@ public struct CLIPPreprocess: Sendable {
     public static let openAIMean: [Float] = [0.48145466, 0.4578275, 0.40821073]
     public static let openAIStd: [Float] = [0.26862954, 0.26130258, 0.27577711]
 
+    /// Largest resized image (before the center crop) accepted: 2^26 pixels, an aspect ratio of
+    /// about 1300:1 at 224 px.
+    public static let maxResizedPixels = 1 << 26
+
     public let size: Int
     public let mean: [Float]
     public let std: [Float]
@@ -46,8 +50,11 @@ public struct CLIPPreprocess: Sendable {
         let (h, w) = (image.shape[2], image.shape[3])
         guard h >= 1 && w >= 1 else { throw ModelError("CLIP preprocessing: the image is empty (\(w)x\(h))") }
         let target = Self.resizedSize(height: h, width: w, size: size)
-        guard target.height >= 1 && target.width >= 1 else {
-            throw ModelError("CLIP preprocessing: a \(w)x\(h) image resizes to nothing")
+        // A very elongated image would resize to a strip of billions of pixels before the crop.
+        let (pixels, overflow) = target.height.multipliedReportingOverflow(by: target.width)
+        guard target.height >= 1 && target.width >= 1, !overflow, pixels <= Self.maxResizedPixels else {
+            throw ModelError("CLIP preprocessing: a \(w)x\(h) image would resize to \(target.width)x\(target.height); "
+                             + "its aspect ratio is too extreme (at most \(Self.maxResizedPixels) pixels before the crop)")
         }
         var x = image
         if target != (h, w) {

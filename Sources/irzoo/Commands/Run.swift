@@ -52,6 +52,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "A clean reference PNG: prints the PSNR of the input and of the output against it.")
     var reference: String?
 
+    @Option(name: .long, help: "Run the forward pass this many times and report the fastest (benchmarks; the first pass also maps the weights in).")
+    var `repeat`: Int = 1
+
     @Flag(name: .long, help: "Print one JSON object on stdout.")
     var json = false
 
@@ -61,6 +64,7 @@ struct Run: ParsableCommand {
         if let overlap, overlap < 0 { throw ValidationError("--overlap cannot be negative") }
         if let bitDepth, bitDepth != 8 && bitDepth != 16 { throw ValidationError("--bit-depth must be 8 or 16") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if `repeat` < 1 { throw ValidationError("--repeat must be at least 1") }
     }
 
     func run() throws {
@@ -77,7 +81,7 @@ struct Run: ParsableCommand {
         let model = loaded.model
 
         // Every input, checked against the model before any work.
-        let image = try RunInput.read(input, kind: RunFile.kind(input)!)
+        let image = try RunInput.read(input, kind: RunFile.kind(input)!, channels: model.inputChannels)
         let outKind = RunFile.kind(output)!
         if model.outputKind == .tokens && outKind == .png {
             throw CLIError(.usage, "\(name) is a \(model.family) model: it returns tokens, not an image; write them to a .npy")
@@ -108,33 +112,46 @@ struct Run: ParsableCommand {
 
     struct Pass {
         var result: Tensor
+        /// The fastest pass, and the first (which also faults the mapped weights in).
         var seconds: Double
+        var firstSeconds: Double
         var tiles: Int
         var tiling: String
     }
 
-    /// The forward pass, whole or in tiles, with progress on a terminal. Model errors are input
-    /// errors (wrong aux shape, ...); they name the file at fault.
+    /// The forward pass (`--repeat` times), whole or in tiles, with progress on a terminal. Model
+    /// errors are input errors (wrong aux shape, ...); they name the file at fault.
     func forward(_ model: Model, _ x: Tensor, aux auxTensors: [String: Tensor]) throws -> Pass {
         let progress = StepProgress(label: "run \(name)")
         defer { progress.finish() }
-        let start = Terminal.now()
+        var plan: TilePlan?
+        var tiles = 1, tiling = "whole image"
+        var times = [Double]()
+        var result: Tensor?
         do {
-            guard let tile else {
-                let y = try model.run(x, aux: auxTensors) { progress.update($0, $1, unit: "steps") }
-                return Pass(result: y, seconds: Terminal.now() - start, tiles: 1, tiling: "whole image")
+            if let tile {
+                let p = try TilePlan(tile: tile, overlap: overlap ?? min(32, tile / 4))
+                tiles = p.starts(x.shape[2]).count * p.starts(x.shape[3]).count
+                tiling = tiles == 1 ? "whole image (fits one \(tile)-pixel tile)" : "\(tiles) tiles of \(tile) px, overlap \(p.overlap) px"
+                plan = p
             }
-            let plan = try TilePlan(tile: tile, overlap: overlap ?? min(32, tile / 4))
-            let tiles = plan.starts(x.shape[2]).count * plan.starts(x.shape[3]).count
-            let y = try TiledInference.run(model, image: x, aux: auxTensors, plan: plan) { progress.update($0, $1, unit: "tiles") }
-            let tiling = tiles == 1 ? "whole image (fits one \(tile)-pixel tile)" : "\(tiles) tiles of \(tile) px, overlap \(plan.overlap) px"
-            return Pass(result: y, seconds: Terminal.now() - start, tiles: tiles, tiling: tiling)
+            for _ in 0..<`repeat` {
+                result = nil  // the previous pass's buffers go back to the pool first
+                let start = Terminal.now()
+                if let plan {
+                    result = try TiledInference.run(model, image: x, aux: auxTensors, plan: plan) { progress.update($0, $1, unit: "tiles") }
+                } else {
+                    result = try model.run(x, aux: auxTensors) { progress.update($0, $1, unit: "steps") }
+                }
+                times.append(Terminal.now() - start)
+            }
         } catch let e as ModelError {
             let file = e.reason.hasPrefix("aux ") ? (aux ?? input) : input
             throw CLIError(.unreadableInput, "\(file): \(e.reason)")
         } catch let e as RuntimeError {
             throw CLIError(.failure, "\(name): \(e.description)")
         }
+        return Pass(result: result!, seconds: times.min()!, firstSeconds: times[0], tiles: tiles, tiling: tiling)
     }
 
     func report(_ installed: StoreManifest, model: Model, notes: [String], input x: Tensor, pass: Pass, format: String,
@@ -148,7 +165,8 @@ struct Run: ParsableCommand {
                 ("input", .object([("path", .string(input)), ("shape", shape(x.shape))])),
                 ("output", .object([("path", .string(output)), ("shape", shape(pass.result.shape)), ("format", .string(format))])),
                 ("tiling", .string(pass.tiling)), ("tiles", .int(pass.tiles)), ("threads", .int(model.context.threads)),
-                ("seconds", .double(pass.seconds)), ("total_seconds", .double(totalSeconds)),
+                ("seconds", .double(pass.seconds)), ("first_seconds", .double(pass.firstSeconds)), ("repeat", .int(`repeat`)),
+                ("total_seconds", .double(totalSeconds)),
             ]
             if let tilingNote { fields.append(("tiling_note", .string(tilingNote))) }
             if !auxNames.isEmpty { fields.append(("aux", .array(auxNames.map { .string($0) }))) }
@@ -232,14 +250,23 @@ struct RunInput {
     var tensor: Tensor
     var png: PNGImage?
 
-    static func read(_ path: String, kind: RunFile.Kind) throws -> RunInput {
+    /// A PNG becomes what the network takes: RGB planes (a gray image repeated) for an RGB model,
+    /// its one plane for a gray model.
+    static func read(_ path: String, kind: RunFile.Kind, channels: Int) throws -> RunInput {
         switch kind {
         case .png:
             let image: PNGImage
             do { image = try PNGCodec.read(path: path) } catch let e as ImageIOError {
                 throw CLIError(.unreadableInput, e.file == nil ? "\(path): \(e.reason)" : e.description)
             }
-            let t = try Tensor(shape: [1, 3, image.height, image.width], values: image.rgbPlanes())
+            let planes: [Float]
+            switch (channels, image.colorChannels) {
+            case (3, _): planes = image.rgbPlanes()
+            case (1, 1): planes = image.color
+            default:
+                throw CLIError(.unreadableInput, "\(path): the model takes \(channels) channel\(channels == 1 ? " (gray)" : "s"), the PNG has \(image.colorChannels == 1 ? "gray" : "RGB") colour")
+            }
+            let t = try Tensor(shape: [1, planes.count / image.pixelCount, image.height, image.width], values: planes)
             return RunInput(tensor: t, png: image)
         case .npy:
             let record = try NumpyArray.read(path: path)
@@ -288,25 +315,23 @@ enum RunQuality {
         do { ref = try PNGCodec.read(path: path) } catch let e as ImageIOError {
             throw CLIError(.unreadableInput, e.file == nil ? "\(path): \(e.reason)" : e.description)
         }
-        guard input.tensor.shape[2] == ref.height, input.tensor.shape[3] == ref.width, input.tensor.shape[1] == 3 else {
-            throw CLIError(.usage, "\(path): the reference is \(ref.width)x\(ref.height) RGB or gray, the input \(Terminal.shape(input.tensor.shape))")
+        guard input.tensor.shape[2] == ref.height, input.tensor.shape[3] == ref.width, [1, 3].contains(input.tensor.shape[1]) else {
+            throw CLIError(.usage, "\(path): the reference is \(ref.width)x\(ref.height), the input \(Terminal.shape(input.tensor.shape)); PSNR needs one size, gray or RGB")
         }
         return (path, ref)
     }
 
     static func measure(_ reference: (path: String, image: PNGImage), input: RunInput, output: String, outKind: RunFile.Kind,
                         result: Tensor) throws -> Result {
+        // Everything compared as RGB planes (a gray plane counts three times), first image only.
         let refPlanes = reference.image.rgbPlanes()
-        let n = refPlanes.count
-        let inputPlanes = input.png?.rgbPlanes() ?? Array(input.tensor.scalars.prefix(n))
-        let outputPlanes: [Float]
-        switch outKind {
-        case .png:
-            let written = try PNGCodec.read(path: output)
-            outputPlanes = written.rgbPlanes()
-        case .npy:
-            outputPlanes = Array(result.scalars.prefix(n))
+        let plane = reference.image.pixelCount
+        func rgb(_ t: Tensor) -> [Float] {
+            let first = Array(t.scalars.prefix(t.shape[1] * plane))
+            return t.shape[1] == 1 ? first + first + first : first
         }
+        let inputPlanes = input.png?.rgbPlanes() ?? rgb(input.tensor)
+        let outputPlanes = outKind == .png ? try PNGCodec.read(path: output).rgbPlanes() : rgb(result)
         do {
             return Result(path: reference.path, input: try ImageMetrics.psnr(inputPlanes, refPlanes),
                           output: try ImageMetrics.psnr(outputPlanes, refPlanes))
@@ -333,8 +358,10 @@ enum RunOutput {
         let values = Array(UnsafeBufferPointer(start: t.pointer, count: c * h * w))
         do {
             var image: PNGImage
-            if let png = input.png, c == 3, png.width == w, png.height == h {
+            if let png = input.png, png.width == w, png.height == h, c == 3 {
                 image = try png.withRestoredColor(rgb: values)
+            } else if let png = input.png, png.width == w, png.height == h, c == png.colorChannels {
+                image = try PNGImage(width: w, height: h, colorChannels: c, color: values, alpha: png.alpha)
             } else if c == 1 || c == 3 {
                 image = try PNGImage(width: w, height: h, colorChannels: c, color: values)
             } else {
