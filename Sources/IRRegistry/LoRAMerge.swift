@@ -85,15 +85,20 @@ public enum LoRAMerge {
     public static func mergedWeight(_ w: [Float], a: [Float], aShape: [Int], b: [Float], bShape: [Int], scale: Double) -> [Float] {
         let (m, r, n) = (bShape[0], bShape[1], aShape[1])
         var out = w
+        var row = [Double](repeating: 0, count: n)
         out.withUnsafeMutableBufferPointer { o in
             a.withUnsafeBufferPointer { ap in
                 b.withUnsafeBufferPointer { bp in
-                    for i in 0..<m {
-                        for j in 0..<n {
-                            var s = 0.0
-                            for t in 0..<r { s += Double(bp[i * r + t]) * Double(ap[t * n + j]) }
+                    row.withUnsafeMutableBufferPointer { acc in
+                        for i in 0..<m {
+                            for j in 0..<n { acc[j] = 0 }
+                            // Row i of B @ A, accumulated over t in order (contiguous rows of A).
+                            for t in 0..<r {
+                                let bv = Double(bp[i * r + t]), at = t * n
+                                for j in 0..<n { acc[j] += bv * Double(ap[at + j]) }
+                            }
                             // torch: (B @ A) in f32, times the scaling, added to W.
-                            o[i * n + j] += Float(s) * Float(scale)
+                            for j in 0..<n { o[i * n + j] += Float(acc[j]) * Float(scale) }
                         }
                     }
                 }
