@@ -69,8 +69,10 @@ public enum LoRAMerge {
             throw KeyMappingError(tensor: site + wrappedWeight, reason: "ConvLoRA wraps a square-kernel conv [O, I/g, k, k], found \(ws)")
         }
         let k = ws[2]
+        // Overflow-checked: the shapes come from an untrusted file.
         guard sa.count == 2, sb.count == 2, sa[0] == sb[1], sa[0] % k == 0, sa[0] > 0,
-              let n = ShapeMath.elementCount(ws), sa[1] * sb[0] == n else {
+              let n = ShapeMath.elementCount(ws), case let (product, overflow) = sa[1].multipliedReportingOverflow(by: sb[0]),
+              !overflow, product == n else {
             throw KeyMappingError(tensor: site, reason: "LoRA factors A \(sa) and B \(sb) do not fit conv weight \(ws) "
                                   + "(want A [r·\(k), I·\(k)], B [O/g·\(k), r·\(k)] with (O/g·k)·(I·k) = \(ShapeMath.elementCount(ws) ?? 0))")
         }
