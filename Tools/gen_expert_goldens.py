@@ -67,7 +67,7 @@ def randomise(net, gen):
                 uniform(p, -0.2, 0.2)
         for name, b in net.named_buffers():
             if name.endswith("relative_positions"):
-                b.add_(torch.randn(b.shape, generator=gen) * 0.05)
+                b.add_(torch.randn(b.shape, generator=gen) * 0.25)
 
 
 def reference_output(net, image, multiple):

@@ -1,5 +1,6 @@
 import XCTest
 import IRCheckpoint
+import IRTensor
 import IRRegistry
 import IRRuntime
 import IRModels

@@ -40,21 +40,23 @@ final class DehazeFormerGoldenTests: XCTestCase {
         XCTAssertEqual(c.attentionBlocks(layer: 2), [false, true, true, true])
     }
 
-    /// The stored relative_positions buffer is what the model reads (the golden perturbs it):
-    /// recomputing it from the window size instead must change the answer.
+    /// The stored relative_positions buffer is what the model reads (the golden perturbs it by
+    /// N(0, 0.25²)): recomputing it from the window size instead changes PyTorch's answer by 2.9e-3.
     func testStoredRelativePositionsAreUsed() throws {
         let imported = try BasicSRImport(golden, manifest: "dehazeformer-l")
         let c = try XCTUnwrap(imported.resolution.config.typed(DehazeFormerConfig.self))
         var table = [String: Tensor]()
         for r in imported.records { table[r.name] = try Tensor(record: r) }
-        let n = c.windowSize * c.windowSize
+        let (window, n) = (c.windowSize, c.windowSize * c.windowSize)
         var clean = [Float](repeating: 0, count: n * n * 2)
+        func logSpaced(_ d: Int) -> Float {
+            let magnitude = Float(Foundation.log(1 + Double(abs(d))))
+            return d > 0 ? magnitude : (d < 0 ? -magnitude : 0)
+        }
         for a in 0..<n {
             for b in 0..<n {
-                for (axis, d) in [(a / c.windowSize) - (b / c.windowSize), (a % c.windowSize) - (b % c.windowSize)].enumerated() {
-                    let v = Float(d)
-                    clean[(a * n + b) * 2 + axis] = (v > 0 ? 1 : (v < 0 ? -1 : 0)) * Foundation.log(1 + abs(v))
-                }
+                clean[(a * n + b) * 2] = logSpaced(a / window - b / window)
+                clean[(a * n + b) * 2 + 1] = logSpaced(a % window - b % window)
             }
         }
         for name in table.keys where name.hasSuffix("relative_positions") {
@@ -62,7 +64,7 @@ final class DehazeFormerGoldenTests: XCTestCase {
         }
         let y = try DehazeFormerModel(config: c, weights: Weights(tensors: table)).run(try golden.tensor("input.npy"))
         let d = maxAbsDifference(y, try golden.tensor("output.npy"))
-        XCTAssertGreaterThan(d, 1e-3, "the perturbed buffers should matter")
+        XCTAssertGreaterThan(d, 1e-3, "the perturbed buffers must matter well beyond the 1e-4 tolerance")
     }
 
     /// Sides too small for the window padding of the deepest attention level are one clear line.

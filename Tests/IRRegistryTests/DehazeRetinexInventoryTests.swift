@@ -56,7 +56,8 @@ final class DehazeRetinexInventoryTests: XCTestCase {
 
     /// A user's own DehazeFormer variant (other widths, depths, attention shares) round-trips.
     func testDehazeFormerVariantsAreDetected() throws {
-        for ratios in [[0.25, 0.5, 0.75, 0, 0], [1.0 / 3, 0.4, 1, 0.5, 0], [0, 0, 0.3, 0, 0]] {
+        let ratioSets: [[Double]] = [[0.25, 0.5, 0.75, 0, 0], [1.0 / 3, 0.4, 1, 0.5, 0], [0, 0, 0.3, 0, 0]]
+        for ratios in ratioSets {
             let c = DehazeFormerConfig(embedDims: [16, 32, 48, 32, 16], mlpRatios: [2, 4, 2.5, 2, 2], depths: [3, 5, 7, 2, 4],
                                        heads: [2, 4, 6, 1, 1], attentionRatios: ratios)
             try c.validate()

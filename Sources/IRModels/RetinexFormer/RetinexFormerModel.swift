@@ -85,7 +85,7 @@ public final class RetinexFormerModel: Model {
         let ctx = context
         let total = 2 * config.blocks[0..<2].reduce(0, +) + config.blocks[2]
         var done = 0
-        func run(_ blocks: [IlluminationGuidedBlock], _ x: Tensor, _ illumination: Tensor) throws -> Tensor {
+        func apply(_ blocks: [IlluminationGuidedBlock], _ x: Tensor, _ illumination: Tensor) throws -> Tensor {
             var x = x
             for block in blocks {
                 x = try block(ctx, x, illumination: illumination)
@@ -102,18 +102,18 @@ public final class RetinexFormerModel: Model {
         var x = try embedding(ctx, lit)
         var skips = [Tensor](), illuminations = [Tensor]()
         for l in 0..<RetinexFormerConfig.levels {
-            x = try run(encoders[l], x, illumination)
+            x = try apply(encoders[l], x, illumination)
             skips.append(x)
             illuminations.append(illumination)
             x = try featureDowns[l](ctx, x)
             illumination = try illuminationDowns[l](ctx, illumination)
         }
-        x = try run(bottleneck, x, illumination)
+        x = try apply(bottleneck, x, illumination)
         for i in 0..<RetinexFormerConfig.levels {
             let level = RetinexFormerConfig.levels - 1 - i
             let up = try ctx.convTranspose2d(x, weight: ups[i].weight, bias: ups[i].bias, stride: 2)
             x = try fusions[i](ctx, try ctx.concat([up, skips[level]], dim: 1))
-            x = try run(decoders[i], x, illuminations[level])
+            x = try apply(decoders[i], x, illuminations[level])
         }
         let y = try ctx.add(try mapping(ctx, x), lit)
         return try padding.crop(ctx, y, height: input.shape[2], width: input.shape[3])
