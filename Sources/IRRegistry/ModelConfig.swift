@@ -65,6 +65,8 @@ public struct ArchitectureFamily: Sendable {
         ArchitectureFamily(PromptIRConfig.self),
         ArchitectureFamily(RestormerConfig.self),
         ArchitectureFamily(NAFNetConfig.self),
+        ArchitectureFamily(DehazeFormerConfig.self),
+        ArchitectureFamily(RetinexFormerConfig.self),
     ]
 
     public static func named(_ id: String) -> ArchitectureFamily? { all.first { $0.id == id } }
