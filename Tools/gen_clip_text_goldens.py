@@ -5,8 +5,9 @@ the token embedding keeps the full 49408 rows; width 8 keeps the files small).
 
 Writes Tests/Fixtures/models/<case>/:
   clip-text-l-tiny     (CLIP ViT-L/14 text style: quick_gelu, no projection, padded with <|endoftext|>)
-    model.safetensors    HF layout (`text_model.*`), fp16, plus the int64 `position_ids` buffer
-                         older transformers saved
+    model.safetensors    HF layout as published (`text_model.*`; transformers 5 itself saves
+                         CLIPTextModel without that prefix), fp16, plus the int64 `position_ids`
+                         buffer older transformers saved
   clip-text-bigg-tiny  (OpenCLIP ViT-bigG/14 text style: gelu, text_projection, padded with "!" = 0)
     model.safetensors    HF layout (`text_model.*`, `text_projection.weight`), fp16
     sgm.safetensors      the same weights as sd_xl_base_1.0.safetensors stores them:
@@ -146,13 +147,16 @@ def main():
         else:
             save(out.pooler_output, os.path.join(d, "pooled.npy"))
 
-        sd = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}
+        # transformers 5 saves CLIPTextModel without its `text_model.` prefix; published files
+        # (diffusers' text_encoder/, SDXL's single file, transformers 4) have it: write that form.
+        sd = {(k if k.startswith(("text_model.", "text_projection")) else "text_model." + k): v.detach().half().contiguous()
+              for k, v in model.state_dict().items()}
         if not projection:
             # Older transformers saved the position-index buffer; the registry drops it.
             sd["text_model.embeddings.position_ids"] = torch.arange(77, dtype=torch.int64)[None]
         save_file(sd, os.path.join(d, "model.safetensors"))
         if projection:
-            oc = to_open_clip({k: v.float() for k, v in model.state_dict().items()}, config.num_hidden_layers)
+            oc = to_open_clip({k: v.float() for k, v in sd.items() if v.is_floating_point()}, config.num_hidden_layers)
             ref = TextTransformer(context_length=77, vocab_size=49408, width=config.hidden_size, heads=config.num_attention_heads,
                                   layers=config.num_hidden_layers, mlp_ratio=config.intermediate_size / config.hidden_size,
                                   output_dim=config.projection_dim, act_layer=torch.nn.GELU).eval()

@@ -1,7 +1,9 @@
 """Published key lists of SDXL's two text encoders, built on the meta device (no weights):
 
   Tests/Fixtures/keys/clip_hf_vitl14_text_keys.txt      transformers CLIPTextModel, openai/clip-vit-large-patch14
-                                                        (SDXL text_encoder): 196 tensors
+                                                        (SDXL text_encoder): 196 tensors, as transformers 5
+                                                        names them (no `text_model.` prefix; published files
+                                                        and transformers 4 have it)
   Tests/Fixtures/keys/openclip_hf_bigg14_text_keys.txt  transformers CLIPTextModelWithProjection, SDXL text_encoder_2:
                                                         517 tensors
   Tests/Fixtures/keys/openclip_sgm_bigg14_text_keys.txt open_clip's TextTransformer as sd_xl_base_1.0.safetensors
@@ -40,7 +42,7 @@ def main():
         oc = TextTransformer(context_length=77, vocab_size=49408, width=1280, heads=20, layers=32, output_dim=1280,
                              act_layer=torch.nn.GELU)
     write("clip_hf_vitl14_text_keys.txt", [(k, list(v.shape)) for k, v in l14.state_dict().items()],
-          "transformers CLIPTextModel (SDXL text_encoder), built on the meta device")
+          "transformers 5 CLIPTextModel (SDXL text_encoder), built on the meta device: no text_model. prefix (published files have it)")
     write("openclip_hf_bigg14_text_keys.txt", [(k, list(v.shape)) for k, v in bigg.state_dict().items()],
           "transformers CLIPTextModelWithProjection (SDXL text_encoder_2), built on the meta device")
     sgm = [("conditioner.embedders.1.model." + k, list(v.shape)) for k, v in oc.state_dict().items()]

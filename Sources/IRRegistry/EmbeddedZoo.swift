@@ -307,6 +307,34 @@ enum EmbeddedZoo {
       ]
     },
     {
+      "name": "transformers5",
+      "description": "CLIPTextModel saved by transformers 5 (save_pretrained drops the text_model. prefix)",
+      "containers": [
+        "safetensors",
+        "torch-zip"
+      ],
+      "drop": [
+        {
+          "pattern": "{path*}.position_ids",
+          "reason": "int64 position-index buffer"
+        }
+      ],
+      "renames": [
+        {
+          "from": "embeddings.{rest*}",
+          "to": "text_model.embeddings.{rest*}"
+        },
+        {
+          "from": "encoder.{rest*}",
+          "to": "text_model.encoder.{rest*}"
+        },
+        {
+          "from": "final_layer_norm.{p}",
+          "to": "text_model.final_layer_norm.{p}"
+        }
+      ]
+    },
+    {
       "name": "sgm",
       "description": "conditioner.embedders.0.transformer.* inside sd_xl_base_1.0.safetensors (HF naming); the rest of the file is left aside",
       "containers": [

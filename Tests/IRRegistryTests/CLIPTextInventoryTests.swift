@@ -8,9 +8,11 @@ import XCTest
 final class CLIPTextInventoryTests: XCTestCase {
     func testCLIPL14TextFitsExactly() throws {
         let m = try XCTUnwrap(try KeyList.zoo().manifest("clip-vit-l-14-text"))
-        let keys = try KeyList.load("clip_hf_vitl14_text_keys.txt")
+        // The list holds transformers 5's names; published files carry the text_model. prefix.
+        let keys = try KeyList.load("clip_hf_vitl14_text_keys.txt", prefix: "text_model.")
         XCTAssertEqual(keys.count, 196)
         _ = try assertExactFit(keys, manifest: m, layout: "hf")
+        _ = try assertExactFit(try KeyList.load("clip_hf_vitl14_text_keys.txt"), manifest: m, layout: "transformers5")
         let inventory = try XCTUnwrap(m.modelConfig).inventory
         XCTAssertEqual(inventory.count, 196)
         XCTAssertEqual(inventory.parameterCount, 123_060_480)
@@ -47,7 +49,7 @@ final class CLIPTextInventoryTests: XCTestCase {
     /// text encoder is kept, everything else is dropped by a named rule.
     func testCLIPL14SingleFileLayoutLeavesTheRestOfSDXLAside() throws {
         let m = try XCTUnwrap(try KeyList.zoo().manifest("clip-vit-l-14-text"))
-        var keys = try KeyList.load("clip_hf_vitl14_text_keys.txt", prefix: "conditioner.embedders.0.transformer.")
+        var keys = try KeyList.load("clip_hf_vitl14_text_keys.txt", prefix: "conditioner.embedders.0.transformer.text_model.")
         keys.append(TensorShape(name: "conditioner.embedders.0.transformer.text_model.embeddings.position_ids", shape: [1, 77], dtype: .i64))
         let others = try KeyList.load("openclip_sgm_bigg14_text_keys.txt")
         keys += others

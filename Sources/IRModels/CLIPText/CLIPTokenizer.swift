@@ -206,18 +206,20 @@ enum CLIPPreTokenizer {
         }
     }
 
-    static let specials = ["<|startoftext|>", "<|endoftext|>"].map { Array($0.unicodeScalars) }
     static let contractions = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"].map { Array($0.unicodeScalars) }
 
-    /// The matches of `<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`,
-    /// tried in that order at each position; what no alternative matches (whitespace) is dropped.
+    /// The matches of `'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`, tried in that
+    /// order at each position; what no alternative matches (whitespace) is dropped. transformers'
+    /// pattern also starts with `<\|startoftext\|>|<\|endoftext\|>`, but those alternatives never
+    /// take effect there (measured: `<|ENDOFTEXT|>` comes out as `<|`, `endoftext`, `|>`; the exact
+    /// lower-case strings are added tokens, cut out before), so they are left out here.
     static func pieces(_ s: [Unicode.Scalar]) -> [[Unicode.Scalar]] {
         var out = [[Unicode.Scalar]]()
         var i = 0
         func startsWith(_ lit: [Unicode.Scalar]) -> Bool { i + lit.count <= s.count && s[i..<(i + lit.count)].elementsEqual(lit) }
         while i < s.count {
             let u = s[i]
-            if let lit = (specials + contractions).first(where: startsWith) {
+            if let lit = contractions.first(where: startsWith) {
                 out.append(lit)
                 i += lit.count
             } else if isLetter(u) {
