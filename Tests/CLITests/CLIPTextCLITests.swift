@@ -70,6 +70,31 @@ final class CLIPTextCLITests: XCTestCase {
         XCTAssertLessThanOrEqual(max(e1, e2), 1e-4)
     }
 
+    /// `import --vocab` keeps the BPE file in the .irw (u8 tensor, covered by verify); `run
+    /// --prompt` then needs no --vocab and gives the same answer.
+    func testVocabularyKeptInTheStore() throws {
+        let config = try String(contentsOfFile: golden("clip-text-bigg-tiny", "config.json"), encoding: .utf8)
+        let imp = try cli.run(["import", golden("clip-text-bigg-tiny", "model.safetensors"), "--arch", "openclip-vit-bigg-14-text",
+                               "--name", "bigg", "--config", config, "--vocab", vocab])
+        XCTAssertEqual(imp.status, 0, imp.stderr)
+        XCTAssertEqual(try cli.run(["verify", "bigg"]).status, 0)
+        let out = cli.path("hidden.npy"), pooled = cli.path("embeds.npy")
+        let doc = try cli.json(["run", "bigg", "--prompt", "a photo of a cat", "--output", out, "--pooled-output", pooled])
+        XCTAssertEqual(doc["pooled_index"], .int(6))
+        XCTAssertLessThanOrEqual(maxAbs(try npy(out).values, try goldenRow("clip-text-bigg-tiny", "penultimate.npy", row: 0)), 1e-4)
+        XCTAssertLessThanOrEqual(maxAbs(try npy(pooled).values, try goldenRow("clip-text-bigg-tiny", "projected.npy", row: 0)), 1e-4)
+        // Only text encoders take one; a file that is not CLIP's merges is refused at import.
+        let vit = try String(contentsOfFile: golden("clip-tiny", "config.json"), encoding: .utf8)
+        let r = try cli.run(["import", golden("clip-tiny", "model.safetensors"), "--arch", "clip-vit-l-14", "--name", "vit",
+                             "--config", vit, "--vocab", vocab])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("text encoders"), r.stderr)
+        let bad = try cli.run(["import", golden("clip-text-bigg-tiny", "model.safetensors"), "--arch", "openclip-vit-bigg-14-text",
+                               "--name", "bigg2", "--config", config, "--vocab", golden("clip-text-bigg-tiny", "config.json")])
+        XCTAssertEqual(bad.status, 3, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("not a CLIP BPE merges file"), bad.stderr)
+    }
+
     func testPromptErrorsAreClear() throws {
         _ = try importModel("clip-text-l-tiny", file: "model.safetensors", arch: "clip-vit-l-14-text", name: "clip-l")
         let out = cli.path("never.npy")
@@ -81,7 +106,7 @@ final class CLIPTextCLITests: XCTestCase {
             XCTAssertTrue(r.stderr.contains(needle), "'\(needle)' in \(r.stderr)", line: line)
             XCTAssertFalse(FileManager.default.fileExists(atPath: out), line: line)
         }
-        try expect(["clip-l", "--prompt", "x", "--output", out], status: 2, "--vocab")
+        try expect(["clip-l", "--prompt", "x", "--output", out], status: 2, "no tokenizer vocabulary")
         try expect(["clip-l", "--prompt", "x", "--vocab", vocab, "--output", cli.path("x.png")], status: 2, ".npy")
         try expect(["clip-l", "--prompt", "x", "--input", vocab, "--vocab", vocab, "--output", out], status: 2, "not both", parserError: true)
         try expect(["clip-l", "--output", out], status: 2, "--input", parserError: true)

@@ -56,6 +56,16 @@ final class CLIPTokenizerTests: XCTestCase {
         XCTAssertEqual(long.last, 49407)
     }
 
+    /// Padded encoding stops after the 77th id: a huge prompt costs what its start costs, same ids.
+    func testHugePromptIsTruncatedCheaply() throws {
+        let t = try tokenizer(pad: "!")
+        let start = "a red fox, snow, golden hour, 8k! " + String(repeating: "word ", count: 100)
+        let huge = start + String(repeating: "lorem ipsum dolor sit amet ", count: 40_000)
+        let began = Date()
+        XCTAssertEqual(t.encodePadded(huge), t.encodePadded(start))
+        XCTAssertLessThan(Date().timeIntervalSince(began), 5)
+    }
+
     func testVocabularyFileIsChecked() throws {
         XCTAssertEqual(Self.merges.count, 3_194_984)
         XCTAssertThrowsError(try CLIPTokenizer(mergesText: Array(Self.merges.prefix(100_000)), source: "cut.txt")) {

@@ -79,14 +79,22 @@ public struct CLIPTokenizer: Sendable {
     }
 
     /// `<|startoftext|>`, the text's ids, `<|endoftext|>`: no truncation, no padding.
-    public func encode(_ text: String) -> [Int32] {
+    public func encode(_ text: String) -> [Int32] { encode(text, stopAfter: .max) }
+
+    /// Stops once `stopAfter` ids are there (the pieces after it cannot change them): a long
+    /// prompt costs what its first 77 tokens cost.
+    func encode(_ text: String, stopAfter limit: Int) -> [Int32] {
         var out: [Int32] = [Self.startOfText]
-        for segment in splitAddedTokens(text) {
+        segments: for segment in splitAddedTokens(text) {
             switch segment {
             case .added(let id): out.append(id)
             case .text(let scalars):
-                for piece in CLIPPreTokenizer.pieces(CLIPPreTokenizer.normalize(scalars)) { out += bpe(piece) }
+                for piece in CLIPPreTokenizer.pieces(CLIPPreTokenizer.normalize(scalars)) {
+                    if out.count >= limit { break segments }
+                    out += bpe(piece)
+                }
             }
+            if out.count >= limit { break }
         }
         out.append(Self.endOfText)
         return out
@@ -95,7 +103,7 @@ public struct CLIPTokenizer: Sendable {
     /// Exactly `contextLength` ids, as `tokenizer(text, padding="max_length", truncation=True)`:
     /// the first `contextLength − 2` text ids between start and end, then the pad id.
     public func encodePadded(_ text: String) -> [Int32] {
-        var ids = encode(text)
+        var ids = encode(text, stopAfter: contextLength)
         if ids.count > contextLength {
             ids = Array(ids[0..<(contextLength - 1)]) + [Self.endOfText]
         }

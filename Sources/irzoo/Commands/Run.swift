@@ -34,7 +34,7 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Text for a text encoder (clip-text), instead of --input (see docs/CLI.md).")
     var prompt: String?
 
-    @Option(name: .long, help: "With --prompt: CLIP's BPE file (open_clip's bpe_simple_vocab_16e6.txt.gz, or its text).")
+    @Option(name: .long, help: "With --prompt: CLIP's BPE file (open_clip's bpe_simple_vocab_16e6.txt.gz, or its text); default: the one imported with the model.")
     var vocab: String?
 
     @Option(name: .long, help: "With --prompt: also write the pooled embedding (projected when the model has a projection) as .npy.")
@@ -217,6 +217,8 @@ enum RunModelLoader {
     struct Loaded {
         var model: Model
         var notes: [String]
+        /// A text encoder's BPE file kept with the weights (`TokenizerAsset`).
+        var vocabulary: [UInt8]? = nil
     }
 
     static func load(_ m: StoreManifest, store: ModelStore, threads: Int?) throws -> Loaded {
@@ -239,9 +241,10 @@ enum RunModelLoader {
         let blob = store.blobPath(m.blob.digest)
         let file = try IRWFile.open(path: blob)
         let context = ComputeContext(threads: threads)
+        let (records, vocabulary) = TokenizerAsset.split(try file.records())
         let model: Model
         do {
-            model = try ModelFactory.make(config: config, records: file.records(), source: "\(m.name) (\(blob))", context: context)
+            model = try ModelFactory.make(config: config, records: records, source: "\(m.name) (\(blob))", context: context)
         } catch let e as InventoryMismatchError {
             throw CLIError(.inventoryMismatch, e.description)
         } catch let e as ModelError {
@@ -251,7 +254,7 @@ enum RunModelLoader {
         if let se = config.typed(SESymUNetConfig.self) {
             notes.append("pos_embed: --aux entries where given, else the '\(se.posEmbedDefault.rawValue)' default (seed \(se.posEmbedSeed)); upstream draws them at random")
         }
-        return Loaded(model: model, notes: notes)
+        return Loaded(model: model, notes: notes, vocabulary: vocabulary)
     }
 }
 

@@ -29,16 +29,21 @@ enum RunText {
         for path in [c.output] + (c.pooledOutput.map { [$0] } ?? []) where RunFile.kind(path) != .npy {
             throw CLIError(.usage, "\(path): a text encoder writes .npy files")
         }
-        guard let vocab = c.vocab else {
-            throw CLIError(.usage, "--prompt needs --vocab FILE: CLIP's BPE merges (open_clip_torch ships bpe_simple_vocab_16e6.txt.gz)")
-        }
         let store = try StoreAccess.open()
         let installed = try store.manifest(named: c.name)
         let loaded = try RunModelLoader.load(installed, store: store, threads: c.threads)
         guard let model = loaded.model as? CLIPTextModel else {
             throw CLIError(.usage, "\(c.name) is a \(loaded.model.family) model: --prompt is for text encoders (clip-text); use --input")
         }
-        let tokenizer = try readTokenizer(vocab, for: model)
+        // --vocab wins over the vocabulary kept in the store (`import --vocab`).
+        let tokenizer: CLIPTokenizer
+        if let vocab = c.vocab {
+            tokenizer = try TokenizerAsset.tokenizer(try TokenizerAsset.read(vocab), for: model, source: vocab)
+        } else if let kept = loaded.vocabulary {
+            tokenizer = try TokenizerAsset.tokenizer(kept, for: model, source: "\(c.name) (\(TokenizerAsset.tensorName))")
+        } else {
+            throw CLIError(.usage, "\(c.name) has no tokenizer vocabulary: pass --vocab FILE (open_clip_torch ships bpe_simple_vocab_16e6.txt.gz), or import the model with --vocab")
+        }
         let ids = tokenizer.encodePadded(prompt)
 
         let progress = StepProgress(label: "run \(c.name)")
@@ -85,19 +90,5 @@ enum RunText {
               + (c.pooledOutput.map { ", \($0) \(Terminal.shape(pooled.shape))" } ?? "")
               + " in \(Terminal.format(times.min()!, 2)) s (\(model.context.threads) threads)")
         for n in loaded.notes { print("note: \(n)") }
-    }
-
-    /// The BPE merges file, gzip-compressed (as open_clip ships it) or not.
-    static func readTokenizer(_ path: String, for model: CLIPTextModel) throws -> CLIPTokenizer {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CLIError(.unreadableInput, "\(path): cannot read the BPE vocabulary file")
-        }
-        var bytes = [UInt8](data)
-        if Gzip.isGzip(bytes) { bytes = try Gzip.decompress(bytes, file: path) }
-        do {
-            return try model.tokenizer(mergesText: bytes, source: path)
-        } catch let e as ModelError {
-            throw CLIError(.unreadableInput, e.reason)
-        }
     }
 }
