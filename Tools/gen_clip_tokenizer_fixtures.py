@@ -11,9 +11,9 @@ Writes Tests/Fixtures/tokenizer/:
   bpe_simple_vocab_16e6.txt.gz   a copy of open_clip's file (1.3 MB)
   cases.json                     [{text, ids (no truncation, no padding, BOS/EOS added),
                                    padded_eos (77, truncated, padded with 49407: SDXL tokenizer),
-                                   padded_zero (77, padded with "!" = 0: SDXL tokenizer_2),
-                                   open_clip (open_clip's SimpleTokenizer, 77, pad 0; ftfy-based
-                                   cleaning, recorded for comparison only)}]
+                                   padded_zero (77, padded with "!" = 0: SDXL tokenizer_2)}]
+open_clip's SimpleTokenizer (ftfy-based cleaning, pad 0) is compared with padded_zero and the
+agreement printed (308 of 354 with open_clip_torch 3.3); irzoo follows transformers.
 
 Usage: python Tools/gen_clip_tokenizer_fixtures.py  (deterministic: fixed seed)
 """
@@ -99,13 +99,14 @@ def main():
     assert zero_pad.pad_token_id == 0 and eos_pad.pad_token_id == 49407
     oc = SimpleTokenizer(BPE)
     cases = []
+    same = 0  # open_clip is only compared here, for the docs
     for text in HAND + random_strings(260):
         ids = eos_pad(text)["input_ids"]
         a = eos_pad(text, padding="max_length", max_length=77, truncation=True)["input_ids"]
         b = zero_pad(text, padding="max_length", max_length=77, truncation=True)["input_ids"]
         c = oc([text])[0].tolist()
-        cases.append(dict(text=text, ids=ids, padded_eos=a, padded_zero=b, open_clip=c))
-    same = sum(c["padded_zero"] == c["open_clip"] for c in cases)
+        cases.append(dict(text=text, ids=ids, padded_eos=a, padded_zero=b))
+        same += b == c
     print(f"{len(cases)} strings; open_clip agrees with transformers (pad 0) on {same}")
     with open(os.path.join(OUT, "cases.json"), "w", encoding="utf-8") as f:
         json.dump(dict(source="transformers CLIPTokenizer (tokenizers backend) from open_clip's bpe_simple_vocab_16e6.txt.gz",

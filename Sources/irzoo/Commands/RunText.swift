@@ -66,7 +66,8 @@ enum RunText {
         let pooled = out.projected ?? out.pooled
         if let p = c.pooledOutput { try RunOutput.writeNPY(pooled, to: p) }
 
-        let textTokens = ids.count - ids.reversed().prefix { $0 == tokenizer.padID }.count
+        // Text ids between <|startoftext|> and the first <|endoftext|>.
+        let textTokens = (ids.firstIndex(of: CLIPTokenizer.endOfText) ?? ids.count) - 1
         if c.json {
             func shape(_ s: [Int]) -> JSON { .array(s.map { .int($0) }) }
             var fields: [(String, JSON)] = [
@@ -86,7 +87,7 @@ enum RunText {
             Terminal.printJSON(.object(fields))
             return
         }
-        print("\(c.name): prompt of \(textTokens) tokens (of \(ids.count)) -> \(c.output) \(Terminal.shape(out.penultimate.shape))"
+        print("\(c.name): prompt of \(textTokens) tokens (\(ids.count) with start, end and padding) -> \(c.output) \(Terminal.shape(out.penultimate.shape))"
               + (c.pooledOutput.map { ", \($0) \(Terminal.shape(pooled.shape))" } ?? "")
               + " in \(Terminal.format(times.min()!, 2)) s (\(model.context.threads) threads)")
         for n in loaded.notes { print("note: \(n)") }
