@@ -78,6 +78,9 @@ public enum CheckpointReader {
         if starts([0x50, 0x4B, 0x03, 0x04]) || starts([0x50, 0x4B, 0x05, 0x06]) { return .torchZip } // refined by the zip reader
         if starts([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) { return .hdf5 }
         if starts(Array("IRZW".utf8)) { return .irw }
+        // A safetensors header length whose low byte is 0x80 would pass for a pickle's PROTO:
+        // '{' at byte 8 with a length below 2^48 decides (a legacy torch file has its magic there).
+        if bytes.count >= 9, bytes[8] == UInt8(ascii: "{"), bytes[6] == 0, bytes[7] == 0 { return .safetensors }
         if starts([0x80]) { return .torchLegacy }
         // Legacy files pickled with protocol 0/1 open with the magic number as a text LONG.
         if starts(Array("L119547037146038".utf8)) { return .torchLegacy }  // (first 16 bytes only)

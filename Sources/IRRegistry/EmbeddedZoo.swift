@@ -231,7 +231,7 @@ enum EmbeddedZoo {
   "id": "clip-vit-l-14-text",
   "family": "clip-text",
   "title": "CLIP ViT-L/14 text encoder (SDXL text_encoder)",
-  "summary": "CLIPTextModel at width 768, 12 layers, QuickGELU; SDXL takes its penultimate hidden states.",
+  "summary": "CLIPTextModel at width 768, 12 layers, QuickGELU, causal attention; SDXL takes its penultimate hidden states (padded with <|endoftext|>). irzoo returns penultimate and last hidden states and the pooled EOS token, and tokenises prompts with CLIP's BPE.",
   "paper": {
     "title": "Learning Transferable Visual Models From Natural Language Supervision",
     "arxiv": "2103.00020"
@@ -239,7 +239,9 @@ enum EmbeddedZoo {
   "upstream": {
     "repo": "https://huggingface.co/openai/clip-vit-large-patch14",
     "checkpointFiles": [
-      "text_encoder/model.safetensors"
+      "text_encoder/model.safetensors",
+      "sd_xl_base_1.0.safetensors",
+      "model.safetensors"
     ],
     "weights": "inside every SDXL checkpoint",
     "license": "MIT"
@@ -249,11 +251,15 @@ enum EmbeddedZoo {
   ],
   "config": {
     "hidden_size": 768,
+    "intermediate_size": 3072,
     "num_hidden_layers": 12,
     "num_attention_heads": 12,
-    "hidden_act": "quick_gelu",
     "max_position_embeddings": 77,
-    "vocab_size": 49408
+    "vocab_size": 49408,
+    "hidden_act": "quick_gelu",
+    "layer_norm_eps": 1e-05,
+    "eos_token_id": 2,
+    "pad_token": "<|endoftext|>"
   },
   "input": {
     "colorSpace": "RGB",
@@ -266,31 +272,110 @@ enum EmbeddedZoo {
     "padMode": "none",
     "clampOutput": false,
     "tiling": "not applicable (text input)",
-    "notes": "input is text, tokenised with CLIP's BPE"
+    "notes": "input is text (--prompt), tokenised with CLIP's byte-level BPE exactly as transformers' CLIPTokenizer (SDXL tokenizer): 77 ids, truncated, padded with <|endoftext|> 49407; the BPE file is open_clip's bpe_simple_vocab_16e6.txt.gz (--vocab)"
   },
   "layouts": [
     {
       "name": "hf",
-      "description": "transformers CLIPTextModel",
+      "description": "transformers CLIPTextModel (diffusers text_encoder/), or a whole CLIPModel whose vision tower and projections are left aside",
       "containers": [
-        "safetensors"
+        "safetensors",
+        "torch-zip",
+        "torch-legacy"
+      ],
+      "drop": [
+        {
+          "pattern": "{path*}.position_ids",
+          "reason": "int64 position-index buffer saved by older transformers versions"
+        },
+        {
+          "pattern": "vision_model.{rest*}",
+          "reason": "CLIP vision tower"
+        },
+        {
+          "pattern": "visual_projection.weight",
+          "reason": "CLIP image projection"
+        },
+        {
+          "pattern": "text_projection.weight",
+          "reason": "CLIP text projection (SDXL's text_encoder has none)"
+        },
+        {
+          "pattern": "logit_scale",
+          "reason": "CLIP contrastive temperature"
+        }
+      ]
+    },
+    {
+      "name": "transformers5",
+      "description": "CLIPTextModel saved by transformers 5 (save_pretrained drops the text_model. prefix)",
+      "containers": [
+        "safetensors",
+        "torch-zip"
+      ],
+      "drop": [
+        {
+          "pattern": "{path*}.position_ids",
+          "reason": "int64 position-index buffer"
+        }
+      ],
+      "renames": [
+        {
+          "from": "embeddings.{rest*}",
+          "to": "text_model.embeddings.{rest*}"
+        },
+        {
+          "from": "encoder.{rest*}",
+          "to": "text_model.encoder.{rest*}"
+        },
+        {
+          "from": "final_layer_norm.{p}",
+          "to": "text_model.final_layer_norm.{p}"
+        }
       ]
     },
     {
       "name": "sgm",
-      "description": "conditioner.embedders.0.transformer.* inside sd_xl_base_1.0.safetensors",
+      "description": "conditioner.embedders.0.transformer.* inside sd_xl_base_1.0.safetensors (HF naming); the rest of the file is left aside",
       "containers": [
         "safetensors"
       ],
       "stripPrefixes": [
         "conditioner.embedders.0.transformer."
+      ],
+      "drop": [
+        {
+          "pattern": "{path*}.position_ids",
+          "reason": "int64 position-index buffer saved by older transformers versions"
+        },
+        {
+          "pattern": "model.diffusion_model.{rest*}",
+          "reason": "SDXL UNet (single-file checkpoint)"
+        },
+        {
+          "pattern": "first_stage_model.{rest*}",
+          "reason": "SDXL VAE (single-file checkpoint)"
+        },
+        {
+          "pattern": "conditioner.embedders.1.{rest*}",
+          "reason": "SDXL's other text encoder (single-file checkpoint)"
+        }
       ]
     }
   ],
   "parameters": 123060480,
   "stateDictKeys": 196,
-  "runnable": false,
-  "reason": "the Swift model is not written yet (issue 8)"
+  "golden": {
+    "fixture": "models/clip-text-l-tiny",
+    "maxAbsError": 0.0001,
+    "description": "CLIPTextModel of width 8, 3 layers, 2 heads, QuickGELU, the full 49408-row vocabulary, random fp16 weights (LayerNorms included) in HF safetensors with the position_ids buffer; three prompts tokenised by transformers' CLIPTokenizer (one truncated); penultimate, last and pooled states from transformers; written by Tools/gen_clip_text_goldens.py"
+  },
+  "runnable": true,
+  "notes": [
+    "Tokenizer checked id for id against transformers' CLIPTokenizer on 354 strings (unicode, emoji, CJK, accents, numbers, punctuation, long, empty, whitespace runs): Tests/Fixtures/tokenizer.",
+    "Heads, activation and pad token are not recorded in the weights: detection assumes 64-wide heads, and QuickGELU with <|endoftext|> padding when there is no text projection.",
+    "Pooling follows transformers: eos_token_id 2 (SDXL's config) pools at the argmax of the ids."
+  ]
 }
 
 """#),
@@ -695,9 +780,9 @@ enum EmbeddedZoo {
 {
   "$schema": "../Schemas/zoo-manifest.schema.json",
   "id": "openclip-vit-bigg-14-text",
-  "family": "openclip-text",
+  "family": "clip-text",
   "title": "OpenCLIP ViT-bigG/14 text encoder (SDXL text_encoder_2)",
-  "summary": "CLIPTextModelWithProjection at width 1280, 32 layers, GELU; SDXL takes its penultimate hidden states and the projected pooled token.",
+  "summary": "CLIPTextModelWithProjection at width 1280, 32 layers, GELU, causal attention; SDXL takes its penultimate hidden states and the projected pooled EOS token (text_embeds), with prompts padded with '!' (id 0).",
   "paper": {
     "title": "Reproducible scaling laws for contrastive language-image learning",
     "arxiv": "2212.07143"
@@ -705,7 +790,8 @@ enum EmbeddedZoo {
   "upstream": {
     "repo": "https://github.com/mlfoundations/open_clip",
     "checkpointFiles": [
-      "text_encoder_2/model.safetensors"
+      "text_encoder_2/model.safetensors",
+      "sd_xl_base_1.0.safetensors"
     ],
     "weights": "inside every SDXL checkpoint"
   },
@@ -714,10 +800,16 @@ enum EmbeddedZoo {
   ],
   "config": {
     "hidden_size": 1280,
+    "intermediate_size": 5120,
     "num_hidden_layers": 32,
     "num_attention_heads": 20,
+    "max_position_embeddings": 77,
+    "vocab_size": 49408,
     "hidden_act": "gelu",
-    "projection_dim": 1280
+    "layer_norm_eps": 1e-05,
+    "projection_dim": 1280,
+    "eos_token_id": 2,
+    "pad_token": "!"
   },
   "input": {
     "colorSpace": "RGB",
@@ -730,31 +822,120 @@ enum EmbeddedZoo {
     "padMode": "none",
     "clampOutput": false,
     "tiling": "not applicable (text input)",
-    "notes": "input is text, tokenised with CLIP's BPE"
+    "notes": "input is text (--prompt), tokenised with CLIP's byte-level BPE exactly as transformers' CLIPTokenizer configured as SDXL's tokenizer_2: pad token '!' (id 0, also an added token, so '!' in a prompt becomes id 0); the BPE file is open_clip's bpe_simple_vocab_16e6.txt.gz (--vocab)"
   },
   "layouts": [
     {
       "name": "hf",
-      "description": "transformers CLIPTextModelWithProjection",
+      "description": "transformers CLIPTextModelWithProjection (diffusers text_encoder_2/)",
       "containers": [
-        "safetensors"
+        "safetensors",
+        "torch-zip",
+        "torch-legacy"
+      ],
+      "drop": [
+        {
+          "pattern": "{path*}.position_ids",
+          "reason": "int64 position-index buffer saved by older transformers versions"
+        }
       ]
     },
     {
       "name": "sgm",
-      "description": "conditioner.embedders.1.model.* in open_clip naming (fused in_proj, text_projection as x @ W)",
+      "description": "conditioner.embedders.1.model.* in sd_xl_base_1.0.safetensors: open_clip naming (fused in_proj, text_projection stored for x @ W); the rest of the file is left aside",
       "containers": [
-        "safetensors"
+        "safetensors",
+        "torch-zip"
       ],
       "stripPrefixes": [
         "conditioner.embedders.1.model."
+      ],
+      "drop": [
+        {
+          "pattern": "logit_scale",
+          "reason": "CLIP contrastive temperature"
+        },
+        {
+          "pattern": "attn_mask",
+          "reason": "open_clip's causal-mask buffer (rebuilt, not stored)"
+        },
+        {
+          "pattern": "model.diffusion_model.{rest*}",
+          "reason": "SDXL UNet (single-file checkpoint)"
+        },
+        {
+          "pattern": "first_stage_model.{rest*}",
+          "reason": "SDXL VAE (single-file checkpoint)"
+        },
+        {
+          "pattern": "conditioner.embedders.0.{rest*}",
+          "reason": "SDXL's other text encoder (single-file checkpoint)"
+        }
+      ],
+      "splits": [
+        {
+          "from": "transformer.resblocks.{n}.attn.in_proj_{p}",
+          "into": [
+            "text_model.encoder.layers.{n}.self_attn.q_proj.{p}",
+            "text_model.encoder.layers.{n}.self_attn.k_proj.{p}",
+            "text_model.encoder.layers.{n}.self_attn.v_proj.{p}"
+          ]
+        }
+      ],
+      "renames": [
+        {
+          "from": "token_embedding.weight",
+          "to": "text_model.embeddings.token_embedding.weight"
+        },
+        {
+          "from": "positional_embedding",
+          "to": "text_model.embeddings.position_embedding.weight"
+        },
+        {
+          "from": "transformer.resblocks.{n}.attn.out_proj.{p}",
+          "to": "text_model.encoder.layers.{n}.self_attn.out_proj.{p}"
+        },
+        {
+          "from": "transformer.resblocks.{n}.ln_1.{p}",
+          "to": "text_model.encoder.layers.{n}.layer_norm1.{p}"
+        },
+        {
+          "from": "transformer.resblocks.{n}.ln_2.{p}",
+          "to": "text_model.encoder.layers.{n}.layer_norm2.{p}"
+        },
+        {
+          "from": "transformer.resblocks.{n}.mlp.c_fc.{p}",
+          "to": "text_model.encoder.layers.{n}.mlp.fc1.{p}"
+        },
+        {
+          "from": "transformer.resblocks.{n}.mlp.c_proj.{p}",
+          "to": "text_model.encoder.layers.{n}.mlp.fc2.{p}"
+        },
+        {
+          "from": "ln_final.{p}",
+          "to": "text_model.final_layer_norm.{p}"
+        },
+        {
+          "from": "text_projection",
+          "to": "text_projection.weight",
+          "transpose": true
+        }
       ]
     }
   ],
   "parameters": 694659840,
   "stateDictKeys": 517,
-  "runnable": false,
-  "reason": "the Swift model is not written yet (issue 8)"
+  "golden": {
+    "fixture": "models/clip-text-bigg-tiny",
+    "maxAbsError": 0.0001,
+    "description": "CLIPTextModelWithProjection of width 8, 3 layers, 2 heads, GELU, projection 8, the full 49408-row vocabulary, random fp16 weights in HF safetensors and in the SGM single-file open_clip layout (checked against open_clip's TextTransformer when written); three prompts padded with '!'; penultimate, last, pooled and projected states from transformers; written by Tools/gen_clip_text_goldens.py"
+  },
+  "runnable": true,
+  "notes": [
+    "parameters and stateDictKeys count the HF layout (the open_clip layout has 389 tensors for the same weights plus logit_scale: q, k, v are fused).",
+    "diffusers' tokenizer_2 and open_clip's tokenizer give the same ids except where ftfy or HTML unescaping changes the text, or the prompt contains '!' (an added token in tokenizer_2); irzoo follows diffusers.",
+    "Heads are not recorded in the weights: detection assumes 64-wide heads (20 for bigG)."
+  ]
 }
 
 """#),

@@ -67,6 +67,7 @@ public struct ArchitectureFamily: Sendable {
         ArchitectureFamily(NAFNetConfig.self),
         ArchitectureFamily(DehazeFormerConfig.self),
         ArchitectureFamily(RetinexFormerConfig.self),
+        ArchitectureFamily(CLIPTextConfig.self),
     ]
 
     public static func named(_ id: String) -> ArchitectureFamily? { all.first { $0.id == id } }

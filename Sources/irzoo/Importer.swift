@@ -22,6 +22,8 @@ struct Importer {
         var permissive = false
         var dtype: DTypeConversion = .keep
         var replace = false
+        /// A text encoder's BPE file to keep in the .irw (`TokenizerAsset`).
+        var vocab: String? = nil
     }
 
     /// The outcome of the registry step: what the tensors are called and what they are.
@@ -54,7 +56,8 @@ struct Importer {
         let source = try SourceFile.open(request.path, select: request.select, permissive: request.permissive)
         TestHooks.pause(at: "loaded")
 
-        let mapping = try Importer.map(source, request)
+        var mapping = try Importer.map(source, request)
+        if let vocab = request.vocab { try TokenizerAsset.attach(vocab, to: &mapping) }
 
         let staging = try store.stage()
         defer { staging.discard() }

@@ -34,7 +34,8 @@ final class ZooSchemaTests: XCTestCase {
         let definitions = ["symunet": "symunetConfig", "se-symunet": "seSymunetConfig", "clip-vision": "clipVisionConfig",
                            "anyir": "anyirConfig", "promptir": "promptirConfig",
                            "restormer": "restormerConfig", "nafnet": "nafnetConfig",
-                           "dehazeformer": "dehazeformerConfig", "retinexformer": "retinexformerConfig"]
+                           "dehazeformer": "dehazeformerConfig", "retinexformer": "retinexformerConfig",
+                           "clip-text": "clipTextConfig"]
         XCTAssertEqual(Set(definitions.keys), Set(ArchitectureFamily.all.map(\.id)))
         var checked = Set<String>()
         for (name, text) in try manifests() {

@@ -1,34 +1,42 @@
 import IRRuntime
 import IRRegistry
 
-/// One pre-LN encoder layer of the CLIP ViT (HF `CLIPEncoderLayer`):
-/// `h += out_proj(MHA(layer_norm1(h)))`, then `h += fc2(act(fc1(layer_norm2(h))))`.
+/// One pre-LN encoder layer of CLIP (HF `CLIPEncoderLayer`, vision and text towers alike):
+/// `h += out_proj(MHA(layer_norm1(h)))`, then `h += fc2(act(fc1(layer_norm2(h))))`. The text
+/// tower attends causally (each token sees itself and the tokens before it).
 struct CLIPEncoderLayer {
     let heads: Int
     let scale: Float
+    let causal: Bool
     let activation: Activation
     let norm1: LayerNormLayer, norm2: LayerNormLayer
     let q: LinearLayer, k: LinearLayer, v: LinearLayer, out: LinearLayer
     let fc1: LinearLayer, fc2: LinearLayer
 
     init(_ w: Weights, config c: CLIPVisionConfig) throws {
-        let d = c.hiddenSize, eps = Float(c.layerNormEps)
-        heads = c.heads
-        scale = Float(1 / Double(c.headDim).squareRoot())
-        activation = c.hiddenAct == "gelu" ? .gelu : .quickGELU
-        norm1 = try LayerNormLayer(w, "layer_norm1", d, eps: eps)
-        norm2 = try LayerNormLayer(w, "layer_norm2", d, eps: eps)
+        try self.init(w, hidden: c.hiddenSize, intermediate: c.intermediateSize, heads: c.heads,
+                      eps: c.layerNormEps, hiddenAct: c.hiddenAct, causal: false)
+    }
+
+    init(_ w: Weights, hidden d: Int, intermediate: Int, heads: Int, eps: Double, hiddenAct: String, causal: Bool) throws {
+        self.heads = heads
+        self.causal = causal
+        scale = Float(1 / Double(d / heads).squareRoot())
+        activation = hiddenAct == "gelu" ? .gelu : .quickGELU
+        norm1 = try LayerNormLayer(w, "layer_norm1", d, eps: Float(eps))
+        norm2 = try LayerNormLayer(w, "layer_norm2", d, eps: Float(eps))
         q = try LinearLayer(w, "self_attn.q_proj", out: d, in: d, bias: true)
         k = try LinearLayer(w, "self_attn.k_proj", out: d, in: d, bias: true)
         v = try LinearLayer(w, "self_attn.v_proj", out: d, in: d, bias: true)
         out = try LinearLayer(w, "self_attn.out_proj", out: d, in: d, bias: true)
-        fc1 = try LinearLayer(w, "mlp.fc1", out: c.intermediateSize, in: d, bias: true)
-        fc2 = try LinearLayer(w, "mlp.fc2", out: d, in: c.intermediateSize, bias: true)
+        fc1 = try LinearLayer(w, "mlp.fc1", out: intermediate, in: d, bias: true)
+        fc2 = try LinearLayer(w, "mlp.fc2", out: d, in: intermediate, bias: true)
     }
 
     func callAsFunction(_ ctx: ComputeContext, _ input: Tensor) throws -> Tensor {
         let n = try norm1(ctx, input)
-        let a = try ctx.multiHeadAttention(q: try q(ctx, n), k: try k(ctx, n), v: try v(ctx, n), heads: heads, scale: scale)
+        let a = try ctx.multiHeadAttention(q: try q(ctx, n), k: try k(ctx, n), v: try v(ctx, n), heads: heads, scale: scale,
+                                           causal: causal)
         let h = try ctx.add(input, try out(ctx, a))
         let m = try fc2(ctx, try ctx.activation(try fc1(ctx, try norm2(ctx, h)), activation))
         return try ctx.add(h, m)

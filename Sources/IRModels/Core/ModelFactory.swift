@@ -7,7 +7,8 @@ public enum ModelFactory {
     /// Families with a Swift forward pass.
     public static let runnableFamilies: [String] = [SymUNetConfig.family, SESymUNetConfig.family, CLIPVisionConfig.family,
                                                     AnyIRConfig.family, PromptIRConfig.family, RestormerConfig.family,
-                                                    NAFNetConfig.family, DehazeFormerConfig.family, RetinexFormerConfig.family]
+                                                    NAFNetConfig.family, DehazeFormerConfig.family, RetinexFormerConfig.family,
+                                                    CLIPTextConfig.family]
 
     public static func canRun(family: String) -> Bool { runnableFamilies.contains(family) }
 
@@ -48,6 +49,7 @@ public enum ModelFactory {
         if let c = config.typed(NAFNetConfig.self) { return try NAFNetModel(config: c, weights: weights, context: context) }
         if let c = config.typed(DehazeFormerConfig.self) { return try DehazeFormerModel(config: c, weights: weights, context: context) }
         if let c = config.typed(RetinexFormerConfig.self) { return try RetinexFormerModel(config: c, weights: weights, context: context) }
+        if let c = config.typed(CLIPTextConfig.self) { return try CLIPTextModel(config: c, weights: weights, context: context) }
         throw ModelError("family '\(config.family)' has no Swift model (runnable: \(runnableFamilies.joined(separator: ", ")))")
     }
 }

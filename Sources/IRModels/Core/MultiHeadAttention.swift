@@ -17,9 +17,10 @@ extension ComputeContext {
     }
 
     /// softmax(q·kᵀ·scale)·v over `heads` heads of projected tokens `[B, N, h·d]`, merged back.
-    func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, scale: Float) throws -> Tensor {
+    /// `causal` blocks keys after each query's position (CLIP's text tower).
+    func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, scale: Float, causal: Bool = false) throws -> Tensor {
         let out = try scaledDotProductAttention(try splitHeads(q, heads: heads), try splitHeads(k, heads: heads),
-                                                try splitHeads(v, heads: heads), scale: scale)
+                                                try splitHeads(v, heads: heads), isCausal: causal, scale: scale)
         return try mergeHeads(out)
     }
 }

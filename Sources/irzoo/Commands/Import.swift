@@ -22,6 +22,9 @@ struct Import: ParsableCommand {
     @Option(name: .long, help: "keep, f32, f16 or bf16: the dtype to store floating tensors in.")
     var dtype: String = "keep"
 
+    @Option(name: .long, help: "Text encoders: CLIP's BPE file (bpe_simple_vocab_16e6.txt.gz) to keep with the weights for `run --prompt`.")
+    var vocab: String?
+
     @Flag(name: .long, help: "Let NAME move to these weights if it is installed with others.")
     var replace = false
 
@@ -40,7 +43,7 @@ struct Import: ParsableCommand {
         }
         let store = try StoreAccess.open()
         let request = Importer.Request(path: file, arch: arch, name: name, config: configJSON, select: reading.select,
-                                       permissive: reading.permissive, dtype: conversion, replace: replace)
+                                       permissive: reading.permissive, dtype: conversion, replace: replace, vocab: vocab)
         let result = try Importer(store: store).run(request)
         let m = result.outcome.manifest
         let status: String

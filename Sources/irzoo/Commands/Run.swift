@@ -29,7 +29,16 @@ struct Run: ParsableCommand {
     var name: String
 
     @Option(name: .long, help: "The input image: a .png, or a float32 .npy [1, C, H, W].")
-    var input: String
+    var input: String = ""
+
+    @Option(name: .long, help: "Text for a text encoder (clip-text), instead of --input (see docs/CLI.md).")
+    var prompt: String?
+
+    @Option(name: .long, help: "With --prompt: CLIP's BPE file (open_clip's bpe_simple_vocab_16e6.txt.gz, or its text); default: the one imported with the model.")
+    var vocab: String?
+
+    @Option(name: .long, help: "With --prompt: also write the pooled embedding (projected when the model has a projection) as .npy.")
+    var pooledOutput: String?
 
     @Option(name: .long, help: "Where to write the result: .png or .npy (written atomically).")
     var output: String
@@ -59,6 +68,7 @@ struct Run: ParsableCommand {
     var json = false
 
     func validate() throws {
+        try RunText.validate(self)
         if let tile, tile < 1 { throw ValidationError("--tile must be a positive number of pixels") }
         if overlap != nil && tile == nil { throw ValidationError("--overlap needs --tile") }
         if let overlap, overlap < 0 { throw ValidationError("--overlap cannot be negative") }
@@ -68,6 +78,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        if let prompt { return try RunText.run(self, prompt: prompt) }
         let started = Terminal.now()
         for (flag, path) in [("--input", input), ("--output", output)] where RunFile.kind(path) == nil {
             throw CLIError(.usage, "\(flag) \(path): expected a .png or .npy file")
@@ -206,6 +217,8 @@ enum RunModelLoader {
     struct Loaded {
         var model: Model
         var notes: [String]
+        /// A text encoder's BPE file kept with the weights (`TokenizerAsset`).
+        var vocabulary: [UInt8]? = nil
     }
 
     static func load(_ m: StoreManifest, store: ModelStore, threads: Int?) throws -> Loaded {
@@ -228,9 +241,10 @@ enum RunModelLoader {
         let blob = store.blobPath(m.blob.digest)
         let file = try IRWFile.open(path: blob)
         let context = ComputeContext(threads: threads)
+        let (records, vocabulary) = TokenizerAsset.split(try file.records())
         let model: Model
         do {
-            model = try ModelFactory.make(config: config, records: file.records(), source: "\(m.name) (\(blob))", context: context)
+            model = try ModelFactory.make(config: config, records: records, source: "\(m.name) (\(blob))", context: context)
         } catch let e as InventoryMismatchError {
             throw CLIError(.inventoryMismatch, e.description)
         } catch let e as ModelError {
@@ -240,7 +254,7 @@ enum RunModelLoader {
         if let se = config.typed(SESymUNetConfig.self) {
             notes.append("pos_embed: --aux entries where given, else the '\(se.posEmbedDefault.rawValue)' default (seed \(se.posEmbedSeed)); upstream draws them at random")
         }
-        return Loaded(model: model, notes: notes)
+        return Loaded(model: model, notes: notes, vocabulary: vocabulary)
     }
 }
 
