@@ -1618,7 +1618,17 @@ enum EmbeddedZoo {
   },
   "layouts": [],
   "runnable": false,
-  "reason": "architecture unspecified: no public code for the VAE-decoder DAEM (the only code is a disabled UNet variant), and no weights"
+  "reason": "the DAEM block is written and golden-tested (Swift DAEMBlock), but where it sits is reconstruction: the paper puts it in the VAE decoder with skip-connected encoder features, the only code attaches it to the UNet disabled (use_moe=False); no weights",
+  "golden": {
+    "fixture": "models/unildiff",
+    "maxAbsError": 0.0001,
+    "description": "daem_weights.npz / daem_io.npz: one DecoderBlock of dim 8, 2 heads, rank 2, 4 experts (kernels 3/5/7/9), freq_dim 16 plus its FrequencyEmbedding, every value randomised (also NAFBlock beta/gamma and the Laplacian kernel), 6 samples routed to all four experts; written by Tools/gen_unildiff_goldens.py from Tools/reference/unildiff_daem.py"
+  },
+  "notes": [
+    "From code (FaithDiff/models/moe.py DecoderBlock, from MoCE-IR): shared MDTA branch, adapter with gate(GAP) + freq_gate(frequency embedding) routing, top-1, ModExpert = proj2(NAFBlock_rank(proj0(x)) * silu(proj1(shared))) + x, mixer cross-attention (q dw3x3, kv dw7x7), GDFN x4, WithBias LayerNorm.",
+    "Inference choices of irzoo: routing noise off (upstream adds N(0, 1/4) noise even in eval), routing per sample (upstream's eval path handles batch 1 only); the per-expert depth loop recomputes from the same input upstream, so depth 1 is exact.",
+    "Reconstructed / unknown: DAEM's placement in the VAE decoder (dims 512/512/256/128), how skip-connected encoder features enter, and what feeds the frequency embedding; the UNet variant uses FrequencyEmbedding(1280) on an unspecified bottleneck feature."
+  ]
 }
 
 """#),
@@ -1674,9 +1684,19 @@ enum EmbeddedZoo {
   },
   "layouts": [],
   "runnable": false,
-  "reason": "the Swift model is not written yet (issue 8)",
+  "reason": "a module, not a standalone restorer: the Swift DAFF (condition_embedding, DiT block, spatial_ch_projs) is written and golden-tested, but it runs inside the SDXL UNet right after conv_in, which is assembled in the unildiff pipeline (not yet); no published weights",
   "parameters": 122064512,
-  "stateDictKeys": 56
+  "stateDictKeys": 56,
+  "golden": {
+    "fixture": "models/unildiff",
+    "maxAbsError": 0.0001,
+    "description": "daff_weights.npz / daff_io.npz: hidden 32, 4 heads, 2 double + 2 single blocks, 8 latent and 64 LQ channels, every value randomised (also the zero-initialised conv_out and spatial_ch_projs, the RMSNorm scales), batch 2 at t = 951 and t = 1; written by Tools/gen_unildiff_goldens.py from Tools/reference/unildiff_daff.py"
+  },
+  "notes": [
+    "From code (Potatonupt/UniLdiff FaithDiff/models/DAFF.py, DiTBlock): timestep sinusoid of 1000*t with [cos, sin] order, no positional embedding, RMSNorm on q and k, joint attention over [txt; img], every double block reads the original latent tokens, the single-stream input is cat([txt_out, latent_in]) (the img output is discarded), final layer hidden*2 -> hidden.",
+    "condition_embedding normalises (GroupNorm 32, eps 1e-6) before its first conv; conv_out and spatial_ch_projs are zero-initialised upstream.",
+    "Several upstream versions of the DAFF files exist; the one implemented is DAFF.py at c51e9173, which the UNet extension at a2889917 instantiates."
+  ]
 }
 
 """#),
@@ -1791,7 +1811,13 @@ enum EmbeddedZoo {
   },
   "layouts": [],
   "runnable": false,
-  "reason": "no published weights, and the Swift SDXL components and sampler are not written yet (issue 8)"
+  "reason": "no published weights; the Swift DAFF, DAEM block and Euler sampler exist (golden-tested), the SDXL VAE, UNet and text encoders come from parallel work and the pipeline is not assembled yet (issue 8)",
+  "notes": [
+    "Sampler from code (pipeline_FaithDiff_tlc.py): the checkpoint folder's EulerDiscreteScheduler (SDXL config: scaled_linear 0.00085..0.012, 1000 steps, leading spacing, steps_offset 1, epsilon), 20 steps, CFG 5 with an empty negative prompt; the same LQ embedding serves both CFG halves.",
+    "Start point: DDPMScheduler.add_noise(LQ latent * 0.13025, noise * init_noise_sigma, t = 999); the fresh noise is scaled by the Euler init_noise_sigma first (prepare_latents), a quirk kept as is.",
+    "The LQ image reaches the VAE encoder as image_processor output (already in [-1, 1]) times 2 minus 1, a double normalisation observed in the pipeline code; not verified against a trained checkpoint.",
+    "irzoo's Gaussian draws differ from torch's generator: same seed, different noise; goldens feed torch's noise in."
+  ]
 }
 
 """#),
