@@ -10,10 +10,11 @@ Writes Tests/Fixtures/models/unildiff/:
                      contexts (condition_embedding), tokens (DAFF transformer), out (sample + proj)
   daem_weights.npz   DecoderBlock keys (+ freq_embed.* for the FrequencyEmbedding)
   daem_io.npz        x [B, dim, H, W], freq_feature [B, freq_dim, h, w], freq_emb, choice (the
-                     expert each sample was routed to), out
+                     expert each sample was routed to), shared and adapter (the two branches), out
   sampler.npz        timesteps, sigmas (20 and 7 steps), alphas_cumprod, init_noise_sigma, the
                      DDPM start (lq latent + seeded noise fed in), and an Euler + CFG trajectory
                      driven by a fixed fake model (eps = A·x + B·c + per-step constant)
+  config.json        the tiny configs (DAFF, DAEM) and the scheduler config, as the tests build them
   reference.json     sizes, seeds, tolerances
 
 Usage: /opt/irzoo-venv/bin/python Tools/gen_unildiff_goldens.py  (deterministic)
@@ -101,7 +102,8 @@ def daem(gen):
     sd = dict(m.state_dict())
     sd.update({"freq_embed." + k: v for k, v in fe.state_dict().items()})
     save("daem_weights.npz", sd)
-    save("daem_io.npz", dict(x=x, freq_feature=feat, freq_emb=femb, out=out,
+    save("daem_io.npz", dict(x=x, freq_feature=feat, freq_emb=femb, out=out, shared=m.last_branches[0],
+                             adapter=m.last_branches[1],
                              choice=torch.tensor(m.adapter.last_choice, dtype=torch.float32)))
     return dict(config=DAEM_TINY, input=[b, d, h, w], choices=m.adapter.last_choice, attempts=attempt + 1,
                 keys=len(sd))
@@ -164,6 +166,9 @@ def main():
     import diffusers
     info["diffusers"] = diffusers.__version__
     info["sampler"] = sampler(torch.Generator().manual_seed(803))
+    with open(os.path.join(OUT, "config.json"), "w") as f:
+        json.dump(dict(daff=DAFF_TINY, daem=DAEM_TINY, scheduler=SDXL_SCHEDULER), f, indent=2)
+        f.write("\n")
     with open(os.path.join(OUT, "reference.json"), "w") as f:
         json.dump(info, f, indent=2)
         f.write("\n")

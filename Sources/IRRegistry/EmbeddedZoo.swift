@@ -1627,7 +1627,8 @@ enum EmbeddedZoo {
   "notes": [
     "From code (FaithDiff/models/moe.py DecoderBlock, from MoCE-IR): shared MDTA branch, adapter with gate(GAP) + freq_gate(frequency embedding) routing, top-1, ModExpert = proj2(NAFBlock_rank(proj0(x)) * silu(proj1(shared))) + x, mixer cross-attention (q dw3x3, kv dw7x7), GDFN x4, WithBias LayerNorm.",
     "Inference choices of irzoo: routing noise off (upstream adds N(0, 1/4) noise even in eval), routing per sample (upstream's eval path handles batch 1 only); the per-expert depth loop recomputes from the same input upstream, so depth 1 is exact.",
-    "Reconstructed / unknown: DAEM's placement in the VAE decoder (dims 512/512/256/128), how skip-connected encoder features enter, and what feeds the frequency embedding; the UNet variant uses FrequencyEmbedding(1280) on an unspecified bottleneck feature."
+    "Reconstructed / unknown: DAEM's placement in the VAE decoder (dims 512/512/256/128), how skip-connected encoder features enter, and what feeds the frequency embedding; the UNet variant uses FrequencyEmbedding(1280) on an unspecified bottleneck feature.",
+    "The routing probability that scales the chosen expert's output cancels in the block output (the adapter output only feeds the mixer's bias-free, L2-normalised query); only the expert choice matters, so the golden also checks the adapter branch alone."
   ]
 }
 

@@ -63,6 +63,10 @@ final class UniLDiffGoldenTests: XCTestCase {
         XCTAssertEqual(experts, expected, "top-1 routing")
         XCTAssertEqual(Set(experts).count, daemConfig.experts, "the fixture exercises every expert (kernels 3, 5, 7, 9)")
         assertClose(out, try XCTUnwrap(io["out"]), tolerance: tolerance, "unildiff DAEM block (6 samples, all 4 experts)")
+        // The branches on their own: the adapter's routing weight is invisible in the block output.
+        let b = try block.branches(ctx, try XCTUnwrap(io["x"]), frequencyEmbedding: try XCTUnwrap(io["freq_emb"]))
+        assertClose(b.shared, try XCTUnwrap(io["shared"]), tolerance: tolerance, "unildiff DAEM shared branch")
+        assertClose(b.adapter, try XCTUnwrap(io["adapter"]), tolerance: tolerance, "unildiff DAEM adapter (routed experts)")
         // One sample alone routes and computes the same as inside the batch.
         let single = try block(ctx, try XCTUnwrap(io["x"]).rows(3, 1), frequencyEmbedding: try XCTUnwrap(io["freq_emb"]).rows(3, 1))
         XCTAssertEqual(single.experts, [expected[3]])

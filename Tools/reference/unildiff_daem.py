@@ -16,7 +16,8 @@ DecoderBlock(x, freq_emb):
     x   = mixer(x_a, x_s) + x                         (q from x_a: 1x1 + dw3x3; k,v from x_s: 1x1 + dw7x7)
     x   = x + GDFN(LN1(x))
 adapter(x, f, s): logits = gate(GAP(x)) + freq_gate(f); p = softmax(logits + noise); top-1 expert e;
-    out = proj_out(p[e] * expert_e(x, s)).  Inference here: noise OFF (upstream draws
+    out = proj_out(p[e] * expert_e(x, s)).  The factor p[e] cancels in the block output: x_a only
+    feeds the mixer's query, whose bias-free projections are L2-normalised over pixels.  Inference here: noise OFF (upstream draws
     N(0, 1/num_experts) noise even in eval, which makes its routing random; irzoo routes on the
     clean logits) and routing per sample (upstream's eval branch only works for batch 1).
 expert_i(x, s) = proj2(NAF_i(proj0(x)) * silu(proj1(s))) + x, NAF_i a NAFBlock of width `rank`
@@ -193,6 +194,7 @@ class DecoderBlock(nn.Module):
         y = self.norms[0](x)
         x_s = self.shared(self.proj[0](y))
         x_a = self.adapter(self.proj[1](y), freq_emb, x_s)
+        self.last_branches = (x_s, x_a)  # for the goldens: the routing weight only shows here
         x = self.mixer(x_a, x_s) + x
         return x + self.ffn(self.norms[1](x))
 

@@ -102,6 +102,16 @@ public final class DAEMBlock {
         adapter = try DAEMAdapter(w.scoped("adapter"), dim: c.dim, rank: c.rank, experts: c.experts, frequencyDim: c.frequencyDim)
     }
 
+    /// The shared (MDTA) and adapter (routed expert) branches before the mixer, and the expert
+    /// each sample was routed to. The adapter output carries the routing probability as a factor;
+    /// the block output does not (the mixer L2-normalises its bias-free query), so tests read it here.
+    public func branches(_ ctx: ComputeContext, _ x: Tensor, frequencyEmbedding f: Tensor) throws -> (shared: Tensor, adapter: Tensor, experts: [Int]) {
+        let y = try ctx.channelLayerNorm(x, weight: norm0Weight, bias: norm0Bias, eps: 1e-5)
+        let s = try shared(ctx, try sharedProjection(ctx, y))
+        let (a, experts) = try adapter(ctx, try adapterProjection(ctx, y), frequencyEmbedding: f, shared: s)
+        return (s, a, experts)
+    }
+
     /// x: [B, dim, H, W]; frequencyEmbedding: [B, frequencyDim]. Returns the block's output and
     /// the expert each sample was routed to.
     public func callAsFunction(_ ctx: ComputeContext, _ x: Tensor, frequencyEmbedding f: Tensor) throws -> (output: Tensor, experts: [Int]) {
@@ -111,9 +121,7 @@ public final class DAEMBlock {
         guard f.shape == [x.shape[0], config.frequencyDim] else {
             throw ModelError("DAEM block expects a frequency embedding [\(x.shape[0]), \(config.frequencyDim)], got \(f.shape)")
         }
-        let y = try ctx.channelLayerNorm(x, weight: norm0Weight, bias: norm0Bias, eps: 1e-5)
-        let s = try shared(ctx, try sharedProjection(ctx, y))
-        let (a, experts) = try adapter(ctx, try adapterProjection(ctx, y), frequencyEmbedding: f, shared: s)
+        let (s, a, experts) = try branches(ctx, x, frequencyEmbedding: f)
         let mixed = try ctx.add(try mixer(ctx, a, s), x)
         let n = try ctx.channelLayerNorm(mixed, weight: norm1Weight, bias: norm1Bias, eps: 1e-5)
         return (try ctx.add(mixed, try ffn(ctx, n)), experts)
