@@ -62,6 +62,51 @@ def save(name, tensors):
     np.savez_compressed(os.path.join(OUT, name), **{k: v.detach().contiguous().float().numpy() for k, v in tensors.items()})
 
 
+# shared/architectures/clip-sdxl-unildiff.md section 1.7: prefix -> (tensors, parameters), and
+# some shapes. The reference modules must give exactly these at full size.
+SPEC_PREFIXES = {"information_transformer_layers.": (48, 117_900_800), "condition_embedding.": (6, 3_835_712),
+                 "spatial_ch_projs.": (2, 328_000)}
+SPEC_SHAPES = {
+    "information_transformer_layers.latent_in.weight": (1024, 320),
+    "information_transformer_layers.cond_in.weight": (1024, 320),
+    "information_transformer_layers.time_in.in_layer.weight": (1024, 256),
+    "information_transformer_layers.time_in2.out_layer.weight": (2048, 2048),
+    "information_transformer_layers.double_blocks.0.img_mod.lin.weight": (6144, 1024),
+    "information_transformer_layers.double_blocks.0.txt_attn.qkv.bias": (3072,),
+    "information_transformer_layers.double_blocks.0.img_attn.norm.query_norm.scale": (64,),
+    "information_transformer_layers.double_blocks.0.txt_mlp.2.weight": (1024, 4096),
+    "information_transformer_layers.single_blocks.0.linear1.weight": (14336, 2048),
+    "information_transformer_layers.single_blocks.0.linear2.weight": (2048, 10240),
+    "information_transformer_layers.single_blocks.0.norm.key_norm.scale": (128,),
+    "information_transformer_layers.single_blocks.0.modulation.lin.weight": (6144, 2048),
+    "information_transformer_layers.final_layer.linear.weight": (1024, 2048),
+    "information_transformer_layers.final_layer.adaLN_modulation.1.weight": (4096, 2048),
+    "condition_embedding.conv_in.weight": (512, 512, 3, 3),
+    "condition_embedding.norm_in.weight": (512,),
+    "condition_embedding.conv_out.weight": (320, 512, 3, 3),
+    "spatial_ch_projs.weight": (320, 1024),
+}
+# Section 1.3: DecoderBlock parameters + the 4-value complexity buffer, per width.
+SPEC_DAEM = {320: 2_438_020, 640: 9_580_420, 1280: 37_996_420}
+
+
+def check_full_layouts():
+    with torch.device("meta"):
+        m = unildiff_daff.DAFFInjection(**unildiff_daff.FULL)
+    sd = m.state_dict()
+    for prefix, (count, params) in SPEC_PREFIXES.items():
+        keys = [k for k in sd if k.startswith(prefix)]
+        got = (len(keys), sum(sd[k].numel() for k in keys))
+        assert got == (count, params), f"{prefix}: {got} != {(count, params)}"
+    for k, shape in SPEC_SHAPES.items():
+        assert tuple(sd[k].shape) == shape, f"{k}: {tuple(sd[k].shape)} != {shape}"
+    for dim, total in SPEC_DAEM.items():
+        with torch.device("meta"):
+            b = unildiff_daem.DecoderBlock(dim)
+        got = sum(v.numel() for v in b.state_dict().values())
+        assert got == total, f"DAEM dim {dim}: {got} != {total}"
+
+
 def daff(gen):
     m = unildiff_daff.DAFFInjection(**DAFF_TINY).eval()
     randomise(m, gen)
@@ -158,6 +203,7 @@ def sampler(gen):
 
 
 def main():
+    check_full_layouts()
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(0)
     info = dict(tolerance=1e-4, torch=torch.__version__)

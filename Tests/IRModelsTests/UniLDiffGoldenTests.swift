@@ -97,6 +97,23 @@ final class UniLDiffGoldenTests: XCTestCase {
         XCTAssertThrowsError(try EulerDiscreteSampler(steps: 1001))
     }
 
+    func testSeededStartIsReproducible() throws {
+        let ctx = ComputeContext()
+        let sampler = try EulerDiscreteSampler(steps: 20)
+        let lq = try Tensor(shape: [1, 4, 16, 16], values: (0..<1024).map { Float($0 % 7) * 0.1 })
+        let a = try sampler.startFromLowQuality(ctx, lqLatent: lq, seed: 42)
+        let b = try sampler.startFromLowQuality(ctx, lqLatent: lq, seed: 42)
+        let c = try sampler.startFromLowQuality(ctx, lqLatent: lq, seed: 43)
+        XCTAssertEqual(a.scalars, b.scalars)
+        XCTAssertGreaterThan(maxAbsDifference(a, c), 1)
+        // x_999 = √ᾱ·lq + √(1−ᾱ)·σ_init·n: the noise part has std ≈ √(1−ᾱ₉₉₉)·σ_init.
+        let ab = DiffusionSchedule.sdxl.alphasCumprod[999]
+        let residual = try ctx.sub(a, try ctx.mul(lq, ab.squareRoot())).scalars
+        let std = (residual.map { Double($0 * $0) }.reduce(0, +) / Double(residual.count)).squareRoot()
+        let expected = Double((1 - ab).squareRoot() * sampler.initNoiseSigma)
+        XCTAssertEqual(std / expected, 1, accuracy: 0.1)
+    }
+
     func testEulerGuidedTrajectoryMatchesDiffusers() throws {
         let ctx = ComputeContext()
         let ref = try fixtures.tensors(npz: "sampler.npz")

@@ -1,5 +1,6 @@
 import Foundation
 import IRRuntime
+import IRRegistry
 
 /// The DDPM noise schedule of SDXL-family checkpoints (diffusers `scheduler_config.json`):
 /// "scaled_linear" betas = linspace(√β₀, √β₁, N)², ᾱ = cumprod(1 − β), rounded as diffusers
@@ -123,6 +124,13 @@ public struct EulerDiscreteSampler: Sendable {
     /// run draws its own seeded Gaussian (same distribution, different numbers than torch).
     public func startFromLowQuality(_ ctx: ComputeContext, lqLatent: Tensor, noise: Tensor, timestep: Int = 999) throws -> Tensor {
         try schedule.addNoise(ctx, original: lqLatent, noise: try ctx.mul(noise, initNoiseSigma), timestep: timestep)
+    }
+
+    /// The same start with irzoo's own seeded standard-normal noise (`SeededNormal`, SplitMix64 +
+    /// Box–Muller): reproducible across runs and platforms, but not torch's numbers for that seed.
+    public func startFromLowQuality(_ ctx: ComputeContext, lqLatent: Tensor, seed: UInt64, timestep: Int = 999) throws -> Tensor {
+        let noise = try Tensor(shape: lqLatent.shape, values: SeededNormal.values(seed: seed, count: lqLatent.count))
+        return try startFromLowQuality(ctx, lqLatent: lqLatent, noise: noise, timestep: timestep)
     }
 }
 
