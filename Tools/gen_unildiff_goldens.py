@@ -163,6 +163,14 @@ def sampler(gen):
         out[f"timesteps_{steps}"] = s.timesteps.float()
         out[f"sigmas_{steps}"] = s.sigmas.float()
         out[f"init_noise_sigma_{steps}"] = torch.tensor([float(s.init_noise_sigma)])
+    # The other spacings a checkpoint's scheduler_config may name (16 steps: trailing hits .5 ties).
+    for spacing in ("trailing", "linspace"):
+        for steps in (16, 7):
+            s = EulerDiscreteScheduler(**dict(SDXL_SCHEDULER, timestep_spacing=spacing))
+            s.set_timesteps(steps)
+            out[f"timesteps_{spacing}_{steps}"] = s.timesteps.float()
+            out[f"sigmas_{spacing}_{steps}"] = s.sigmas.float()
+            out[f"init_noise_sigma_{spacing}_{steps}"] = torch.tensor([float(s.init_noise_sigma)])
     ddpm = DDPMScheduler(**{k: v for k, v in SDXL_SCHEDULER.items() if k not in ("interpolation_type", "use_karras_sigmas")})
     out["alphas_cumprod"] = ddpm.alphas_cumprod.float()
 

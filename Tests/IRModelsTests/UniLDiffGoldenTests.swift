@@ -92,6 +92,17 @@ final class UniLDiffGoldenTests: XCTestCase {
             XCTAssertLessThanOrEqual(sigmaError, tolerance)
             XCTAssertEqual(s.initNoiseSigma, try XCTUnwrap(ref["init_noise_sigma_\(steps)"]).item, accuracy: tolerance)
         }
+        for spacing in [TimestepSpacing.trailing, .linspace] {
+            for steps in [16, 7] {
+                let s = try EulerDiscreteSampler(steps: steps, spacing: spacing)
+                let key = "\(spacing.rawValue)_\(steps)"
+                XCTAssertEqual(s.timesteps, try XCTUnwrap(ref["timesteps_\(key)"]).scalars, key)
+                let sigmaError = zip(s.sigmas, try XCTUnwrap(ref["sigmas_\(key)"]).scalars).map { abs($0 - $1) }.max() ?? 1
+                print("golden unildiff sigmas (\(key)): max abs error \(sigmaError)")
+                XCTAssertLessThanOrEqual(sigmaError, tolerance, key)
+                XCTAssertEqual(s.initNoiseSigma, try XCTUnwrap(ref["init_noise_sigma_\(key)"]).item, accuracy: tolerance, key)
+            }
+        }
         XCTAssertEqual(try EulerDiscreteSampler(steps: 20).timesteps.first, 951)
         XCTAssertThrowsError(try EulerDiscreteSampler(steps: 0))
         XCTAssertThrowsError(try EulerDiscreteSampler(steps: 1001))

@@ -47,42 +47,70 @@ public struct DiffusionSchedule: Sendable {
     }
 }
 
-/// diffusers' EulerDiscreteScheduler (epsilon prediction, "leading" spacing, no churn, linear
-/// sigma interpolation) for one run of `steps` steps:
+/// How a run's timesteps are spread over the training steps (diffusers `timestep_spacing`).
+public enum TimestepSpacing: String, Sendable, CaseIterable {
+    /// (steps−1−i)·⌊T/steps⌋ + steps_offset: SDXL's config (with steps_offset 1).
+    case leading
+    /// round(T − i·T/steps) − 1 (round half to even, as numpy).
+    case trailing
+    /// linspace(0, T−1, steps) reversed: fractional timesteps, σ interpolated linearly.
+    case linspace
+}
+
+/// diffusers' EulerDiscreteScheduler (epsilon prediction, no churn, linear sigma interpolation,
+/// no Karras sigmas) for one run of `steps` steps:
 ///
-///     timesteps_i = (steps−1−i)·⌊T/steps⌋ + offset             ("leading", steps_offset 1 for SDXL)
-///     σ(t) = √((1 − ᾱ_t)/ᾱ_t), σ_i = σ(timesteps_i), σ_steps = 0
+///     σ(t) = √((1 − ᾱ_t)/ᾱ_t) tabulated for integer t, interpolated linearly in between
+///     σ_i = σ(timesteps_i), σ_steps = 0
 ///     model input = x / √(σ_i² + 1)
 ///     x ← x + ε̂ · (σ_{i+1} − σ_i)          (derivative (x − (x − σ_i ε̂))/σ_i, as diffusers computes it)
 ///
-/// `initNoiseSigma` = √(σ_max² + 1) for "leading": what pipelines scale fresh noise by.
+/// `initNoiseSigma` (what pipelines scale fresh noise by) is √(σ_max² + 1) for "leading" and
+/// σ_max for "trailing" and "linspace".
 public struct EulerDiscreteSampler: Sendable {
     public let schedule: DiffusionSchedule
+    public let spacing: TimestepSpacing
     public let timesteps: [Float]
     /// steps + 1 values, the last 0.
     public let sigmas: [Float]
     public let initNoiseSigma: Float
 
-    public init(schedule: DiffusionSchedule = .sdxl, steps: Int, stepsOffset: Int = 1) throws {
-        guard steps >= 1 && steps <= schedule.trainSteps else {
-            throw ModelError("the sampler needs 1...\(schedule.trainSteps) steps, got \(steps)")
+    public init(schedule: DiffusionSchedule = .sdxl, steps: Int, spacing: TimestepSpacing = .leading,
+                stepsOffset: Int = 1) throws {
+        let t = schedule.trainSteps
+        guard steps >= 1 && steps <= t else {
+            throw ModelError("the sampler needs 1...\(t) steps, got \(steps)")
         }
         self.schedule = schedule
-        let ratio = schedule.trainSteps / steps
-        let ts = (0..<steps).reversed().map { $0 * ratio + stepsOffset }
-        guard let last = ts.first, last < schedule.trainSteps else {
-            throw ModelError("steps_offset \(stepsOffset) puts the first timestep past \(schedule.trainSteps - 1)")
+        self.spacing = spacing
+        var ts: [Float]
+        switch spacing {
+        case .leading:
+            let ratio = t / steps
+            ts = (0..<steps).reversed().map { Float($0 * ratio + stepsOffset) }
+        case .trailing:
+            let ratio = Double(t) / Double(steps)
+            ts = (0..<steps).map { Float((Double(t) - Double($0) * ratio).rounded(.toNearestOrEven)) - 1 }
+        case .linspace:
+            // np.linspace in float64 (the last point exactly T − 1), cast to float32, reversed.
+            let stepSize = steps > 1 ? Double(t - 1) / Double(steps - 1) : 0
+            ts = (0..<steps).map { $0 == steps - 1 ? Float(t - 1) : Float(Double($0) * stepSize) }.reversed()
         }
-        timesteps = ts.map { Float($0) }
-        // Integer timesteps: np.interp returns the tabulated σ exactly (computed in float32).
-        var s = ts.map { t -> Float in
-            let ab = schedule.alphasCumprod[t]
-            return ((1 - ab) / ab).squareRoot()
+        guard ts.allSatisfy({ $0 >= 0 && $0 <= Float(t - 1) }) else {
+            throw ModelError("steps_offset \(stepsOffset) puts a timestep outside 0...\(t - 1)")
+        }
+        timesteps = ts
+        let table = schedule.alphasCumprod.map { ((1 - $0) / $0).squareRoot() }
+        // np.interp(t, arange(T), σ) in float64, rounded to float32 (exact at integer t).
+        var s = ts.map { x -> Float in
+            let lo = min(Int(x), t - 1), hi = min(lo + 1, t - 1)
+            let f = Double(x) - Double(lo)
+            return f == 0 ? table[lo] : Float(Double(table[lo]) + (Double(table[hi]) - Double(table[lo])) * f)
         }
         let maxSigma = s.max() ?? 0
         s.append(0)
         sigmas = s
-        initNoiseSigma = Float((Double(maxSigma) * Double(maxSigma) + 1).squareRoot())
+        initNoiseSigma = spacing == .leading ? Float((Double(maxSigma) * Double(maxSigma) + 1).squareRoot()) : maxSigma
     }
 
     public var steps: Int { timesteps.count }
