@@ -11,7 +11,9 @@ Writes Tests/Fixtures/models/sdxl-unet-tiny/:
                          by running diffusers' convert_ldm_unet_checkpoint on it
   sample.npy, timestep.npy, encoder_hidden_states.npy, text_embeds.npy, time_ids.npy   the inputs
   output.npy             unet(...).sample
-  output_odd.npy         the same for a 7x10 latent (sides not multiples of 2: upsample to the skip size)
+  sample_odd.npy, output_odd.npy   the same for a 7x10 latent, batch 1 (sides not multiples of 2:
+                         upsample to the skip size)
+  aux_odd.npz            batch 1's conditioning under irzoo run's aux names (for the CLI test)
   config.json            the sdxl-unet config the shapes follow
 
 Usage: /opt/irzoo-venv/bin/python Tools/gen_sdxl_unet_goldens.py  (deterministic: fixed seeds)
@@ -86,6 +88,8 @@ def main():
     for name, t in [("sample", sample), ("timestep", timestep), ("encoder_hidden_states", ehs), ("text_embeds", text),
                     ("time_ids", time_ids), ("output", out), ("sample_odd", odd), ("output_odd", out_odd)]:
         np.save(os.path.join(OUT, name + ".npy"), t.numpy().astype(np.float32))
+    np.savez(os.path.join(OUT, "aux_odd.npz"), timestep=timestep[:1].numpy(), encoder_hidden_states=ehs[:1].numpy(),
+             text_embeds=text[:1].numpy(), time_ids=time_ids[:1].numpy())
     with open(os.path.join(OUT, "config.json"), "w") as f:
         json.dump(CONFIG, f, indent=2, sort_keys=True)
         f.write("\n")

@@ -14,6 +14,8 @@ Writes Tests/Fixtures/models/sdxl-vae-tiny/:
   decoded.npy            decode(latent).sample
   rgb.npy                an RGB image [1, 3, 32, 40] in [0, 1] (irzoo run's input)
   roundtrip.npy          (decode(mean(encode(rgb*2-1))) / 2 + 0.5).clamp(0, 1)
+  rgb_latent.npy         mean(encode(rgb*2-1)) * scaling_factor (irzoo run --vae-mode encode)
+  rgb_latent_decoded.npy (decode(rgb_latent / scaling_factor) / 2 + 0.5).clamp(0, 1) (--vae-mode decode)
   config.json            the sdxl-vae config the shapes follow
 
 Usage: /opt/irzoo-venv/bin/python Tools/gen_sdxl_vae_goldens.py  (deterministic: fixed seeds)
@@ -77,8 +79,11 @@ def main():
         mean = vae.encode(image).latent_dist.mean
         decoded = vae.decode(latent).sample
         roundtrip = (vae.decode(vae.encode(rgb * 2 - 1).latent_dist.mean).sample / 2 + 0.5).clamp(0, 1)
+        rgb_latent = vae.encode(rgb * 2 - 1).latent_dist.mean * CONFIG["scaling_factor"]
+        rgb_latent_decoded = (vae.decode(rgb_latent / CONFIG["scaling_factor"]).sample / 2 + 0.5).clamp(0, 1)
     for name, t in [("image", image), ("moments", moments), ("mean", mean), ("latent", latent),
-                    ("decoded", decoded), ("rgb", rgb), ("roundtrip", roundtrip)]:
+                    ("decoded", decoded), ("rgb", rgb), ("roundtrip", roundtrip),
+                    ("rgb_latent", rgb_latent), ("rgb_latent_decoded", rgb_latent_decoded)]:
         np.save(os.path.join(OUT, name + ".npy"), t.numpy().astype(np.float32))
     with open(os.path.join(OUT, "config.json"), "w") as f:
         json.dump(CONFIG, f, indent=2, sort_keys=True)

@@ -71,3 +71,32 @@ final class SDXLVAEGoldenTests: XCTestCase {
         XCTAssertThrowsError(try vae.run(try Tensor.zeros([1, 4, 16, 16])))
     }
 }
+
+/// Tiled encode/decode: exact when the input fits one tile, bounded tiles otherwise.
+final class SDXLVAETilingTests: XCTestCase {
+    let golden = ModelCase("sdxl-vae-tiny")
+
+    func model() throws -> AutoencoderKLModel {
+        try XCTUnwrap(try golden.model("diffusers.safetensors", manifest: "sdxl-vae", layout: "diffusers", family: "sdxl-vae") as? AutoencoderKLModel)
+    }
+
+    func testOneTileIsTheWholeAnswer() throws {
+        let vae = try model()
+        let latent = try golden.tensor("latent.npy")
+        assertGolden(try vae.decodeTiled(latent, plan: try TilePlan(tile: 8, overlap: 2)), try golden.tensor("decoded.npy"), "sdxl-vae decode, one tile")
+        let image = try golden.tensor("image.npy")
+        assertGolden(try vae.encodeTiled(image, plan: try TilePlan(tile: 64, overlap: 8)), try golden.tensor("mean.npy"), "sdxl-vae encode, one tile")
+    }
+
+    func testTiledRunsKeepTheShapesAndStayFinite() throws {
+        let vae = try model()
+        var calls = 0
+        let y = try vae.decodeTiled(try golden.tensor("latent.npy"), plan: try TilePlan(tile: 3, overlap: 1)) { _, _ in calls += 1 }
+        XCTAssertEqual(y.shape, [1, 3, 32, 40])
+        XCTAssertEqual(calls, 4)  // rows 0, 1 × cols 0, 2
+        XCTAssertTrue(y.scalars.allSatisfy { $0.isFinite })
+        let z = try vae.encodeTiled(try golden.tensor("image.npy"), plan: try TilePlan(tile: 24, overlap: 8))
+        XCTAssertEqual(z.shape, [1, 4, 4, 5])
+        XCTAssertThrowsError(try vae.encodeTiled(try golden.tensor("image.npy"), plan: try TilePlan(tile: 20, overlap: 4)))
+    }
+}

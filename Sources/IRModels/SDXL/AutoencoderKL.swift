@@ -8,12 +8,25 @@ import IRRegistry
 ///   not yet × `scalingFactor`), or a sample mean + exp(½·clamp(logvar, −30, 20))·ε with ε drawn
 ///   from irzoo's own seeded generator (not torch's: samples match diffusers in law, not in value).
 /// - `decode`: a raw latent → an image in [−1, 1].
-/// - `run` (what `irzoo run` calls): a round trip of an RGB image in [0, 1]: ×2−1, encode the mean,
-///   decode, /2+0.5 clamped to [0, 1], as diffusers' VaeImageProcessor. Sides that are not multiples
-///   of 2^(levels−1) (8 for SDXL) are reflect-padded right and bottom and cropped back.
+/// - `run` (what `irzoo run` calls), by `mode`: a round trip of an RGB image in [0, 1] (×2−1, encode
+///   the mean, decode, /2+0.5 clamped to [0, 1], as diffusers' VaeImageProcessor), or only its
+///   encode half (→ mean × scaling_factor) or decode half (÷ scaling_factor →). Sides that are not
+///   multiples of 2^(levels−1) (8 for SDXL) are reflect-padded right and bottom and cropped back
+///   (the latent to ⌈side/8⌉).
 public final class AutoencoderKLModel: Model {
+    /// What `run` computes (`irzoo run --vae-mode`).
+    public enum Mode: String, CaseIterable, Sendable {
+        /// RGB [0, 1] → mean latent → RGB [0, 1].
+        case roundtrip
+        /// RGB [0, 1] → the diffusion latent: mean × scaling_factor.
+        case encode
+        /// A diffusion latent (÷ scaling_factor) → RGB [0, 1], clamped.
+        case decode
+    }
+
     public let config: SDXLVAEConfig
     public let context: ComputeContext
+    public var mode: Mode = .roundtrip
     let encoder: VAEEncoder
     let decoder: VAEDecoder
     let quantConv: Conv2dLayer
@@ -32,12 +45,13 @@ public final class AutoencoderKLModel: Model {
     }
 
     public var family: String { SDXLVAEConfig.family }
-    public var inputChannels: Int { config.inChannels }
+    public var inputChannels: Int { mode == .decode ? config.latentChannels : config.inChannels }
     public var outputKind: ModelOutputKind { .image }
-    public var minimumSide: Int { padding.minimumSide }
+    public var minimumSide: Int { mode == .decode ? 1 : padding.minimumSide }
     public var auxInputNames: [String] { [] }
     public var tiling: TilingSupport {
-        .approximate("every GroupNorm and the mid-block attention take statistics over the whole feature map, so a tile normalises with its own statistics; seams are blended")
+        guard mode == .roundtrip else { return .unsupported("--vae-mode \(mode.rawValue) changes the size by 8; use encodeTiled/decodeTiled") }
+        return .approximate("every GroupNorm and the mid-block attention take statistics over the whole feature map, so a tile normalises with its own statistics; seams are blended")
     }
     /// The image size is divided by this to give the latent size.
     public var downsamplingFactor: Int { 1 << (config.levels - 1) }
@@ -74,8 +88,20 @@ public final class AutoencoderKLModel: Model {
         try checkImageInput(input)
         try checkAux(aux)
         let ctx = context
+        if mode == .decode {
+            let y = try decode(try ctx.mul(input, 1 / scalingFactor))
+            progress?(1, 1)
+            return try ctx.clamp(try ctx.affine(y, scale: 0.5, shift: 0.5), min: 0, max: 1)
+        }
         let x = try ctx.affine(try padding.pad(ctx, input), scale: 2, shift: -1)
         let latent = try encode(x)
+        if mode == .encode {
+            progress?(1, 1)
+            let f = downsamplingFactor
+            let z = try ctx.mul(latent, scalingFactor)
+            let (h, w) = ((input.shape[2] + f - 1) / f, (input.shape[3] + f - 1) / f)
+            return z.shape[2] == h && z.shape[3] == w ? z : try ctx.crop(z, top: 0, left: 0, height: h, width: w)
+        }
         progress?(1, 2)
         let y = try ctx.clamp(try ctx.affine(try decode(latent), scale: 0.5, shift: 0.5), min: 0, max: 1)
         progress?(2, 2)
