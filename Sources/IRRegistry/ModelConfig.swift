@@ -63,6 +63,8 @@ public struct ArchitectureFamily: Sendable {
         ArchitectureFamily(CLIPVisionConfig.self),
         ArchitectureFamily(AnyIRConfig.self),
         ArchitectureFamily(PromptIRConfig.self),
+        ArchitectureFamily(SDXLVAEConfig.self),
+        ArchitectureFamily(SDXLUNetConfig.self),
     ]
 
     public static func named(_ id: String) -> ArchitectureFamily? { all.first { $0.id == id } }
