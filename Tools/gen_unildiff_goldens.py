@@ -17,6 +17,13 @@ Writes Tests/Fixtures/models/unildiff/:
   config.json        the tiny configs (DAFF, DAEM) and the scheduler config, as the tests build them
   reference.json     sizes, seeds, tolerances
 
+and Tests/Fixtures/models/unildiff-step/: two full UniLDiff denoising steps on a tiny SDXL UNet
+(Tools/gen_sdxl_unet_goldens.py's config) with the DAFF above injected after conv_in, as upstream's
+UNet forward does, CFG 5 over [negative; positive] text, Euler (7-step schedule):
+  unet.safetensors   the UNet (diffusers layout, randomised)
+  config.json        its sdxl-unet config
+  step.npz           start latent, lq feature, text conditioning, eps and latent after each step
+
 Usage: /opt/irzoo-venv/bin/python Tools/gen_unildiff_goldens.py  (deterministic)
 """
 import json
@@ -108,7 +115,9 @@ def check_full_layouts():
 
 
 def daff(gen):
+    global DAFF_MODULE
     m = unildiff_daff.DAFFInjection(**DAFF_TINY).eval()
+    DAFF_MODULE = m
     randomise(m, gen)
     b, c, h, w = 2, DAFF_TINY["in_channels"], 4, 6
     sample = torch.randn(b, c, h, w, generator=gen)
@@ -210,6 +219,57 @@ def sampler(gen):
                 timesteps_20=[float(v) for v in out["timesteps_20"]])
 
 
+class ConvInWithDAFF(torch.nn.Module):
+    """conv_in followed by the DAFF injection, the way upstream's UNet forward runs them."""
+
+    def __init__(self, conv, daff):
+        super().__init__()
+        self.conv, self.daff = conv, daff
+        self.t = self.lq = None
+
+    def forward(self, x):
+        return self.daff(self.conv(x), self.t, self.lq)
+
+
+def full_step(gen):
+    from diffusers import EulerDiscreteScheduler, UNet2DConditionModel
+    from safetensors.torch import save_file
+    import gen_sdxl_unet_goldens as sdxl
+    out_dir = os.path.join(OUT, "..", "unildiff-step")
+    os.makedirs(out_dir, exist_ok=True)
+    unet = UNet2DConditionModel(**sdxl.CONFIG, **sdxl.EXTRA).eval()
+    sdxl.randomise(unet, gen)
+    save_file({k: v.contiguous() for k, v in unet.state_dict().items()}, os.path.join(out_dir, "unet.safetensors"))
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(sdxl.CONFIG, f, indent=2, sort_keys=True)
+        f.write("\n")
+    hook = ConvInWithDAFF(unet.conv_in, DAFF_MODULE)
+    unet.conv_in = hook
+
+    s = EulerDiscreteScheduler(**SDXL_SCHEDULER)
+    s.set_timesteps(7)
+    h, w = 4, 6
+    x = torch.randn(1, 4, h, w, generator=gen) * float(s.init_noise_sigma)
+    lq = torch.randn(1, DAFF_TINY["conditioning_channels"], h, w, generator=gen) * 2 + 0.5
+    ehs = torch.randn(2, 5, 24, generator=gen)  # [negative; positive]
+    text = torch.randn(2, sdxl.TEXT_EMBEDS, generator=gen)
+    time_ids = torch.tensor([[32.0, 48.0, 0.0, 0.0, 32.0, 48.0]]).repeat(2, 1)
+    saved = dict(start=x, lq=lq, encoder_hidden_states=ehs, text_embeds=text, time_ids=time_ids)
+    for i, t in enumerate(s.timesteps[:2]):
+        xin = s.scale_model_input(torch.cat([x, x]), t)
+        hook.t, hook.lq = t, torch.cat([lq, lq])
+        with torch.no_grad():
+            e = unet(xin, t, encoder_hidden_states=ehs, added_cond_kwargs=dict(text_embeds=text, time_ids=time_ids)).sample
+        eu, ec = e.chunk(2)
+        eps = eu + 5.0 * (ec - eu)
+        x = s.step(eps, t, x, return_dict=False)[0]
+        saved[f"eps_{i}"] = eps
+        saved[f"latent_{i + 1}"] = x
+    np.savez_compressed(os.path.join(out_dir, "step.npz"), **{k: v.float().numpy() for k, v in saved.items()})
+    return dict(unet=sdxl.CONFIG, latent=[1, 4, h, w], steps=7, run=2, guidance=5.0,
+                timesteps=[float(v) for v in s.timesteps[:2]], eps_max=float(saved["eps_0"].abs().max()))
+
+
 def main():
     check_full_layouts()
     os.makedirs(OUT, exist_ok=True)
@@ -220,6 +280,7 @@ def main():
     import diffusers
     info["diffusers"] = diffusers.__version__
     info["sampler"] = sampler(torch.Generator().manual_seed(803))
+    info["full_step"] = full_step(torch.Generator().manual_seed(804))
     with open(os.path.join(OUT, "config.json"), "w") as f:
         json.dump(dict(daff=DAFF_TINY, daem=DAEM_TINY, scheduler=SDXL_SCHEDULER), f, indent=2)
         f.write("\n")
