@@ -2505,8 +2505,13 @@ enum EmbeddedZoo {
     "tiling": "tiled encode/decode with overlap (planned)"
   },
   "layouts": [],
+  "golden": {
+    "fixture": "models/unildiff-step",
+    "maxAbsError": 0.0001,
+    "description": "two full denoising steps: a tiny SDXL UNet (8/16 channels, Tools/gen_sdxl_unet_goldens.py's config, randomised) with the tiny DAFF of models/unildiff injected after conv_in, CFG 5 over [negative; positive] text, Euler on the 7-step SDXL schedule; written by Tools/gen_unildiff_goldens.py with diffusers 0.42"
+  },
   "runnable": false,
-  "reason": "no published weights; the Swift DAFF, DAEM block and Euler sampler exist (golden-tested), the SDXL VAE, UNet and text encoders come from parallel work and the pipeline is not assembled yet (issue 8)",
+  "reason": "no published weights; the Swift denoiser (SDXL UNet + DAFF after conv_in + CFG + Euler) is golden-tested, but the text encoders, LQ encoder and VAE are not yet assembled into `irzoo run` (issue 8)",
   "notes": [
     "Sampler from code (pipeline_FaithDiff_tlc.py): the checkpoint folder's EulerDiscreteScheduler (SDXL config: scaled_linear 0.00085..0.012, 1000 steps, leading spacing, steps_offset 1, epsilon), 20 steps, CFG 5 with an empty negative prompt; the same LQ embedding serves both CFG halves.",
     "Start point: DDPMScheduler.add_noise(LQ latent * 0.13025, noise * init_noise_sigma, t = 999); the fresh noise is scaled by the Euler init_noise_sigma first (prepare_latents), a quirk kept as is.",
