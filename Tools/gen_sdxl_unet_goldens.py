@@ -13,6 +13,8 @@ Writes Tests/Fixtures/models/sdxl-unet-tiny/:
   output.npy             unet(...).sample
   sample_odd.npy, output_odd.npy   the same for a 7x10 latent, batch 1 (sides not multiples of 2:
                          upsample to the skip size)
+  diffusers_f16.safetensors, output_f16.npy   the weights rounded to fp16, and the output of the
+                         float32 model with those rounded weights
   aux_odd.npz            batch 1's conditioning under irzoo run's aux names (for the CLI test)
   config.json            the sdxl-unet config the shapes follow
 
@@ -88,6 +90,13 @@ def main():
     for name, t in [("sample", sample), ("timestep", timestep), ("encoder_hidden_states", ehs), ("text_embeds", text),
                     ("time_ids", time_ids), ("output", out), ("sample_odd", odd), ("output_odd", out_odd)]:
         np.save(os.path.join(OUT, name + ".npy"), t.numpy().astype(np.float32))
+    # The same weights in fp16 (as published SDXL files are): irzoo widens them per layer run.
+    sd16 = {k: v.half() for k, v in sd.items()}
+    save_file(sd16, os.path.join(OUT, "diffusers_f16.safetensors"))
+    unet.load_state_dict({k: v.float() for k, v in sd16.items()})
+    with torch.no_grad():
+        out_f16 = unet(sample, timestep, encoder_hidden_states=ehs, added_cond_kwargs=cond).sample
+    np.save(os.path.join(OUT, "output_f16.npy"), out_f16.numpy().astype(np.float32))
     np.savez(os.path.join(OUT, "aux_odd.npz"), timestep=timestep[:1].numpy(), encoder_hidden_states=ehs[:1].numpy(),
              text_embeds=text[:1].numpy(), time_ids=time_ids[:1].numpy())
     with open(os.path.join(OUT, "config.json"), "w") as f:

@@ -79,3 +79,30 @@ final class SDXLUNetGoldenTests: XCTestCase {
         XCTAssertThrowsError(try unet.predict(try Tensor.zeros([2, 3, 8, 8]), try conditioning(batch: 2)))
     }
 }
+
+/// fp16 weights stay fp16 in memory and are widened each time a conv or linear layer runs
+/// (`WeightWidening.perLayer`, what ModelFactory picks for the SDXL families).
+final class SDXLHalfPrecisionTests: XCTestCase {
+    let golden = ModelCase("sdxl-unet-tiny")
+
+    func testFP16WeightsAreWidenedPerLayerAndMatchDiffusers() throws {
+        let records = try golden.records("diffusers_f16.safetensors", manifest: "sdxl-unet", layout: "diffusers")
+        XCTAssertTrue(records.allSatisfy { $0.dtype == .f16 })
+        let config = try XCTUnwrap(try golden.config(family: "sdxl-unet").typed(SDXLUNetConfig.self))
+        let lazy = try Weights(records: records, widening: .perLayer)
+        XCTAssertEqual(lazy.deferredCount, records.count)
+        let cond = SDXLConditioning(timesteps: try golden.tensor("timestep.npy").scalars,
+                                    encoderHiddenStates: try golden.tensor("encoder_hidden_states.npy"),
+                                    textEmbeds: try golden.tensor("text_embeds.npy"), timeIds: try golden.tensor("time_ids.npy"))
+        let sample = try golden.tensor("sample.npy")
+        let perLayer = try SDXLUNetModel(config: config, weights: lazy).predict(sample, cond)
+        assertGolden(perLayer, try golden.tensor("output_f16.npy"), "sdxl-unet fp16 weights widened per layer")
+        let atLoad = try SDXLUNetModel(config: config, weights: try Weights(records: records)).predict(sample, cond)
+        XCTAssertEqual(perLayer.scalars, atLoad.scalars)
+        // The factory path picks per-layer widening for this family.
+        XCTAssertTrue(ModelFactory.perLayerWidening.contains("sdxl-unet"))
+        let built = try ModelFactory.make(config: try golden.config(family: "sdxl-unet"), records: records, source: "f16")
+        let viaFactory = try XCTUnwrap(built as? SDXLUNetModel).predict(sample, cond)
+        XCTAssertEqual(viaFactory.scalars, atLoad.scalars)
+    }
+}

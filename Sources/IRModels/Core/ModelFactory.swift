@@ -9,6 +9,9 @@ public enum ModelFactory {
                                                     AnyIRConfig.family, PromptIRConfig.family,
                                                     SDXLVAEConfig.family, SDXLUNetConfig.family]
 
+    /// Families whose f16/bf16 weights are widened per layer run instead of at load (`WeightWidening`).
+    public static let perLayerWidening: Set<String> = [SDXLVAEConfig.family, SDXLUNetConfig.family]
+
     public static func canRun(family: String) -> Bool { runnableFamilies.contains(family) }
 
     /// Builds the model for `config` from tensors under upstream names (after the registry's
@@ -24,7 +27,9 @@ public enum ModelFactory {
         guard report.isExact else {
             throw InventoryMismatchError(modelID: config.family, file: source, report: report)
         }
-        return try make(config: config, weights: try Weights(records: records), context: context)
+        // SDXL's half-precision files stay half precision in memory; their layers widen on use.
+        let widening: WeightWidening = perLayerWidening.contains(config.family) ? .perLayer : .atLoad
+        return try make(config: config, weights: try Weights(records: records, widening: widening), context: context)
     }
 
     /// `make(config:records:)` for a family id and its config JSON (as the store records them).
