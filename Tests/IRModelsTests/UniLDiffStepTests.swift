@@ -35,10 +35,10 @@ final class UniLDiffStepTests: XCTestCase {
             assertClose(x, try XCTUnwrap(io["latent_\(i + 1)"]), tolerance: 1e-4, "unildiff full step \(i): latent")
         }
         // The DAFF must matter: the UNet alone gives a different prediction.
-        let pair = try ctx.concat([try sampler.scaleModelInput(ctx, try XCTUnwrap(io["start"]), step: 0)], dim: 0)
+        let scaled = try sampler.scaleModelInput(ctx, try XCTUnwrap(io["start"]), step: 0)
         var cond = text
         cond.timesteps = [sampler.timesteps[0]]
-        let plain = try d.unet.predict(try ctx.concat([pair, pair], dim: 0), cond)
+        let plain = try d.unet.predict(try ctx.concat([scaled, scaled], dim: 0), cond)
         let plainEps = try ctx.classifierFreeGuidance(unconditional: try plain.rows(0, 1), conditional: try plain.rows(1, 1), scale: 5)
         XCTAssertGreaterThan(maxAbsDifference(plainEps, try XCTUnwrap(io["eps_0"])), 1e-2)
     }
