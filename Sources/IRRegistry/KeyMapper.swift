@@ -13,6 +13,19 @@ public protocol MappableTensor {
     func transposed2D() throws -> Self
     /// This conv weight plus `scale · view(b @ a)` (a ConvLoRA site; see `LoRAMerge`).
     func addingLoRADelta(a: Self, b: Self, scale: Double) throws -> Self
+    /// The same elements without their trailing size-1 axes beyond the first two (a 1×1 conv
+    /// kernel [O, I, 1, 1] read as a Linear weight [O, I]).
+    func squeezedTrailingOnes() throws -> Self
+}
+
+extension MappableTensor {
+    /// The shape `squeezedTrailingOnes` gives, or an error when the tensor is not [O, I, 1, ...].
+    func squeezedShape() throws -> [Int] {
+        guard shape.count >= 2, shape.dropFirst(2).allSatisfy({ $0 == 1 }) else {
+            throw KeyMappingError(tensor: name, reason: "squeeze needs a [out, in, 1, 1] tensor, found shape \(shape)")
+        }
+        return Array(shape.prefix(2))
+    }
 }
 
 /// A tensor without bytes: what key lists and shape-only detection work on.
@@ -43,10 +56,19 @@ public struct TensorShape: MappableTensor, Sendable, Hashable, CustomStringConve
         return TensorShape(name: name, shape: [shape[1], shape[0]], dtype: dtype)
     }
 
+    public func squeezedTrailingOnes() throws -> TensorShape {
+        TensorShape(name: name, shape: try squeezedShape(), dtype: dtype)
+    }
+
     public var description: String { "\(name) \(shape)" }
 }
 
 extension TensorRecord: MappableTensor {
+    /// Zero-copy: the same bytes under the shorter shape.
+    public func squeezedTrailingOnes() throws -> TensorRecord {
+        try TensorRecord(name: name, dtype: dtype, shape: try squeezedShape(), data: data)
+    }
+
     /// Zero-copy: rows of a C-contiguous tensor are contiguous byte ranges of the same view.
     public func splitAxis0(into parts: Int) throws -> [TensorRecord] {
         let rows = try KeyMapper.checkSplit(name: name, shape: shape, parts: parts)
@@ -157,6 +179,7 @@ public enum KeyMapper {
                 guard let caps = rule.from.match(t.name) else { continue }
                 let newName = try rule.to.fill(caps)
                 if rule.transpose { t = try t.transposed2D() }
+                if rule.squeeze { t = try t.squeezedTrailingOnes() }
                 t.name = newName
                 renamed += 1
                 break

@@ -68,6 +68,8 @@ public struct ArchitectureFamily: Sendable {
         ArchitectureFamily(DehazeFormerConfig.self),
         ArchitectureFamily(RetinexFormerConfig.self),
         ArchitectureFamily(CLIPTextConfig.self),
+        ArchitectureFamily(SDXLVAEConfig.self),
+        ArchitectureFamily(SDXLUNetConfig.self),
     ]
 
     public static func named(_ id: String) -> ArchitectureFamily? { all.first { $0.id == id } }

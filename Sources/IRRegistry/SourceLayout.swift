@@ -118,13 +118,15 @@ public struct SplitRule: Decodable, Sendable, Equatable {
 }
 
 /// A name change; `transpose` swaps the two axes of a 2-D tensor (OpenAI's `visual.proj`, used
-/// as x @ proj, becomes HF's `visual_projection.weight`).
+/// as x @ proj, becomes HF's `visual_projection.weight`); `squeeze` reads a 1×1 conv kernel
+/// [O, I, 1, 1] as a Linear weight [O, I] (the LDM VAE's mid attention q/k/v/proj_out).
 public struct RenameRule: Decodable, Sendable, Equatable {
     public var from: KeyPattern
     public var to: KeyPattern
     public var transpose: Bool
+    public var squeeze: Bool
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case from, to, transpose }
+    enum CodingKeys: String, CodingKey, CaseIterable { case from, to, transpose, squeeze }
 
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self, in: "rename rule")
@@ -132,6 +134,7 @@ public struct RenameRule: Decodable, Sendable, Equatable {
         from = try c.decodeKeyPattern(.from)
         to = try c.decodeKeyPattern(.to)
         transpose = try c.decodeIfPresent(Bool.self, forKey: .transpose) ?? false
+        squeeze = try c.decodeIfPresent(Bool.self, forKey: .squeeze) ?? false
         guard Set(to.placeholders).isSubset(of: Set(from.placeholders)) else {
             throw DecodingError.dataCorruptedError(forKey: .to, in: c,
                 debugDescription: "'\(to)' uses a placeholder that '\(from)' does not capture")

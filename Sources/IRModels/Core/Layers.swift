@@ -1,8 +1,8 @@
 import IRRuntime
 
-/// nn.Conv2d with its weights (used in place) and fixed hyperparameters.
+/// nn.Conv2d with its weights (used in place, or widened per run: `WeightWidening`) and fixed hyperparameters.
 struct Conv2dLayer {
-    let weight: Tensor
+    let weight: LayerWeight
     let bias: Tensor?
     let stride: Int
     let padding: Int
@@ -11,7 +11,7 @@ struct Conv2dLayer {
     /// Loads `name.weight` [out, in/groups, k, k] and `name.bias` [out] when `bias` says it exists.
     init(_ w: Weights, _ name: String, out: Int, in inChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
          groups: Int = 1, bias: Bool) throws {
-        weight = try w.tensor(name + ".weight", shape: [out, inChannels / groups, kernel, kernel])
+        weight = try w.layerWeight(name + ".weight", shape: [out, inChannels / groups, kernel, kernel])
         self.bias = bias ? try w.tensor(name + ".bias", shape: [out]) : nil
         self.stride = stride
         self.padding = padding
@@ -19,22 +19,22 @@ struct Conv2dLayer {
     }
 
     func callAsFunction(_ ctx: ComputeContext, _ x: Tensor) throws -> Tensor {
-        try ctx.conv2d(x, weight: weight, bias: bias, stride: Size2(stride), padding: Size2(padding), groups: groups)
+        try ctx.conv2d(x, weight: try weight.tensor(), bias: bias, stride: Size2(stride), padding: Size2(padding), groups: groups)
     }
 }
 
 /// nn.Linear: y = x·Wᵀ + b over the last dimension.
 struct LinearLayer {
-    let weight: Tensor
+    let weight: LayerWeight
     let bias: Tensor?
 
     init(_ w: Weights, _ name: String, out: Int, in inFeatures: Int, bias: Bool) throws {
-        weight = try w.tensor(name + ".weight", shape: [out, inFeatures])
+        weight = try w.layerWeight(name + ".weight", shape: [out, inFeatures])
         self.bias = bias ? try w.tensor(name + ".bias", shape: [out]) : nil
     }
 
     func callAsFunction(_ ctx: ComputeContext, _ x: Tensor) throws -> Tensor {
-        try ctx.linear(x, weight: weight, bias: bias)
+        try ctx.linear(x, weight: try weight.tensor(), bias: bias)
     }
 }
 

@@ -8,7 +8,10 @@ public enum ModelFactory {
     public static let runnableFamilies: [String] = [SymUNetConfig.family, SESymUNetConfig.family, CLIPVisionConfig.family,
                                                     AnyIRConfig.family, PromptIRConfig.family, RestormerConfig.family,
                                                     NAFNetConfig.family, DehazeFormerConfig.family, RetinexFormerConfig.family,
-                                                    CLIPTextConfig.family]
+                                                    CLIPTextConfig.family, SDXLVAEConfig.family, SDXLUNetConfig.family]
+
+    /// Families whose f16/bf16 weights are widened per layer run instead of at load (`WeightWidening`).
+    public static let perLayerWidening: Set<String> = [SDXLVAEConfig.family, SDXLUNetConfig.family]
 
     public static func canRun(family: String) -> Bool { runnableFamilies.contains(family) }
 
@@ -25,7 +28,9 @@ public enum ModelFactory {
         guard report.isExact else {
             throw InventoryMismatchError(modelID: config.family, file: source, report: report)
         }
-        return try make(config: config, weights: try Weights(records: records), context: context)
+        // SDXL's half-precision files stay half precision in memory; their layers widen on use.
+        let widening: WeightWidening = perLayerWidening.contains(config.family) ? .perLayer : .atLoad
+        return try make(config: config, weights: try Weights(records: records, widening: widening), context: context)
     }
 
     /// `make(config:records:)` for a family id and its config JSON (as the store records them).
@@ -50,6 +55,8 @@ public enum ModelFactory {
         if let c = config.typed(DehazeFormerConfig.self) { return try DehazeFormerModel(config: c, weights: weights, context: context) }
         if let c = config.typed(RetinexFormerConfig.self) { return try RetinexFormerModel(config: c, weights: weights, context: context) }
         if let c = config.typed(CLIPTextConfig.self) { return try CLIPTextModel(config: c, weights: weights, context: context) }
+        if let c = config.typed(SDXLVAEConfig.self) { return try AutoencoderKLModel(config: c, weights: weights, context: context) }
+        if let c = config.typed(SDXLUNetConfig.self) { return try SDXLUNetModel(config: c, weights: weights, context: context) }
         throw ModelError("family '\(config.family)' has no Swift model (runnable: \(runnableFamilies.joined(separator: ", ")))")
     }
 }

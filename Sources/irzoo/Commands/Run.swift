@@ -55,6 +55,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Bit depth of a PNG output: 8 or 16 (default: the input PNG's, 8 for .npy input).")
     var bitDepth: Int?
 
+    @Option(name: .long, help: "sdxl-vae only: roundtrip (PNG to PNG, default), encode (image to the diffusion latent .npy, mean x scaling factor) or decode (latent .npy to image).")
+    var vaeMode: String?
+
     @Option(name: .long, help: "Worker threads (default: every core).")
     var threads: Int?
 
@@ -90,6 +93,12 @@ struct Run: ParsableCommand {
         let installed = try store.manifest(named: name)
         let loaded = try RunModelLoader.load(installed, store: store, threads: threads)
         let model = loaded.model
+        if let vaeMode {
+            guard let vae = model as? AutoencoderKLModel, let mode = AutoencoderKLModel.Mode(rawValue: vaeMode) else {
+                throw CLIError(.usage, "--vae-mode \(vaeMode): needs an sdxl-vae model and one of roundtrip, encode, decode")
+            }
+            vae.mode = mode
+        }
 
         // Every input, checked against the model before any work.
         let image = try RunInput.read(input, kind: RunFile.kind(input)!, channels: model.inputChannels)
