@@ -22,10 +22,11 @@ public enum SafetensorsWriter {
     public static func write(_ tensors: [TensorRecord], to path: String,
                              dtype conversion: DTypeConversion = .keep,
                              metadata: [String: String] = ["format": "pt"],
+                             durable: Bool = true,
                              progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws {
         let header = try headerBytes(tensors, path: path, conversion: conversion, metadata: metadata)
         let out: AtomicFileWriter
-        do { out = try AtomicFileWriter(destination: path) } catch let e as IOFailure {
+        do { out = try AtomicFileWriter(destination: path, durable: durable) } catch let e as IOFailure {
             throw CheckpointError(file: path, reason: e.reason)
         }
         var current: String? = nil
@@ -38,7 +39,12 @@ public enum SafetensorsWriter {
             for t in tensors {
                 current = t.name
                 let target = conversion.target(for: t.dtype)
-                if target == t.dtype {
+                if target == t.dtype && t.data.buffer.isFileMapping {
+                    // Bytes already as written, in a mapped file: the kernel copies them from that
+                    // file (buffer offsets are file offsets), as cp does.
+                    try out.copyRange(from: t.data.buffer.fileDescriptor, offset: t.data.offset, count: t.data.count,
+                                      sameBytes: t.data.pointer)
+                } else if target == t.dtype {
                     try t.data.withUnsafeBytes { try out.write($0) }
                 } else {
                     try DTypeConversion.stream(t.data, from: t.dtype, to: target, count: t.elementCount) { try out.write($0) }

@@ -16,6 +16,9 @@ struct Convert: ParsableCommand {
     @Option(name: .long, help: "keep, f32, f16 or bf16: the dtype of floating tensors (integer and bool tensors are kept).")
     var dtype: String = "keep"
 
+    @Flag(name: .customLong("no-fsync"), help: "For .safetensors output: skip the fsync (faster; the rename is still atomic, but a power failure may lose the file).")
+    var noFsync = false
+
     @Flag(name: .long, help: "Print one JSON object on stdout.")
     var json = false
 
@@ -36,7 +39,7 @@ struct Convert: ParsableCommand {
         var digest: String? = nil
         var written = 0
         if lower.hasSuffix(".safetensors") {
-            try SafetensorsWriter.write(src.tensors, to: output, dtype: conversion)
+            try SafetensorsWriter.write(src.tensors, to: output, dtype: conversion, durable: !noFsync)
             written = DurableFile.size(of: output) ?? 0
         } else {
             let mapping = try Importer.map(src, Importer.Request(path: file, dtype: conversion))
@@ -62,7 +65,7 @@ struct Convert: ParsableCommand {
         } else {
             var line = "wrote \(output): \(src.tensors.count) tensors, \(Terminal.bytes(written))"
             if let digest { line += ", digest \(digest)" }
-            print(line + " (\(Terminal.format(seconds, 2)) s)")
+            Terminal.say(line + " (\(Terminal.format(seconds, 2)) s)")
         }
     }
 }
