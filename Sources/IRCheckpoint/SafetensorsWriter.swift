@@ -18,11 +18,13 @@ import IRTensor
 ///   largest tensor however big the file.
 public enum SafetensorsWriter {
     /// `metadata` defaults to `{"format": "pt"}`, which transformers' `from_pretrained` requires.
+    /// `durable: false` skips the fsync. `beforeCommit` runs after the last byte, before the rename.
     /// `progress` is called after each tensor with the data bytes written so far and in total.
     public static func write(_ tensors: [TensorRecord], to path: String,
                              dtype conversion: DTypeConversion = .keep,
                              metadata: [String: String] = ["format": "pt"],
                              durable: Bool = true,
+                             beforeCommit: () throws -> Void = {},
                              progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws {
         let header = try headerBytes(tensors, path: path, conversion: conversion, metadata: metadata)
         let out: AtomicFileWriter
@@ -56,6 +58,9 @@ public enum SafetensorsWriter {
                 progress?(done, total)
             }
             current = nil
+            // Last word before the output appears (e.g. deferred CRC checks of the source): a
+            // throw here leaves nothing behind.
+            try beforeCommit()
             try out.commit()
         } catch let e as IOFailure {
             out.abandon()

@@ -35,11 +35,16 @@ struct Convert: ParsableCommand {
         let started = Terminal.now()
         // For .irw, hash the source on another core while the reader parses (and CRC-checks) it.
         let sourceDigest = lower.hasSuffix(".irw") ? SourceDigest(path: file) : nil
-        let src = try SourceFile.open(file, select: reading.select, permissive: reading.permissive)
+        // For .safetensors, the CRCs of large zip members are checked on another core while the
+        // kernel copies them, and the output is renamed into place only when all of them match.
+        let toSafetensors = lower.hasSuffix(".safetensors")
+        let src = try SourceFile.open(file, select: reading.select, permissive: reading.permissive, deferLargeCRC: toSafetensors)
         var digest: String? = nil
         var written = 0
-        if lower.hasSuffix(".safetensors") {
-            try SafetensorsWriter.write(src.tensors, to: output, dtype: conversion, durable: !noFsync)
+        if toSafetensors {
+            let checks = src.deferred.start()
+            try SafetensorsWriter.write(src.tensors, to: output, dtype: conversion, durable: !noFsync,
+                                        beforeCommit: { try checks.wait() })
             written = DurableFile.size(of: output) ?? 0
         } else {
             let mapping = try Importer.map(src, Importer.Request(path: file, dtype: conversion))
