@@ -13,7 +13,7 @@ func systemFailure(_ path: String, _ what: String) -> IOFailure {
 /// copy_file_range(2), looked up at run time: Swift's Glibc module does not export it (glibc
 /// declares it only under _GNU_SOURCE). nil where the C library lacks it.
 private typealias CopyFileRange = @convention(c) (Int32, UnsafeMutablePointer<Int64>?, Int32, UnsafeMutablePointer<Int64>?, Int, UInt32) -> Int
-nonisolated(unsafe) private let copyFileRange: CopyFileRange? = {
+private let copyFileRange: CopyFileRange? = {
     guard let symbol = dlsym(nil, "copy_file_range") else { return nil }  // nil is RTLD_DEFAULT
     return unsafeBitCast(symbol, to: CopyFileRange.self)
 }()

@@ -24,8 +24,8 @@ public enum SafetensorsWriter {
                              dtype conversion: DTypeConversion = .keep,
                              metadata: [String: String] = ["format": "pt"],
                              durable: Bool = true,
-                             beforeCommit: () throws -> Void = {},
-                             progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws {
+                             progress: ((_ done: Int, _ total: Int) -> Void)? = nil,
+                             beforeCommit: () throws -> Void = {}) throws {
         let header = try headerBytes(tensors, path: path, conversion: conversion, metadata: metadata)
         let out: AtomicFileWriter
         do { out = try AtomicFileWriter(destination: path, durable: durable) } catch let e as IOFailure {
