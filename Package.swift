@@ -22,7 +22,7 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
 
         .target(name: "IRTensor", dependencies: ["COpenSSL"]),
-        .target(name: "IRCheckpoint", dependencies: ["IRTensor", "CZlib", "CHDF5"]),
+        .target(name: "IRCheckpoint", dependencies: ["IRTensor", "CZlib", "CHDF5", "IRKernels"]),
         .target(name: "IRFormat", dependencies: ["IRTensor"]),
         .target(name: "IRRuntime", dependencies: ["IRTensor", "IRKernels"]),
         .target(name: "IRRegistry", dependencies: ["IRTensor"], resources: []),

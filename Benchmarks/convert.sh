@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make bench-convert: converts a generated >= 1 GiB f32 torch.save checkpoint with irzoo (to
 # .safetensors and to .irw) and prints time and peak RSS beside torch.load + save_file and `cp`
-# on the same file, in the same run (best of RUNS, warm page cache for everyone).
+# on the same file, in the same run (RUNS interleaved rounds, warm page cache for everyone;
+# best and range). irzoo is timed with its fsync (durable, as shipped) and with --no-fsync,
+# beside `cp` (no sync) and `cp && sync`: compare like with like.
 # Targets (issue 2): time <= 0.5x torch, <= 1.5x cp; peak RSS <= largest tensor + 64 MiB.
 # Usage: Benchmarks/convert.sh PYTHON [GIB] [RUNS]
 set -euo pipefail
@@ -21,6 +23,7 @@ load_note
 
 for run in $(seq "$RUNS"); do
   timed "$TMP/t.safetensors" "$IRZOO" convert "$TMP/ckpt.pth" -o "$TMP/out.safetensors"; rm -f "$TMP/out.safetensors"
+  timed "$TMP/t.nofsync" "$IRZOO" convert --no-fsync "$TMP/ckpt.pth" -o "$TMP/out.safetensors"; rm -f "$TMP/out.safetensors"
   timed "$TMP/t.irw" "$IRZOO" convert "$TMP/ckpt.pth" -o "$TMP/out.irw"; rm -f "$TMP/out.irw"
   timed "$TMP/t.torch" "$PY" Benchmarks/torch_convert.py "$TMP/ckpt.pth" "$TMP/torch.safetensors"
   "$PY" Benchmarks/torch_convert.py "$TMP/ckpt.pth" "$TMP/torch.safetensors" >> "$TMP/torch.inproc"; rm -f "$TMP/torch.safetensors"
@@ -31,18 +34,22 @@ done
 "$PY" - "$TMP" "$(stat -c %s "$TMP/ckpt.pth")" "$TENSOR_MIB" <<'PYEOF'
 import json, sys
 tmp, size, tensor_mib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def rows(name):
+    return [tuple(map(float, l.split())) for l in open(f"{tmp}/t.{name}") if l.strip()]
 def best(name):
-    rows = [tuple(map(float, l.split())) for l in open(f"{tmp}/t.{name}") if l.strip()]
-    return min(rows)
+    return min(rows(name))
 torch_inproc = min(json.loads(l)["seconds"] for l in open(f"{tmp}/torch.inproc"))
 t_torch, _ = best("torch")
 t_cp, _ = best("cp")
 print(f"input: {size / 2**30:.2f} GiB torch.save zip, f32 tensors of {tensor_mib} MiB (largest)")
-print(f"{'contender':38} {'seconds':>8} {'peak RSS':>10} {'vs torch':>9} {'vs cp':>7}")
-for name, label in [("safetensors", "irzoo convert -o .safetensors"), ("irw", "irzoo convert -o .irw (fsync)"),
+t_cpsync, _ = best("cpsync")
+print(f"{'contender':42} {'best s':>7} {'range s':>11} {'peak RSS':>10} {'vs torch':>9} {'vs cp':>6} {'vs cp+sync':>10}")
+for name, label in [("safetensors", "irzoo convert -o .safetensors (fsync)"), ("nofsync", "irzoo convert -o .safetensors --no-fsync"),
+                    ("irw", "irzoo convert -o .irw (fsync)"),
                     ("torch", "torch.load + save_file (process)"), ("cp", "cp"), ("cpsync", "cp + sync")]:
     t, rss = best(name)
-    print(f"{label:38} {t:8.2f} {rss / 1024:8.0f} MiB {t / t_torch:8.2f}x {t / t_cp:6.2f}x")
+    ts = [r[0] for r in rows(name)]
+    print(f"{label:42} {t:7.2f} {min(ts):5.2f}-{max(ts):<5.2f} {rss / 1024:6.0f} MiB {t / t_torch:8.2f}x {t / t_cp:5.2f}x {t / t_cpsync:9.2f}x")
 print(f"{'torch.load + save_file (in-process)':38} {torch_inproc:8.2f}")
 print(f"targets: time <= 0.5x torch and <= 1.5x cp; peak RSS <= {tensor_mib + 64} MiB (largest tensor + 64 MiB)")
 PYEOF

@@ -26,11 +26,13 @@ LIBS=(-lz -lcrypto -lhdf5_serial)
 
 header() { sed -n "s|^// $2:[[:space:]]*||p" "$1" | head -1; }
 module_sources() { find "Sources/$1" -name '*.swift' 2>/dev/null | LC_ALL=C sort; }
+# A C target (IRKernels): C files and include/<Name>.h, no Swift.
+is_c_module() { [ -f "Sources/$1/include/$1.h" ] && [ -z "$(module_sources "$1")" ]; }
 # irzoo Swift modules imported by the given files.
 imported_modules() {
   local m
   for m in $(grep -hoE '^(@testable[[:space:]]+)?import[[:space:]]+[A-Za-z0-9_]+' "$@" | awk '{print $NF}' | LC_ALL=C sort -u); do
-    [ "$m" != irzoo ] && [ -n "$(module_sources "$m")" ] && echo "$m"
+    [ "$m" != irzoo ] && { [ -n "$(module_sources "$m")" ] || is_c_module "$m"; } && echo "$m"
   done
   return 0
 }
@@ -40,6 +42,7 @@ ORDER=()
 visit() {
   local m=$1 d
   for d in "${ORDER[@]:-}"; do [ "$d" = "$m" ] && return; done
+  if is_c_module "$m"; then ORDER+=("$m"); return; fi
   # shellcheck disable=SC2046
   for d in $(imported_modules $(module_sources "$m")); do [ "$d" != "$m" ] && visit "$d"; done
   ORDER+=("$m")
@@ -61,6 +64,30 @@ build_module() {
   $SWIFTC -module-name "$m" -parse-as-library -wmo -O -g -enable-testing -sanitize="$SANITIZE" \
     -swift-version 5 -emit-module -emit-module-path "$OUT/modules/$m.swiftmodule" \
     -emit-object -o "$OUT/modules/$m.o" -I "$OUT/modules" "${INCLUDES[@]}" $srcs
+  echo "$key" > "$OUT/modules/$m.key"
+}
+
+# Compiles a C target with clang (same sanitizers, minus libFuzzer's main) into one object, and
+# writes the module map Swift imports it through (SwiftPM generates one; this script must too).
+build_c_module() {
+  local m=$1 srcs key f parts=()
+  srcs=$(find "Sources/$m" -name '*.c' | LC_ALL=C sort)
+  key=$( (echo "$SANITIZE $DEPS_KEY $SWIFT_VERSION_LINE"; for f in $srcs Sources/"$m"/*.h Sources/"$m"/include/*.h; do sha256sum "$f"; done) | sha256sum | cut -c1-16)
+  DEPS_KEY=$key
+  mkdir -p "$OUT/cmodules/$m"
+  printf 'module %s {\n    header "%s"\n    export *\n}\n' "$m" "$PWD/Sources/$m/include/$m.h" > "$OUT/cmodules/$m/module.modulemap"
+  INCLUDES+=(-I "$OUT/cmodules/$m")
+  if [ -f "$OUT/modules/$m.o" ] && [ "$(cat "$OUT/modules/$m.key" 2>/dev/null)" = "$key" ]; then
+    return
+  fi
+  echo "fuzz: compiling $m (C)"
+  rm -f "$OUT/modules/$m.key"
+  for f in $srcs; do
+    "${CLANG:-clang}" -O2 -g -ffp-contract=off -fsanitize="${SANITIZE/fuzzer/fuzzer-no-link}" -I "Sources/$m/include" -I "Sources/$m" \
+      -c "$f" -o "$OUT/modules/$m-$(basename "$f" .c).o"
+    parts+=("$OUT/modules/$m-$(basename "$f" .c).o")
+  done
+  ld.lld -r -o "$OUT/modules/$m.o" "${parts[@]}"
   echo "$key" > "$OUT/modules/$m.key"
 }
 
@@ -87,7 +114,7 @@ for t in "${targets[@]}"; do
   objects=()
   DEPS_KEY=""
   for m in "${ORDER[@]}"; do
-    build_module "$m"
+    if is_c_module "$m"; then build_c_module "$m"; else build_module "$m"; fi
     objects+=("$OUT/modules/$m.o")
   done
   echo "fuzz: linking $t (${ORDER[*]})"

@@ -22,6 +22,8 @@ public struct LoadedCheckpoint: @unchecked Sendable {
     public var notes: [String]
     /// Container metadata as strings (safetensors `__metadata__`, HDF5 attributes, ...).
     public var metadata: [String: String]
+    /// Checks left for the caller to run (only with `ReadOptions.deferLargeCRC`).
+    public var deferred: DeferredChecks = .none
 
     public init(format: ContainerFormat, wrapper: String? = nil, tensors: [TensorRecord],
                 ignored: [String] = [], notes: [String] = [], metadata: [String: String] = [:]) {
@@ -39,10 +41,15 @@ public struct ReadOptions: Sendable {
     public var select: String?
     /// Reads unknown pickle globals as inert placeholders instead of refusing the file.
     public var permissive: Bool
+    /// Leaves the CRC checks of large stored torch-zip members to the caller
+    /// (`LoadedCheckpoint.deferred`), who runs them while copying those bytes and must not keep
+    /// anything made from them if a check fails. Everything else is still checked at read.
+    public var deferLargeCRC: Bool
 
-    public init(select: String? = nil, permissive: Bool = false) {
+    public init(select: String? = nil, permissive: Bool = false, deferLargeCRC: Bool = false) {
         self.select = select
         self.permissive = permissive
+        self.deferLargeCRC = deferLargeCRC
     }
 }
 

@@ -18,14 +18,17 @@ import IRTensor
 ///   largest tensor however big the file.
 public enum SafetensorsWriter {
     /// `metadata` defaults to `{"format": "pt"}`, which transformers' `from_pretrained` requires.
+    /// `durable: false` skips the fsync. `beforeCommit` runs after the last byte, before the rename.
     /// `progress` is called after each tensor with the data bytes written so far and in total.
     public static func write(_ tensors: [TensorRecord], to path: String,
                              dtype conversion: DTypeConversion = .keep,
                              metadata: [String: String] = ["format": "pt"],
-                             progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws {
+                             durable: Bool = true,
+                             progress: ((_ done: Int, _ total: Int) -> Void)? = nil,
+                             beforeCommit: () throws -> Void = {}) throws {
         let header = try headerBytes(tensors, path: path, conversion: conversion, metadata: metadata)
         let out: AtomicFileWriter
-        do { out = try AtomicFileWriter(destination: path) } catch let e as IOFailure {
+        do { out = try AtomicFileWriter(destination: path, durable: durable) } catch let e as IOFailure {
             throw CheckpointError(file: path, reason: e.reason)
         }
         var current: String? = nil
@@ -38,7 +41,12 @@ public enum SafetensorsWriter {
             for t in tensors {
                 current = t.name
                 let target = conversion.target(for: t.dtype)
-                if target == t.dtype {
+                if target == t.dtype && t.data.buffer.isFileMapping {
+                    // Bytes already as written, in a mapped file: the kernel copies them from that
+                    // file (buffer offsets are file offsets), as cp does.
+                    try out.copyRange(from: t.data.buffer.fileDescriptor, offset: t.data.offset, count: t.data.count,
+                                      sameBytes: t.data.pointer)
+                } else if target == t.dtype {
                     try t.data.withUnsafeBytes { try out.write($0) }
                 } else {
                     try DTypeConversion.stream(t.data, from: t.dtype, to: target, count: t.elementCount) { try out.write($0) }
@@ -50,6 +58,9 @@ public enum SafetensorsWriter {
                 progress?(done, total)
             }
             current = nil
+            // Last word before the output appears (e.g. deferred CRC checks of the source): a
+            // throw here leaves nothing behind.
+            try beforeCommit()
             try out.commit()
         } catch let e as IOFailure {
             out.abandon()

@@ -67,15 +67,17 @@ public enum TorchZipReader {
 
         // Verify the CRC of every storage the weights use, in parallel, then slice them.
         let needed = Set(selection.tensors.map { $0.tensor.storage.key })
-        try resolver.verify(keys: needed)
+        let deferred = try resolver.verify(keys: needed, deferLarge: options.deferLargeCRC)
         let materializer = TorchTensorMaterializer(bigEndian: bigEndian) { storage in try resolver.bytes(storage) }
         let records = try TorchAssembly.records(selection, materializer, file: path, entry: pickleName)
         if records.isEmpty { notes.append("no tensors found") }
 
-        return LoadedCheckpoint(format: isTorchScript ? .torchscript : .torchZip, wrapper: selection.wrapper,
-                                tensors: records,
-                                ignored: selection.ignored + TorchAssembly.placeholderLines(machine, entry: pickleName),
-                                notes: notes, metadata: metadata)
+        var loaded = LoadedCheckpoint(format: isTorchScript ? .torchscript : .torchZip, wrapper: selection.wrapper,
+                                      tensors: records,
+                                      ignored: selection.ignored + TorchAssembly.placeholderLines(machine, entry: pickleName),
+                                      notes: notes, metadata: metadata)
+        loaded.deferred = deferred
+        return loaded
     }
 
     private static func byteOrder(_ zip: ZipArchive, _ name: String, path: String) throws -> Bool {
@@ -134,10 +136,11 @@ final class ZipStorageResolver {
         return value
     }
 
-    /// Checks the CRC-32 of the named storages, several at a time.
-    func verify(keys: Set<String>) throws {
+    /// Checks the CRC-32 of the named storages, several at a time. With `deferLarge`, the large
+    /// stored ones are returned unchecked, as checks for the caller to run (`DeferredChecks`).
+    func verify(keys: Set<String>, deferLarge: Bool = false) throws -> DeferredChecks {
         let entries = keys.sorted().compactMap { zip.entry(named: prefix + $0) }.filter { !verified.contains($0.name) }
-        guard !entries.isEmpty else { return }
+        guard !entries.isEmpty else { return .none }
         // Small stored members are checked several at a time; large ones one after the other,
         // each split across cores block by block, with checked pages leaving the resident set,
         // so peak RSS stays near one block. Deflated members are checked when inflated.
@@ -156,10 +159,15 @@ final class ZipStorageResolver {
         if let bad = failures.prefix(small.count).firstIndex(of: 1) {
             _ = try zip.data(of: small[bad])  // throws the CRC error naming the entry
         }
+        for e in entries where e.isStored { verified.insert(e.name) }
+        if deferLarge {
+            let zip = self.zip
+            return DeferredChecks(checks: large.map { e in { if !ok(e) { _ = try zip.data(of: e) } } })
+        }
         for e in large where !ok(e) {
             _ = try zip.data(of: e)
         }
-        for e in entries where e.isStored { verified.insert(e.name) }
+        return .none
     }
 
     /// The bytes of a storage (checked by `verify`, or here when it was not).

@@ -96,18 +96,23 @@ public struct InventoryReport: Sendable, CustomStringConvertible {
     }
 
     /// One line per problem: expected vs found.
-    public var lines: [String] {
-        var out = [String]()
-        for m in missing { out.append("missing     \(m.name): expected \(m.shape)") }
-        for u in unexpected { out.append("unexpected  \(u.name): found \(u.shape) \(u.dtype.rawValue)") }
-        for m in mismatched {
-            if m.expected == m.found {
-                out.append("wrong dtype \(m.name): expected a floating-point tensor, found \(m.foundDType.rawValue)")
-            } else {
-                out.append("mis-shaped  \(m.name): expected \(m.expected), found \(m.found)")
-            }
+    public var lines: [String] { lines(limit: Int.max) }
+
+    /// At most `limit` lines per kind of problem (missing, unexpected, mis-shaped), each kind cut
+    /// short ending in "... and N more <kind>": a checkpoint of another architecture can have
+    /// hundreds of each.
+    public func lines(limit: Int) -> [String] {
+        func firstLines<T>(_ items: [T], _ kind: String, _ line: (T) -> String) -> [String] {
+            let shown = items.prefix(max(0, limit)).map(line)
+            return items.count > shown.count ? shown + ["... and \(items.count - shown.count) more \(kind)"] : shown
         }
-        return out
+        return firstLines(missing, "missing") { "missing     \($0.name): expected \($0.shape)" }
+            + firstLines(unexpected, "unexpected") { "unexpected  \($0.name): found \($0.shape) \($0.dtype.rawValue)" }
+            + firstLines(mismatched, "mis-shaped") { m in
+                m.expected == m.found
+                    ? "wrong dtype \(m.name): expected a floating-point tensor, found \(m.foundDType.rawValue)"
+                    : "mis-shaped  \(m.name): expected \(m.expected), found \(m.found)"
+            }
     }
 
     public var description: String { ([summary] + lines).joined(separator: "\n") }

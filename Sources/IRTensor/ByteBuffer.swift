@@ -20,13 +20,17 @@ public final class ByteBuffer: @unchecked Sendable {
     public let base: UnsafeRawPointer
     public let count: Int
     /// True for a read-only file mapping (`map(path:)`), whose pages the kernel can always reload.
-    public let isFileMapping: Bool
+    public var isFileMapping: Bool { fileDescriptor >= 0 }
+    /// For a file mapping, the open file it maps (byte `i` of the buffer is byte `i` of the file),
+    /// kept open while the buffer lives so writers can copy ranges in the kernel
+    /// (copy_file_range) from the very file that was read; -1 for heap buffers.
+    public let fileDescriptor: Int32
     private let release: () -> Void
 
-    private init(base: UnsafeRawPointer, count: Int, isFileMapping: Bool = false, release: @escaping () -> Void) {
+    private init(base: UnsafeRawPointer, count: Int, fileDescriptor: Int32 = -1, release: @escaping () -> Void) {
         self.base = base
         self.count = count
-        self.isFileMapping = isFileMapping
+        self.fileDescriptor = fileDescriptor
         self.release = release
     }
 
@@ -93,7 +97,8 @@ public final class ByteBuffer: @unchecked Sendable {
     public static func map(path: String) throws -> ByteBuffer {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw IOFailure.errno(path, "cannot open") }
-        defer { close(fd) }
+        var keepOpen = false
+        defer { if !keepOpen { close(fd) } }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw IOFailure.errno(path, "cannot stat") }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw IOFailure(path: path, reason: "not a regular file") }
@@ -104,7 +109,8 @@ public final class ByteBuffer: @unchecked Sendable {
         guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
             throw IOFailure.errno(path, "cannot map")
         }
-        return ByteBuffer(base: UnsafeRawPointer(p), count: size, isFileMapping: true) { munmap(p, size) }
+        keepOpen = true
+        return ByteBuffer(base: UnsafeRawPointer(p), count: size, fileDescriptor: fd) { munmap(p, size); close(fd) }
     }
 
     public var whole: ByteView { ByteView(buffer: self, offset: 0, count: count) }

@@ -442,15 +442,28 @@ extension JSON {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if u.value < 0x20 || u.value == 0x7F {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                if u.value < 0x20 || u.value == 0x7F || isInvisibleControl(u) {
+                    // Also C1 controls, separators and bidi/format characters: still valid JSON,
+                    // and `--json` printed on a terminal cannot drive it.
+                    let units = u.value > 0xFFFF ? Array(String(u).utf16) : [UInt16(u.value)]
+                    for unit in units {
+                        let hex = String(unit, radix: 16)
+                        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                    }
                 } else {
                     out.unicodeScalars.append(u)
                 }
             }
         }
         out += "\""
+    }
+
+    private static func isInvisibleControl(_ u: Unicode.Scalar) -> Bool {
+        guard u.value >= 0x80 else { return false }
+        switch u.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator: return true
+        default: return false
+        }
     }
 
     public static func quote(_ s: String) -> String {

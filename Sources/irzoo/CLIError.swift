@@ -1,6 +1,7 @@
 import ArgumentParser
 import IRCheckpoint
 import IRFormat
+import IRRegistry
 import IRStore
 
 /// Exit statuses (docs/CLI.md, "Exit status"). Each failure class has its own, so scripts can
@@ -45,6 +46,8 @@ enum ErrorReport {
             case .invalidInput: return (.failure, e.description)
             default: return (.unreadableInput, e.description)
             }
+        case let e as InventoryMismatchError:
+            return (.inventoryMismatch, InventoryReportText.headline(e))
         case let e as FileWriteError:
             return (.writeFailed, e.description)
         case let e as StoreError:
@@ -59,11 +62,15 @@ enum ErrorReport {
         }
     }
 
-    /// Prints "irzoo: error: MESSAGE" as a single line on stderr and returns the status.
+    /// Prints "irzoo: error: MESSAGE" as a single line on stderr and returns the status. An
+    /// inventory mismatch adds a bounded excerpt of its report on the following lines.
     static func report(_ error: Error) -> ExitStatus {
         let (status, message) = classify(error)
         let oneLine = message.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " ")
-        Terminal.printError("irzoo: error: \(oneLine)")
+        Terminal.printError("irzoo: error: \(Terminal.escaped(oneLine))")
+        if let e = error as? InventoryMismatchError {
+            for line in InventoryReportText.excerpt(e.report) { Terminal.printError("  " + Terminal.escaped(line)) }
+        }
         return status
     }
 }

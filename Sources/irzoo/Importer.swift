@@ -116,7 +116,7 @@ struct Importer {
                 throw CLIError(.inventoryMismatch, "\(source.path): \(e)")
             }
             guard resolution.isExact else {
-                throw CLIError(.inventoryMismatch, InventoryMismatchError(modelID: id, file: source.path, report: resolution.report).description)
+                throw InventoryMismatchError(modelID: id, file: source.path, report: resolution.report)
             }
         } else {
             switch ModelResolver.detect(source.tensors, zoo: zoo, configOverride: override) {

@@ -22,8 +22,11 @@ struct SourceFile {
     let containerMetadata: [String: String]
     /// Set when the input is an .irw file.
     let irw: IRWFile?
+    /// CRC checks left to the caller (only when opened with `deferLargeCRC`): run them before
+    /// keeping anything made from the tensors.
+    var deferred: DeferredChecks = .none
 
-    static func open(_ path: String, select: String? = nil, permissive: Bool = false) throws -> SourceFile {
+    static func open(_ path: String, select: String? = nil, permissive: Bool = false, deferLargeCRC: Bool = false) throws -> SourceFile {
         if try isIRW(path) {
             guard select == nil else { throw CLIError(.usage, "--select does not apply to .irw files (\(path))") }
             let file = try IRWFile.open(path: path)
@@ -31,10 +34,11 @@ struct SourceFile {
                               sourceNames: file.tensors.map { $0.sourceName }, ignored: [], notes: [],
                               containerMetadata: [:], irw: file)
         }
-        let loaded = try CheckpointReader.read(path: path, options: ReadOptions(select: select, permissive: permissive))
+        let loaded = try CheckpointReader.read(path: path, options: ReadOptions(select: select, permissive: permissive,
+                                                                                deferLargeCRC: deferLargeCRC))
         return SourceFile(path: path, format: loaded.format, wrapper: loaded.wrapper, tensors: loaded.tensors,
                           sourceNames: loaded.tensors.map { _ in nil }, ignored: loaded.ignored, notes: loaded.notes,
-                          containerMetadata: loaded.metadata, irw: nil)
+                          containerMetadata: loaded.metadata, irw: nil, deferred: loaded.deferred)
     }
 
     /// True when the file starts with the .irw magic. Unreadable files are the readers' to report.

@@ -7,12 +7,52 @@ import IRTensor
 
 /// Output helpers: stdout for results, stderr for errors and progress.
 enum Terminal {
-    static func printError(_ line: String) {
-        fputs(line + "\n", stderr)
+    /// Writes to stderr, each line escaped (`escaped`) so file-supplied text cannot drive the terminal.
+    static func printError(_ text: String) {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { escaped(String($0)) }
+        fputs(lines.joined(separator: "\n") + "\n", stderr)
     }
 
     static func printJSON(_ value: JSON) {
         print(value.serialized(pretty: true))
+    }
+
+    /// Prints lines of human-readable output, each escaped (`escaped`): file-supplied text such
+    /// as tensor names, notes and paths can neither break a line nor drive the terminal.
+    static func say(_ lines: String...) { say(lines: lines) }
+
+    static func say(lines: [String]) {
+        for l in lines { print(escaped(l)) }
+    }
+
+    /// A string safe to show on a terminal: control characters (C0, DEL, C1), line and paragraph
+    /// separators and invisible format characters (bidirectional overrides, zero-width marks)
+    /// become visible escapes (`\n`, `\x1B`, `\u{202E}`), so a hostile tensor name cannot move
+    /// the cursor, recolour or retitle the terminal, or reorder what is shown. Backslashes are
+    /// left as they are.
+    static func escaped(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: needsEscape) else { return s }
+        var out = ""
+        for u in s.unicodeScalars {
+            guard needsEscape(u) else { out.unicodeScalars.append(u); continue }
+            switch u {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                let hex = String(u.value, radix: 16, uppercase: true)
+                out += u.value < 0x80 ? "\\x" + (hex.count < 2 ? "0" : "") + hex : "\\u{" + hex + "}"
+            }
+        }
+        return out
+    }
+
+    private static func needsEscape(_ u: Unicode.Scalar) -> Bool {
+        if u.value >= 0x20 && u.value < 0x7F { return false }
+        switch u.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator, .privateUse, .surrogate, .unassigned: return true
+        default: return false
+        }
     }
 
     static var stderrIsTTY: Bool {
@@ -72,8 +112,9 @@ enum Terminal {
 
     static func shape(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
 
-    /// Left-aligned columns separated by two spaces.
+    /// Left-aligned columns separated by two spaces; cells are escaped (`escaped`).
     static func table(_ header: [String], _ rows: [[String]]) -> String {
+        let rows = rows.map { $0.map(escaped) }
         var widths = header.map { $0.count }
         for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
         func line(_ cells: [String]) -> String {

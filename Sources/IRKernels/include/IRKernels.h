@@ -3,6 +3,7 @@
 // Hot loops of the irzoo runtime. Every entry point dispatches at run time to the widest SIMD
 // family this CPU has (AVX-512F, AVX2+FMA, NEON, or portable C), so one binary runs anywhere.
 #include <stddef.h>
+#include <stdint.h>
 
 /// Returns the widest SIMD level this CPU supports: 0 baseline, 1 AVX2+FMA, 2 AVX-512F, 3 NEON.
 int irk_cpu_level(void);
@@ -108,5 +109,11 @@ void irk_sumsq_rows(const float *x, long ld, long rows, long n, double *out);
 
 /// LayerNorm over contiguous rows of n: (x - mean) / sqrt(var + eps) * w + b (w, b may be NULL).
 void irk_layernorm_rows(const float *x, float *y, long rows, long n, const float *w, const float *b, float eps);
+
+/// CRC-32 (zip) of the longest prefix of `data` this CPU folds fast (PCLMULQDQ, a multiple of
+/// 16 bytes, 64 at least), continuing the running CRC in *crc (zlib's convention: 0 to start).
+/// Returns the bytes consumed: 0 where the CPU lacks the instructions; the caller finishes the
+/// rest (e.g. with zlib's crc32_z).
+size_t irk_crc32_prefix(uint32_t *crc, const void *data, size_t len);
 
 #endif

@@ -16,6 +16,9 @@ struct Convert: ParsableCommand {
     @Option(name: .long, help: "keep, f32, f16 or bf16: the dtype of floating tensors (integer and bool tensors are kept).")
     var dtype: String = "keep"
 
+    @Flag(name: .customLong("no-fsync"), help: "For .safetensors output: skip the fsync (faster; the rename is still atomic, but a power failure may lose the file).")
+    var noFsync = false
+
     @Flag(name: .long, help: "Print one JSON object on stdout.")
     var json = false
 
@@ -32,11 +35,16 @@ struct Convert: ParsableCommand {
         let started = Terminal.now()
         // For .irw, hash the source on another core while the reader parses (and CRC-checks) it.
         let sourceDigest = lower.hasSuffix(".irw") ? SourceDigest(path: file) : nil
-        let src = try SourceFile.open(file, select: reading.select, permissive: reading.permissive)
+        // For .safetensors, the CRCs of large zip members are checked on another core while the
+        // kernel copies them, and the output is renamed into place only when all of them match.
+        let toSafetensors = lower.hasSuffix(".safetensors")
+        let src = try SourceFile.open(file, select: reading.select, permissive: reading.permissive, deferLargeCRC: toSafetensors)
         var digest: String? = nil
         var written = 0
-        if lower.hasSuffix(".safetensors") {
-            try SafetensorsWriter.write(src.tensors, to: output, dtype: conversion)
+        if toSafetensors {
+            let checks = src.deferred.start()
+            try SafetensorsWriter.write(src.tensors, to: output, dtype: conversion, durable: !noFsync,
+                                        beforeCommit: { try checks.wait() })
             written = DurableFile.size(of: output) ?? 0
         } else {
             let mapping = try Importer.map(src, Importer.Request(path: file, dtype: conversion))
@@ -62,7 +70,7 @@ struct Convert: ParsableCommand {
         } else {
             var line = "wrote \(output): \(src.tensors.count) tensors, \(Terminal.bytes(written))"
             if let digest { line += ", digest \(digest)" }
-            print(line + " (\(Terminal.format(seconds, 2)) s)")
+            Terminal.say(line + " (\(Terminal.format(seconds, 2)) s)")
         }
     }
 }

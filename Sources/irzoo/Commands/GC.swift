@@ -27,9 +27,9 @@ struct GC: ParsableCommand {
             return
         }
         let verb = dryRun ? "would remove" : "removed"
-        for b in r.blobs { print("\(verb) blob sha256-\(b.digest).irw (\(Terminal.bytes(b.bytes)))") }
-        for t in r.temps { print("\(verb) stale tmp/\(t.name) (\(Terminal.bytes(t.bytes)))") }
-        for s in r.skipped { print("kept \(s)") }
-        print("\(dryRun ? "would free" : "freed") \(Terminal.bytes(r.freedBytes))")
+        for b in r.blobs { Terminal.say("\(verb) blob sha256-\(b.digest).irw (\(Terminal.bytes(b.bytes)))") }
+        for t in r.temps { Terminal.say("\(verb) stale tmp/\(t.name) (\(Terminal.bytes(t.bytes)))") }
+        for s in r.skipped { Terminal.say("kept \(s)") }
+        Terminal.say("\(dryRun ? "would free" : "freed") \(Terminal.bytes(r.freedBytes))")
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import IRCheckpoint
+import IRRegistry
 import IRStore
 import IRTensor
 
@@ -44,7 +45,12 @@ struct Import: ParsableCommand {
         let store = try StoreAccess.open()
         let request = Importer.Request(path: file, arch: arch, name: name, config: configJSON, select: reading.select,
                                        permissive: reading.permissive, dtype: conversion, replace: replace, vocab: vocab)
-        let result = try Importer(store: store).run(request)
+        let result: Importer.Result
+        do { result = try Importer(store: store).run(request) } catch let e as InventoryMismatchError where json {
+            // The full report (every tensor) as JSON on stdout; stderr gets just the error line.
+            Terminal.printJSON(InventoryReportText.document(e))
+            throw CLIError(.inventoryMismatch, InventoryReportText.headline(e))
+        }
         let m = result.outcome.manifest
         let status: String
         switch result.outcome {
@@ -60,14 +66,14 @@ struct Import: ParsableCommand {
         }
         let what = "\(m.name) (\(m.architecture), \(m.tensors.count) tensors, \(Terminal.count(m.tensors.parameters)) parameters, \(m.tensors.dtypeSummary), \(Terminal.bytes(m.blob.size)))"
         switch status {
-        case "already-installed": print("already installed: \(what)")
-        case "installed-shared": print("installed \(what), sharing a blob with identical weights, from \(file) in \(Terminal.format(result.seconds, 2)) s")
-        default: print("installed \(what) from \(file) in \(Terminal.format(result.seconds, 2)) s")
+        case "already-installed": Terminal.say("already installed: \(what)")
+        case "installed-shared": Terminal.say("installed \(what), sharing a blob with identical weights, from \(file) in \(Terminal.format(result.seconds, 2)) s")
+        default: Terminal.say("installed \(what) from \(file) in \(Terminal.format(result.seconds, 2)) s")
         }
-        if let w = result.source.wrapper { print("wrapper: \(w)") }
-        for r in result.mapping.rules where r != "unwrapped \(result.source.wrapper ?? "")" { print("mapping: \(r)") }
-        for n in result.mapping.notes + result.source.notes { print("note: \(n)") }
-        for i in result.source.ignored { print("ignored: \(i)") }
+        if let w = result.source.wrapper { Terminal.say("wrapper: \(w)") }
+        for r in result.mapping.rules where r != "unwrapped \(result.source.wrapper ?? "")" { Terminal.say("mapping: \(r)") }
+        for n in result.mapping.notes + result.source.notes { Terminal.say("note: \(n)") }
+        for i in result.source.ignored { Terminal.say("ignored: \(i)") }
     }
 }
 

@@ -42,8 +42,8 @@ struct Inspect: ParsableCommand {
         for (k, v) in src.containerMetadata.sorted(by: { $0.key < $1.key }) { lines.append("metadata:    \(k) = \(v)") }
         for n in src.notes { lines.append("note:        \(n)") }
         for i in src.ignored { lines.append("ignored:     \(i)") }
-        print(lines.joined(separator: "\n"))
-        print("")
+        Terminal.say(lines: lines)
+        Terminal.say("")
         print(Terminal.table(["NAME", "DTYPE", "SHAPE"], src.tensors.map { [$0.name, $0.dtype.rawValue, Terminal.shape($0.shape)] }))
     }
 

@@ -6,10 +6,14 @@ struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List installed models: name, architecture, parameters, dtype, size on disk, last verified.")
 
+    @Flag(name: .long, help: "List the registered architectures instead (every variant this binary knows), and whether each can run.")
+    var available = false
+
     @Flag(name: .long, help: "Print one JSON object on stdout.")
     var json = false
 
     func run() throws {
+        if available { return try RegistryListing.printAll(json: json) }
         let store = try StoreAccess.open()
         let (models, problems) = try store.manifests()
         var users: [String: Int] = [:]
@@ -39,7 +43,7 @@ struct List: ParsableCommand {
                 ("problems", .array(problems.map { .string($0) })),
             ]))
         } else if models.isEmpty && problems.isEmpty {
-            print("no models installed in \(store.root) (add one with `irzoo import FILE`)")
+            Terminal.say("no models installed in \(store.root) (add one with `irzoo import FILE`)")
         } else {
             let rows = models.map { m -> [String] in
                 let size = store.blobSize(m.blob.digest).map { Terminal.bytes($0) + ((users[m.blob.digest] ?? 0) > 1 ? " (shared)" : "") } ?? "MISSING"
@@ -47,7 +51,7 @@ struct List: ParsableCommand {
                 return [m.name, m.architecture + (m.variant.map { "/\($0)" } ?? ""), Terminal.count(m.tensors.parameters), m.tensors.dtypeSummary, size, verified]
             }
             print(Terminal.table(["NAME", "ARCHITECTURE", "PARAMETERS", "DTYPE", "SIZE", "LAST VERIFIED"], rows))
-            print("\(models.count) model\(models.count == 1 ? "" : "s"), \(Terminal.bytes(onDisk)) on disk in \(store.root)")
+            Terminal.say("\(models.count) model\(models.count == 1 ? "" : "s"), \(Terminal.bytes(onDisk)) on disk in \(store.root)")
         }
         for p in problems { Terminal.printError("irzoo: warning: \(p)") }
     }

@@ -198,12 +198,12 @@ struct Run: ParsableCommand {
             Terminal.printJSON(.object(fields))
             return
         }
-        print("\(name): \(input) \(Terminal.shape(x.shape)) -> \(output) \(Terminal.shape(pass.result.shape)) "
+        Terminal.say("\(name): \(input) \(Terminal.shape(x.shape)) -> \(output) \(Terminal.shape(pass.result.shape)) "
               + "in \(Terminal.format(pass.seconds, 2)) s (\(pass.tiling), \(model.context.threads) threads)")
-        for n in notes { print("note: \(n)") }
-        if let tilingNote { print("note: the tiled result approximates the whole-image one: \(tilingNote)") }
+        for n in notes { Terminal.say("note: \(n)") }
+        if let tilingNote { Terminal.say("note: the tiled result approximates the whole-image one: \(tilingNote)") }
         if let q = quality {
-            print("PSNR against \(q.path): input \(Terminal.format(q.input, 2)) dB, output \(Terminal.format(q.output, 2)) dB "
+            Terminal.say("PSNR against \(q.path): input \(Terminal.format(q.input, 2)) dB, output \(Terminal.format(q.output, 2)) dB "
                   + "(\(q.output >= q.input ? "+" : "")\(Terminal.format(q.output - q.input, 2)) dB)")
         }
     }

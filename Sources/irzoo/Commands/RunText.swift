@@ -87,9 +87,9 @@ enum RunText {
             Terminal.printJSON(.object(fields))
             return
         }
-        print("\(c.name): prompt of \(textTokens) tokens (\(ids.count) with start, end and padding) -> \(c.output) \(Terminal.shape(out.penultimate.shape))"
+        Terminal.say("\(c.name): prompt of \(textTokens) tokens (\(ids.count) with start, end and padding) -> \(c.output) \(Terminal.shape(out.penultimate.shape))"
               + (c.pooledOutput.map { ", \($0) \(Terminal.shape(pooled.shape))" } ?? "")
               + " in \(Terminal.format(times.min()!, 2)) s (\(model.context.threads) threads)")
-        for n in loaded.notes { print("note: \(n)") }
+        for n in loaded.notes { Terminal.say("note: \(n)") }
     }
 }

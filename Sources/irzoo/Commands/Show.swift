@@ -1,5 +1,6 @@
 import ArgumentParser
 import IRFormat
+import IRRegistry
 import IRStore
 import IRTensor
 
@@ -14,7 +15,12 @@ struct Show: ParsableCommand {
 
     func run() throws {
         let store = try StoreAccess.open()
-        let m = try store.manifest(named: name)
+        let m: StoreManifest
+        do { m = try store.manifest(named: name) } catch let e as StoreError where e.kind == .notFound {
+            // Not installed, but a registered architecture id: show what the registry knows.
+            guard let entry = try Zoo.embedded().manifest(name) else { throw e }
+            return RegistryListing.printOne(entry, json: json)
+        }
         let sharers = try store.manifests().models.filter { $0.blob.digest == m.blob.digest && $0.name != m.name }.map { $0.name }
         let path = store.blobPath(m.blob.digest)
         if json {
@@ -52,6 +58,6 @@ struct Show: ParsableCommand {
         } else {
             lines.append("last verified: never (run `irzoo verify \(m.name)`)")
         }
-        print(lines.joined(separator: "\n"))
+        Terminal.say(lines: lines)
     }
 }

@@ -32,11 +32,11 @@ struct Verify: ParsableCommand {
             ]))
         } else {
             for o in outcomes {
-                print(o.intact ? "\(o.name): intact" : "\(o.name): DAMAGED")
-                for p in o.problems { print("  \(p)") }
+                Terminal.say(o.intact ? "\(o.name): intact" : "\(o.name): DAMAGED")
+                for p in o.problems { Terminal.say("  \(p)") }
             }
             let rate = seconds > 0 ? " (\(Terminal.format(Double(total) / seconds / 1e9, 2)) GB/s)" : ""
-            print("\(outcomes.count) model\(outcomes.count == 1 ? "" : "s") verified, \(damaged.count) damaged, \(Terminal.bytes(total)) in \(Terminal.format(seconds, 2)) s\(rate)")
+            Terminal.say("\(outcomes.count) model\(outcomes.count == 1 ? "" : "s") verified, \(damaged.count) damaged, \(Terminal.bytes(total)) in \(Terminal.format(seconds, 2)) s\(rate)")
         }
         if !damaged.isEmpty {
             // The damaged file is kept: re-import the source, or copy a good blob over it.
