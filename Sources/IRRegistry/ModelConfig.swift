@@ -63,6 +63,7 @@ public struct ArchitectureFamily: Sendable {
         ArchitectureFamily(CLIPVisionConfig.self),
         ArchitectureFamily(AnyIRConfig.self),
         ArchitectureFamily(PromptIRConfig.self),
+        ArchitectureFamily(UniRestorerConfig.self),
     ]
 
     public static func named(_ id: String) -> ArchitectureFamily? { all.first { $0.id == id } }

@@ -1,0 +1,86 @@
+/// Reads a UniRestorer config off tensor shapes (after the manifest's layout): the controller's
+/// CLIP tower, the head depth, the gate sizes, and each `lN_experts.I` module's family.
+///
+/// Experts are identified by their own keys: every registered family is asked to read a config
+/// off the module's table, and the one whose inventory the table matches exactly wins. A module
+/// with loralib factors (`X.lora_A`) is read as the plain network it wraps, with its rank; the
+/// alpha is not stored and is the released 16. Never a fixed list: the released code builds 23
+/// level-2 modules for 22 leaves, which shifts the family behind pool indices 14..29.
+public enum UniRestorerExpertDetection {
+    static let controller = "daclip_model.visual_control."
+
+    public static func detect(_ t: ShapeTable) -> Detection<UniRestorerConfig> {
+        let signature = ["lf_gate.0.clean.weight", "layer_gate.0.clean.weight", "mu.0.weight",
+                         controller + "vision_model.embeddings.patch_embedding.weight", controller + "visual_projection.weight"]
+        let missing = t.missing(signature)
+        guard missing.isEmpty, let lf = t["lf_gate.0.clean.weight"], lf.count == 2,
+              let layer = t["layer_gate.0.clean.weight"], layer.count == 2 else { return .absent(missing: missing) }
+        guard case .found(var router, var notes) = CLIPVisionConfig.detectTower(
+            t, prefix: controller + "vision_model.", projection: controller + "visual_projection.weight") else {
+            return .absent(missing: [controller + "vision_model.* (a CLIP ViT tower)"])
+        }
+        router.hiddenAct = "gelu"
+        notes.append("the controller's activation is not recorded in the weights: exact GELU, as DA-CLIP's ViT-B/32 uses")
+        let headLayers = (bnIndex(t, "mu.") + 1) / 2
+        let (leaves, levels) = (lf[0], layer[0])
+        guard leaves == UniRestorerConfig.releasedPathTable.count, levels == 3 else {
+            return .absent(missing: ["the released 22 x 3 path table (found \(leaves) leaves x \(levels) levels; "
+                                     + "the table is not stored in the weights: pass --config with path_table and pool)"])
+        }
+        var experts = [UniRestorerConfig.Expert]()
+        for name in expertModules(t) {
+            guard let e = detectExpert(t, name) else {
+                notes.append("\(name): no registered family matches its keys")
+                continue
+            }
+            experts.append(e)
+            notes.append("\(name): \(e.family)" + (e.loraRank.map { " + ConvLoRA r=\($0), alpha \(UniRestorerConfig.releasedLoRAAlpha) (not stored; the released value)" } ?? ""))
+        }
+        let config = UniRestorerConfig(router: router, headLayers: headLayers, leaves: leaves, levels: levels,
+                                       pathTable: UniRestorerConfig.releasedPathTable, pool: UniRestorerConfig.releasedPool,
+                                       experts: experts)
+        let routed = Set(config.pool)
+        for e in experts where !routed.contains(e.name) {
+            notes.append("\(e.name) is not in the expert pool: kept, never routed to (the released off-by-one)")
+        }
+        return .found(config, notes: notes)
+    }
+
+    /// The BatchNorm1d index of a head: the index under `prefix` that has `running_mean`.
+    static func bnIndex(_ t: ShapeTable, _ prefix: String) -> Int {
+        t.shapes.keys.compactMap { name -> Int? in
+            guard name.hasPrefix(prefix), name.hasSuffix(".running_mean") else { return nil }
+            return Int(name.dropFirst(prefix.count).dropLast(".running_mean".count))
+        }.max() ?? 9
+    }
+
+    /// `lN_experts.I` prefixes present, by level then index.
+    public static func expertModules(_ t: ShapeTable) -> [String] {
+        var found = Set<[Int]>()
+        for name in t.shapes.keys where name.hasPrefix("l") {
+            let parts = name.split(separator: ".", maxSplits: 2)
+            guard parts.count == 3, parts[0].hasSuffix("_experts"), let level = Int(parts[0].dropFirst().dropLast("_experts".count)),
+                  let index = Int(parts[1]) else { continue }
+            found.insert([level, index])
+        }
+        return found.sorted { ($0[0], $0[1]) < ($1[0], $1[1]) }.map { "l\($0[0])_experts.\($0[1])" }
+    }
+
+    /// The family (and LoRA rank) whose inventory the module's keys match exactly.
+    public static func detectExpert(_ t: ShapeTable, _ module: String) -> UniRestorerConfig.Expert? {
+        let prefix = module + "."
+        var own = [String: [Int]]()
+        for (name, shape) in t.shapes where name.hasPrefix(prefix) { own[String(name.dropFirst(prefix.count))] = shape }
+        let (plain, rank) = UniRestorerLoRAShapes.plainShapes(own)
+        let table = ShapeTable(shapes: plain)
+        for family in ArchitectureFamily.all where family.id != UniRestorerConfig.family && family.id != CLIPVisionConfig.family {
+            guard let (config, _) = try? family.detect(table) else { continue }
+            let expert = UniRestorerConfig.Expert(name: module, family: family.id, config: config.json, loraRank: rank,
+                                                  loraAlpha: rank == nil ? nil : UniRestorerConfig.releasedLoRAAlpha)
+            guard let specs = try? expert.inventory(), specs.count == own.count,
+                  specs.allSatisfy({ own[$0.name] == $0.shape }) else { continue }
+            return expert
+        }
+        return nil
+    }
+}
