@@ -1799,7 +1799,7 @@ enum EmbeddedZoo {
 {
   "$schema": "../Schemas/zoo-manifest.schema.json",
   "id": "unirestorer-lora",
-  "family": "unirestorer",
+  "family": "unirestorer-lora",
   "title": "UniRestorer-LoRA (reconstructed)",
   "summary": "One base Restormer plus a rank-8 ConvLoRA delta, LayerNorms and temperatures per expert; reconstructed from the paper and the released LoRA code (no separate builder or checkpoint exists).",
   "paper": {
@@ -1849,7 +1849,7 @@ enum EmbeddedZoo {
   "layouts": [],
   "parameters": 171000000,
   "runnable": false,
-  "reason": "no published weights, and the Swift LoRA-Restormer and router are not written yet (issue 7)",
+  "reason": "no published weights; the stored form (one base Restormer plus per-expert LoRA deltas, norms and temperatures) is not written yet; the router and merged LoRA experts run in the full unirestorer entry (issue 7)",
   "notes": [
     "parameters is the paper's rounded 171 M.",
     "Every inferred part is marked in shared/architectures/unirestorer.md §5."

@@ -10,7 +10,6 @@ public struct UniRestorerRoute: Sendable {
     public let poolIndex: Int
     public let expert: String
     public let family: String
-    public let lora: Bool
     public var forced: Bool { estimate == nil }
 }
 
@@ -34,8 +33,9 @@ public final class UniRestorerModel: Model {
     private var built: [String: Model] = [:]
 
     public init(config: UniRestorerConfig, weights: Weights, context: ComputeContext = ComputeContext()) throws {
+        // A config without experts (the manifest's template) builds the router alone; routing
+        // then names an expert it does not have and says so.
         try config.validate()
-        guard !config.experts.isEmpty else { throw ModelError("unirestorer: the config lists no experts (import detects them from the weights)") }
         self.config = config
         self.context = context
         self.weights = weights
@@ -80,7 +80,7 @@ public final class UniRestorerModel: Model {
         let name = config.pool[pool]
         guard let expert = config.expert(named: name) else { throw ModelError("unirestorer: pool index \(pool) names '\(name)', which is not an expert") }
         return UniRestorerRoute(estimate: forcedExpert == nil ? estimate : nil, leaf: leaf, level: level, poolIndex: pool,
-                                expert: name, family: expert.family, lora: expert.loraRank != nil)
+                                expert: name, family: expert.family)
     }
 
     public func run(_ input: Tensor, aux: [String: Tensor], progress: ProgressHandler?) throws -> Tensor {
@@ -111,11 +111,7 @@ public final class UniRestorerModel: Model {
         if let m = built[name] { return m }
         guard let expert = config.expert(named: name) else { throw ModelError("unirestorer: no expert '\(name)'") }
         let expertConfig = try expert.modelConfig()
-        var w = weights.scoped(name)
-        if let scale = expert.loraScale {
-            w = try UniRestorerLoRAWeights.merged(w, plain: expertConfig.inventory, scale: scale, context: context)
-        }
-        let model = try ModelFactory.make(config: expertConfig, weights: w, context: context)
+        let model = try ModelFactory.make(config: expertConfig, weights: weights.scoped(name), context: context)
         built[name] = model
         return model
     }

@@ -11,27 +11,19 @@
 public struct UniRestorerConfig: ArchitectureConfig {
     public static let family = "unirestorer"
 
-    /// One expert module: where its keys live, its family and that family's config, and, for a
-    /// loralib ConvLoRA network, the rank and alpha (scale alpha/rank, merged when it is built).
+    /// One expert module: where its keys live, its family and that family's config. LoRA
+    /// experts arrive merged (the layout's `loraMerge`), so they are plain networks here.
     public struct Expert: Codable, Equatable, Sendable {
         public var name: String
         public var family: String
         public var config: AnyJSON
-        public var loraRank: Int?
-        public var loraAlpha: Double?
 
-        enum CodingKeys: String, CodingKey, CaseIterable {
-            case name, family, config
-            case loraRank = "lora_rank"
-            case loraAlpha = "lora_alpha"
-        }
+        enum CodingKeys: String, CodingKey, CaseIterable { case name, family, config }
 
-        public init(name: String, family: String, config: AnyJSON, loraRank: Int? = nil, loraAlpha: Double? = nil) {
+        public init(name: String, family: String, config: AnyJSON) {
             self.name = name
             self.family = family
             self.config = config
-            self.loraRank = loraRank
-            self.loraAlpha = loraAlpha
         }
 
         public init(from decoder: Decoder) throws {
@@ -40,8 +32,6 @@ public struct UniRestorerConfig: ArchitectureConfig {
             name = try c.decode(String.self, forKey: .name)
             family = try c.decode(String.self, forKey: .family)
             config = try c.decode(AnyJSON.self, forKey: .config)
-            loraRank = try c.decodeIfPresent(Int.self, forKey: .loraRank)
-            loraAlpha = try c.decodeIfPresent(Double.self, forKey: .loraAlpha)
         }
 
         /// The typed config of the expert's own family.
@@ -50,20 +40,6 @@ public struct UniRestorerConfig: ArchitectureConfig {
                 throw ConfigError(UniRestorerConfig.family, "experts[\(name)].family", "'\(family)' is not a registered expert family")
             }
             return try f.decode(config)
-        }
-
-        /// loralib's scale alpha / r; nil for a plain network.
-        public var loraScale: Float? {
-            guard let r = loraRank, let a = loraAlpha else { return nil }
-            return Float(a / Double(r))
-        }
-
-        /// The expert's tensors relative to its prefix: its family's inventory, with every conv
-        /// weight of a LoRA expert replaced by loralib's `lora_A`, `lora_B`, `conv.weight`.
-        public func inventory() throws -> [ParameterSpec] {
-            let base = try modelConfig().inventory
-            guard let r = loraRank else { return base }
-            return UniRestorerLoRAShapes.inventory(base, rank: r)
         }
     }
 
@@ -114,8 +90,6 @@ public struct UniRestorerConfig: ArchitectureConfig {
     /// Upstream constants no checkpoint stores.
     public static let leakySlope: Float = 0.1
     public static let batchNormEps: Float = 1e-5
-    /// loralib alpha passed by `init_experts` (the class default is 8): scale 16/8 = 2.
-    public static let releasedLoRAAlpha = 16.0
 
     /// The released `expert_indices_dict`: row `leaf` is `[0, parent(leaf), 8 + leaf]`.
     public static let releasedPathTable: [[Int]] = {
@@ -164,10 +138,6 @@ public struct UniRestorerConfig: ArchitectureConfig {
             guard names.insert(e.name).inserted else { throw ConfigError(f, "experts", "'\(e.name)' appears twice") }
             guard e.name.hasSuffix(".") == false, !e.name.isEmpty else { throw ConfigError(f, "experts", "bad expert name '\(e.name)'") }
             _ = try e.modelConfig()
-            if let r = e.loraRank { try ConfigLimits.check(f, "experts[\(e.name)].lora_rank", r, max: 4096) }
-            if e.loraRank != nil, !(e.loraAlpha.map { $0.isFinite && $0 > 0 } ?? false) {
-                throw ConfigError(f, "experts[\(e.name)].lora_alpha", "a LoRA expert needs a positive alpha (the checkpoint does not store it)")
-            }
         }
         // A template (the manifest's) has no experts; a model's pool must name every one it routes to.
         if !experts.isEmpty {
@@ -183,7 +153,7 @@ public struct UniRestorerConfig: ArchitectureConfig {
             b.linear("visual_projection", out: embedDim, in: router.hiddenSize, bias: false)
         }
         for e in experts {
-            b.append(contentsOf: (try? e.inventory()) ?? [], under: e.name)
+            b.append(contentsOf: (try? e.modelConfig().inventory) ?? [], under: e.name)
         }
         let d = embedDim
         for head in ["mu", "sigma"] {
@@ -204,7 +174,7 @@ public struct UniRestorerConfig: ArchitectureConfig {
     }
 
     public var summary: String {
-        let families = Dictionary(grouping: experts, by: { $0.family + ($0.loraRank.map { "+LoRA r\($0)" } ?? "") })
+        let families = Dictionary(grouping: experts, by: \.family)
             .map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", ")
         return "router: \(router.summary); heads \(headLayers)x\(embedDim); \(leaves) leaves x \(levels) levels; "
             + "pool \(pool.count) of \(experts.count) experts" + (families.isEmpty ? "" : " (\(families))")

@@ -2,10 +2,10 @@
 /// CLIP tower, the head depth, the gate sizes, and each `lN_experts.I` module's family.
 ///
 /// Experts are identified by their own keys: every registered family is asked to read a config
-/// off the module's table, and the one whose inventory the table matches exactly wins. A module
-/// with loralib factors (`X.lora_A`) is read as the plain network it wraps, with its rank; the
-/// alpha is not stored and is the released 16. Never a fixed list: the released code builds 23
-/// level-2 modules for 22 leaves, which shifts the family behind pool indices 14..29.
+/// off the module's table, and the one whose inventory the table matches exactly wins (LoRA
+/// experts have been merged into plain Restormers by the layout's `loraMerge` by then). Never a
+/// fixed list: the released code builds 23 level-2 modules for 22 leaves, which shifts the
+/// family behind pool indices 14..29.
 public enum UniRestorerExpertDetection {
     static let controller = "daclip_model.visual_control."
 
@@ -34,7 +34,7 @@ public enum UniRestorerExpertDetection {
                 continue
             }
             experts.append(e)
-            notes.append("\(name): \(e.family)" + (e.loraRank.map { " + ConvLoRA r=\($0), alpha \(UniRestorerConfig.releasedLoRAAlpha) (not stored; the released value)" } ?? ""))
+            notes.append("\(name): \(e.family)")
         }
         let config = UniRestorerConfig(router: router, headLayers: headLayers, leaves: leaves, levels: levels,
                                        pathTable: UniRestorerConfig.releasedPathTable, pool: UniRestorerConfig.releasedPool,
@@ -66,18 +66,17 @@ public enum UniRestorerExpertDetection {
         return found.sorted { ($0[0], $0[1]) < ($1[0], $1[1]) }.map { "l\($0[0])_experts.\($0[1])" }
     }
 
-    /// The family (and LoRA rank) whose inventory the module's keys match exactly.
+    /// The family whose inventory the module's keys match exactly.
     public static func detectExpert(_ t: ShapeTable, _ module: String) -> UniRestorerConfig.Expert? {
         let prefix = module + "."
         var own = [String: [Int]]()
         for (name, shape) in t.shapes where name.hasPrefix(prefix) { own[String(name.dropFirst(prefix.count))] = shape }
-        let (plain, rank) = UniRestorerLoRAShapes.plainShapes(own)
-        let table = ShapeTable(shapes: plain)
+        let table = ShapeTable(shapes: own)
         for family in ArchitectureFamily.all where family.id != UniRestorerConfig.family && family.id != CLIPVisionConfig.family {
             guard let (config, _) = try? family.detect(table) else { continue }
-            let expert = UniRestorerConfig.Expert(name: module, family: family.id, config: config.json, loraRank: rank,
-                                                  loraAlpha: rank == nil ? nil : UniRestorerConfig.releasedLoRAAlpha)
-            guard let specs = try? expert.inventory(), specs.count == own.count,
+            let expert = UniRestorerConfig.Expert(name: module, family: family.id, config: config.json)
+            let specs = config.inventory
+            guard specs.count == own.count,
                   specs.allSatisfy({ own[$0.name] == $0.shape }) else { continue }
             return expert
         }
