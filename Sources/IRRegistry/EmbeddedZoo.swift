@@ -524,6 +524,13 @@ enum EmbeddedZoo {
       96,
       48
     ],
+    "mlp_ratios": [
+      2,
+      4,
+      4,
+      2,
+      2
+    ],
     "depths": [
       16,
       16,
@@ -538,13 +545,6 @@ enum EmbeddedZoo {
       1,
       1
     ],
-    "mlp_ratios": [
-      2,
-      4,
-      4,
-      2,
-      2
-    ],
     "attn_ratio": [
       0.25,
       0.5,
@@ -552,9 +552,9 @@ enum EmbeddedZoo {
       0,
       0
     ],
+    "window_size": 8,
     "conv_type": "Conv",
-    "norm_layer": "RLN",
-    "window_size": 8
+    "norm_layer": "RLN"
   },
   "input": {
     "colorSpace": "RGB",
@@ -565,8 +565,11 @@ enum EmbeddedZoo {
     ],
     "padMultiple": 4,
     "padMode": "reflect",
+    "padSides": "right-bottom",
+    "minSide": 25,
     "clampOutput": false,
-    "tiling": "approximate"
+    "tiling": "approximate: RLN normalises by whole-image mean/std and SKFusion weighs by whole-image means",
+    "notes": "as upstream: reflect-pad right/bottom to a multiple of 4, crop back; inside, every window-attention block reflect-pads its level to whole 8-pixel windows (shifted blocks: 4 on the left/top), which torch allows only when the pad is smaller than the side, so sides below 25 are refused. UniRestorer feeds [0,1] RGB although the original DehazeFormer was trained on [-1,1]"
   },
   "layouts": [
     {
@@ -585,8 +588,19 @@ enum EmbeddedZoo {
     }
   ],
   "parameters": 25451652,
-  "runnable": false,
-  "reason": "the Swift model of this expert family is not written yet (issue 7)"
+  "runnable": true,
+  "stateDictKeys": 1004,
+  "golden": {
+    "fixture": "models/dehazeformer-tiny",
+    "maxAbsError": 0.0001,
+    "description": "BasicSR {'params'} .pth of widths 8/16/24/16/8, depths 2/4/4/2/2, attention in layer1 block 1, layer2 blocks 2-3, layer3 blocks 1-3 (plain and shifted windows), with randomised RLN weights and meta convs, biases and perturbed relative_positions buffers; a 29x34 input (padded to 32x36, then to window multiples per level); written by Tools/gen_expert_goldens.py"
+  },
+  "notes": [
+    "Exact upstream semantics from the copy UniRestorer ships (basicsr/models/archs/dehazeformer_arch.py at 88b933c); nothing reconstructed from the paper.",
+    "attn.attn.relative_positions is a persistent buffer (24 of them, 196,608 values, not counted in parameters): the stored values are used as is, as upstream's load_state_dict does.",
+    "Only conv_type 'Conv' (DehazeFormer-M/L) is supported; the T/S/B/D/W models of IDKiro/DehazeFormer use 'DWConv' and are refused with a config error.",
+    "num_heads of layers without attention blocks (layer4, layer5) is not stored in any tensor; detection takes the published value."
+  ]
 }
 
 """#),
@@ -1008,9 +1022,12 @@ enum EmbeddedZoo {
       1
     ],
     "padMultiple": 4,
-    "padMode": "none",
+    "padMode": "reflect",
+    "padSides": "right-bottom",
+    "minSide": 3,
     "clampOutput": false,
-    "tiling": "approximate"
+    "tiling": "approximate: IG-MSA attends channel x channel over the whole image",
+    "notes": "upstream has no padding and crashes unless both sides are multiples of 4 (two stride-2 levels); irzoo reflect-pads right and bottom to a multiple of 4 and crops back (our choice, as for Restormer-style models); multiples of 4 run exactly as upstream"
   },
   "layouts": [
     {
@@ -1029,8 +1046,18 @@ enum EmbeddedZoo {
     }
   ],
   "parameters": 1605701,
-  "runnable": false,
-  "reason": "the Swift model of this expert family is not written yet (issue 7)"
+  "runnable": true,
+  "stateDictKeys": 122,
+  "golden": {
+    "fixture": "models/retinexformer-tiny",
+    "maxAbsError": 0.0001,
+    "description": "BasicSR {'params'} .pth of n_feat 8, num_blocks 1/2/2 with randomised LayerNorms, rescale and biases; a 24x32 input and a 21x30 one (reflect-padded to 24x32 and cropped back); written by Tools/gen_expert_goldens.py"
+  },
+  "notes": [
+    "Exact upstream semantics from the copy UniRestorer ships (basicsr/models/archs/retinexformer_arch.py at 88b933c, the same as caiyuanhao1998/Retinexformer); nothing reconstructed from the paper.",
+    "Only stage 1 runs: upstream's nn.Sequential would hand a stage's (output, illu_map) tuple to the next stage.",
+    "IG-MSA computes softmax(k^ q^T * rescale) v, i.e. Restormer's channel attention with q and k swapped; v is multiplied by the illumination features, the pos_emb branch reads v before that."
+  ]
 }
 
 """#),

@@ -32,7 +32,9 @@ final class ZooSchemaTests: XCTestCase {
         let schema = try JSON.parse(try schemaText)
         let defs = try XCTUnwrap(schema.objectValue?["$defs"])
         let definitions = ["symunet": "symunetConfig", "se-symunet": "seSymunetConfig", "clip-vision": "clipVisionConfig",
-                           "anyir": "anyirConfig", "promptir": "promptirConfig", "unirestorer": "unirestorerConfig"]
+                           "anyir": "anyirConfig", "promptir": "promptirConfig",
+                           "dehazeformer": "dehazeformerConfig", "retinexformer": "retinexformerConfig",
+                           "unirestorer": "unirestorerConfig"]
         XCTAssertEqual(Set(definitions.keys), Set(ArchitectureFamily.all.map(\.id)))
         var checked = 0
         for (name, text) in try manifests() {
@@ -46,7 +48,7 @@ final class ZooSchemaTests: XCTestCase {
             XCTAssertEqual(validator.validate(try JSON.parse(decoded.json.description)).map(\.description), [], name)
             checked += 1
         }
-        XCTAssertEqual(checked, 8)
+        XCTAssertEqual(checked, 10)
     }
 
     func testSchemaRefusesWhatStrictDecodingRefuses() throws {
