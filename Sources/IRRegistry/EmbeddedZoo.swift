@@ -658,7 +658,8 @@ enum EmbeddedZoo {
     "padMultiple": 16,
     "padMode": "zero",
     "clampOutput": false,
-    "tiling": "approximate: local average pooling"
+    "tiling": "approximate: the SCA pools over windows up to 1.5x the training size",
+    "padSides": "right-bottom"
   },
   "layouts": [
     {
@@ -677,8 +678,16 @@ enum EmbeddedZoo {
     }
   ],
   "parameters": 67888835,
-  "runnable": false,
-  "reason": "the Swift model of this expert family is not written yet (issue 7)"
+  "stateDictKeys": 664,
+  "golden": {
+    "fixture": "models/nafnet-local",
+    "maxAbsError": 0.0001,
+    "description": "BasicSR {'params'} .pth of width 4, enc 1/1/1/2, middle 1, dec 1/1/1/1, train_size 16x24 (TLSC kernels h 24/12/6/3/1, w 48/24/12/6/3); a 50x37 input (zero-padded to 64x48: local pooling at every level) and a 16x16 one (global pooling everywhere); written by Tools/gen_unirestorer_expert_goldens.py"
+  },
+  "runnable": true,
+  "notes": [
+    "train_size is not stored in the weights; it fixes the TLSC pooling kernels (kernel = padded train-size feature side x int(1.5 train side) // train side: 384/192/96/48 and 24 in the middle at 256). Import assumes UniRestorer's 256; pass --config '{\"train_size\": [1, 3, H, W]}' for another."
+  ]
 }
 
 """#),
@@ -914,7 +923,7 @@ enum EmbeddedZoo {
   "id": "restormer",
   "family": "restormer",
   "title": "Restormer (UniRestorer expert)",
-  "summary": "Restormer as UniRestorer builds its experts; imports on its own from a BasicSR {'params'} file or from a UniRestorer expert prefix.",
+  "summary": "Restormer as UniRestorer builds its experts (WithBias LayerNorm here; BiasFree experts import as a detected variant, LoRA-Restormer experts once their ConvLoRA factors are merged); imports on its own from a BasicSR {'params'} file.",
   "paper": {
     "title": "Restormer: Efficient Transformer for High-Resolution Image Restoration",
     "arxiv": "2111.09881"
@@ -931,6 +940,8 @@ enum EmbeddedZoo {
     "restoration"
   ],
   "config": {
+    "inp_channels": 3,
+    "out_channels": 3,
     "dim": 48,
     "num_blocks": [
       4,
@@ -959,7 +970,9 @@ enum EmbeddedZoo {
     "padMultiple": 8,
     "padMode": "reflect",
     "clampOutput": false,
-    "tiling": "approximate"
+    "tiling": "approximate: MDTA attends channel x channel over the whole image",
+    "padSides": "right-bottom",
+    "minSide": 5
   },
   "layouts": [
     {
@@ -975,11 +988,37 @@ enum EmbeddedZoo {
           "reason": "BatchNorm step counter (int64); inference reads only the running statistics"
         }
       ]
+    },
+    {
+      "name": "basicsr-lora",
+      "description": "BasicSR {'params': state_dict} of UniRestorer's LoRARestormer: loralib ConvLoRA on every conv (<site>.lora_A, <site>.lora_B, <site>.conv.weight), merged at import into <site>.weight = W + (16/r) * view(B @ A) as model.eval() does upstream",
+      "containers": [
+        "torch-zip"
+      ],
+      "wrapper": "params",
+      "drop": [
+        {
+          "pattern": "{path*}.num_batches_tracked",
+          "reason": "BatchNorm step counter (int64); inference reads only the running statistics"
+        }
+      ],
+      "loraMerge": {
+        "alpha": 16
+      }
     }
   ],
   "parameters": 26126644,
-  "runnable": false,
-  "reason": "the Swift model of this expert family is not written yet (issue 7)"
+  "stateDictKeys": 494,
+  "golden": {
+    "fixture": "models/restormer-withbias",
+    "maxAbsError": 0.0001,
+    "description": "BasicSR {'params'} .pth of dim 4, blocks 1/1/1/2, refinement 1, heads 1/2/2/4, WithBias; a 19x27 input (reflect-padded to 24x32 and cropped, as upstream); models/restormer-biasfree (BiasFree, dim 6, 21x30) and models/restormer-lora (LoRARestormer r=8 alpha=16, random lora_B, merged at import, 17x22) are held to the same tolerance; written by Tools/gen_unirestorer_expert_goldens.py"
+  },
+  "runnable": true,
+  "notes": [
+    "LoRARestormer (UniRestorer's l2_experts.3..6, 1,042 keys, 31,771,300 parameters before the merge) imports through the basicsr-lora layout: lora_alpha is not stored in checkpoints; 16 is what UniRestorer's init_experts passes (loralib's default is 8).",
+    "BiasFree experts (l1_experts.0..3, l2_experts.0..2; 406 keys, 26,111,668 parameters) are detected from the missing norm*.body.bias and import as variant 'custom' of this manifest."
+  ]
 }
 
 """#),
@@ -2216,16 +2255,25 @@ enum EmbeddedZoo {
           "to": "daclip_model.visual_control.visual_projection.weight",
           "transpose": true
         }
-      ]
+      ],
+      "loraMerge": {
+        "alpha": 16
+      }
     }
   ],
   "parameters": 1130961248,
   "stateDictKeys": 18471,
-  "runnable": false,
-  "reason": "the expert families (Restormer, DehazeFormer-L, RetinexFormer, NAFNetLocal) are not merged yet; the router and the container are (issue 7)",
+  "golden": {
+    "fixture": "models/unirestorer-tiny",
+    "maxAbsError": 0.0001,
+    "description": "tiny tree with the released shape (1 + 7 + 23 experts in init_experts_three_layers' order: Restormer WithBias/BiasFree, 4 LoRA-Restormers, DehazeFormer, RetinexFormer, NAFNetLocal) and a 64 px DA-CLIP controller; the router alone on a fixed tensor, natural routing of two images (pool 13, pool 28) and forced routing to one expert of each family, from PyTorch"
+  },
+  "runnable": true,
   "notes": [
-    "The released init_experts_three_layers builds 23 level-2 experts for 22 leaves: each expert's family must be detected from its keys, and l2_experts.22 is never routed to.",
-    "LoRA alpha (16, scale 2.0) is not stored in the checkpoint."
+    "The released init_experts_three_layers builds 23 level-2 experts for 22 leaves: each expert's family is detected from its keys (so pool 14 is a LoRA-Restormer, 24 a Restormer, 26 a DehazeFormer, 28 a RetinexFormer), and l2_experts.22 is never routed to (dropped).",
+    "LoRA alpha (16, scale 2.0) is not stored in the checkpoint: the layout's loraMerge merges the four LoRA experts at import (W + 2 * view(B @ A)).",
+    "config lists the router and the path table; the experts (family and config of each lN_experts.I) are read off the keys at import, never from a fixed list.",
+    "The CLIP input is made by irzoo's tensor preprocessing (torchvision bicubic antialias); upstream resizes with PIL (8-bit rounding between passes): docs/UNIRESTORER.md."
   ]
 }
 

@@ -11,6 +11,8 @@ public protocol MappableTensor {
     func splitAxis0(into parts: Int) throws -> [Self]
     /// The transpose of a 2-D tensor.
     func transposed2D() throws -> Self
+    /// This conv weight plus `scale · view(b @ a)` (a ConvLoRA site; see `LoRAMerge`).
+    func addingLoRADelta(a: Self, b: Self, scale: Double) throws -> Self
 }
 
 /// A tensor without bytes: what key lists and shape-only detection work on.
@@ -99,6 +101,8 @@ public struct MappedTensors<T: MappableTensor> {
     public var strippedPrefixes: [String: Int]
     public var renamed: Int
     public var split: Int
+    /// ConvLoRA sites folded into their conv weights (the layout's `loraMerge`).
+    public var loraMerged = 0
 
     /// One line per fact worth telling the user.
     public var notes: [String] {
@@ -106,6 +110,7 @@ public struct MappedTensors<T: MappableTensor> {
         for (p, n) in strippedPrefixes.sorted(by: { $0.key < $1.key }) { out.append("stripped prefix '\(p)' from \(n) names") }
         if split > 0 { out.append("split \(split) fused tensors") }
         if renamed > 0 { out.append("renamed \(renamed) tensors") }
+        if loraMerged > 0 { out.append("merged \(loraMerged) ConvLoRA sites into their conv weights (W + alpha/r · view(B @ A), in f32)") }
         out += dropped.map { $0.summary }
         return out
     }
@@ -165,12 +170,19 @@ public enum KeyMapper {
             out.append(t)
         }
 
+        var loraMerged = 0
+        if let rule = layout.loraMerge {
+            let merge = try LoRAMerge.apply(out, alpha: rule.alpha)
+            out = merge.tensors
+            loraMerged = merge.merged
+        }
+
         var seen = Set<String>()
         for t in out where !seen.insert(t.name).inserted {
             throw KeyMappingError(tensor: t.name, reason: "two source tensors map to this name under layout '\(layout.name)'")
         }
         return MappedTensors(layout: layout.name, tensors: out, dropped: dropped.filter { !$0.names.isEmpty },
-                             strippedPrefixes: stripped, renamed: renamed, split: splitCount)
+                             strippedPrefixes: stripped, renamed: renamed, split: splitCount, loraMerged: loraMerged)
     }
 
     static func checkSplit(name: String, shape: [Int], parts: Int) throws -> Int {

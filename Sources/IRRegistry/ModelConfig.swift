@@ -63,6 +63,8 @@ public struct ArchitectureFamily: Sendable {
         ArchitectureFamily(CLIPVisionConfig.self),
         ArchitectureFamily(AnyIRConfig.self),
         ArchitectureFamily(PromptIRConfig.self),
+        ArchitectureFamily(RestormerConfig.self),
+        ArchitectureFamily(NAFNetConfig.self),
         ArchitectureFamily(DehazeFormerConfig.self),
         ArchitectureFamily(RetinexFormerConfig.self),
         ArchitectureFamily(UniRestorerConfig.self),

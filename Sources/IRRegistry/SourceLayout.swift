@@ -1,8 +1,8 @@
 /// One way a published checkpoint of a model is laid out, and the rules that turn its tensor
 /// names into the model's own (upstream) names. Data in the manifest; applied by `KeyMapper`.
 ///
-/// Rules run in this order: strip one prefix, drop, split, rename. Each rule sees the names the
-/// previous step produced; drop rules also see the parts a split produces.
+/// Rules run in this order: strip one prefix, drop, split, rename, then the LoRA merge. Each rule
+/// sees the names the previous step produced; drop rules also see the parts a split produces.
 public struct SourceLayout: Decodable, Sendable, Equatable {
     /// Short id, e.g. "basicsr", "lightning", "hf", "openai-torchscript".
     public var name: String
@@ -16,9 +16,11 @@ public struct SourceLayout: Decodable, Sendable, Equatable {
     public var drop: [DropRule]
     public var splits: [SplitRule]
     public var renames: [RenameRule]
+    /// loralib ConvLoRA sites folded into plain conv weights (`LoRAMerge`), when set.
+    public var loraMerge: LoRAMergeRule?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, description, containers, wrapper, stripPrefixes, drop, splits, renames
+        case name, description, containers, wrapper, stripPrefixes, drop, splits, renames, loraMerge
     }
 
     public init(name: String, description: String = "", containers: [String] = [], wrapper: String? = nil,
@@ -44,6 +46,26 @@ public struct SourceLayout: Decodable, Sendable, Equatable {
         drop = try c.decodeIfPresent([DropRule].self, forKey: .drop) ?? []
         splits = try c.decodeIfPresent([SplitRule].self, forKey: .splits) ?? []
         renames = try c.decodeIfPresent([RenameRule].self, forKey: .renames) ?? []
+        loraMerge = try c.decodeIfPresent(LoRAMergeRule.self, forKey: .loraMerge)
+    }
+}
+
+/// Merge every `<site>.lora_A`/`.lora_B`/`.conv.weight` triple with scale alpha / r (r read off
+/// the shapes; alpha is not stored in checkpoints).
+public struct LoRAMergeRule: Decodable, Sendable, Equatable {
+    public var alpha: Double
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case alpha }
+
+    public init(alpha: Double) { self.alpha = alpha }
+
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self, in: "loraMerge rule")
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        alpha = try c.decode(Double.self, forKey: .alpha)
+        guard alpha.isFinite && alpha > 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .alpha, in: c, debugDescription: "alpha must be positive")
+        }
     }
 }
 

@@ -34,7 +34,7 @@ final class ZooSchemaTests: XCTestCase {
         let definitions = ["symunet": "symunetConfig", "se-symunet": "seSymunetConfig", "clip-vision": "clipVisionConfig",
                            "anyir": "anyirConfig", "promptir": "promptirConfig",
                            "dehazeformer": "dehazeformerConfig", "retinexformer": "retinexformerConfig",
-                           "unirestorer": "unirestorerConfig"]
+                           "restormer": "restormerConfig", "nafnet": "nafnetConfig", "unirestorer": "unirestorerConfig"]
         XCTAssertEqual(Set(definitions.keys), Set(ArchitectureFamily.all.map(\.id)))
         var checked = 0
         for (name, text) in try manifests() {
@@ -48,7 +48,7 @@ final class ZooSchemaTests: XCTestCase {
             XCTAssertEqual(validator.validate(try JSON.parse(decoded.json.description)).map(\.description), [], name)
             checked += 1
         }
-        XCTAssertEqual(checked, 10)
+        XCTAssertEqual(checked, 12)
     }
 
     func testSchemaRefusesWhatStrictDecodingRefuses() throws {

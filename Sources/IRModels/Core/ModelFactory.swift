@@ -6,8 +6,8 @@ import IRRegistry
 public enum ModelFactory {
     /// Families with a Swift forward pass.
     public static let runnableFamilies: [String] = [SymUNetConfig.family, SESymUNetConfig.family, CLIPVisionConfig.family,
-                                                    AnyIRConfig.family, PromptIRConfig.family,
-                                                    DehazeFormerConfig.family, RetinexFormerConfig.family,
+                                                    AnyIRConfig.family, PromptIRConfig.family, RestormerConfig.family,
+                                                    NAFNetConfig.family, DehazeFormerConfig.family, RetinexFormerConfig.family,
                                                     UniRestorerConfig.family]
 
     public static func canRun(family: String) -> Bool { runnableFamilies.contains(family) }
@@ -47,6 +47,8 @@ public enum ModelFactory {
         if let c = config.typed(PromptIRConfig.self) { return try PromptIRModel(config: c, weights: weights, context: context) }
         if let c = config.typed(DehazeFormerConfig.self) { return try DehazeFormerModel(config: c, weights: weights, context: context) }
         if let c = config.typed(RetinexFormerConfig.self) { return try RetinexFormerModel(config: c, weights: weights, context: context) }
+        if let c = config.typed(RestormerConfig.self) { return try RestormerModel(config: c, weights: weights, context: context) }
+        if let c = config.typed(NAFNetConfig.self) { return try NAFNetModel(config: c, weights: weights, context: context) }
         if let c = config.typed(UniRestorerConfig.self) { return try UniRestorerModel(config: c, weights: weights, context: context) }
         throw ModelError("family '\(config.family)' has no Swift model (runnable: \(runnableFamilies.joined(separator: ", ")))")
     }
