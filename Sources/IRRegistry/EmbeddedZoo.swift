@@ -2269,6 +2269,12 @@ enum EmbeddedZoo {
     "description": "tiny tree with the released shape (1 + 7 + 23 experts in init_experts_three_layers' order: Restormer WithBias/BiasFree, 4 LoRA-Restormers, DehazeFormer, RetinexFormer, NAFNetLocal) and a 64 px DA-CLIP controller; the router alone on a fixed tensor, natural routing of two images (pool 13, pool 28) and forced routing to one expert of each family, from PyTorch"
   },
   "runnable": true,
+  "auxInputs": [
+    {
+      "pattern": "daclip_lq",
+      "description": "the router's CLIP input [B, 3, 224, 224], already resized, cropped and normalised (e.g. by upstream's PIL pipeline); without it irzoo preprocesses the image itself"
+    }
+  ],
   "notes": [
     "The released init_experts_three_layers builds 23 level-2 experts for 22 leaves: each expert's family is detected from its keys (so pool 14 is a LoRA-Restormer, 24 a Restormer, 26 a DehazeFormer, 28 a RetinexFormer), and l2_experts.22 is never routed to (dropped).",
     "LoRA alpha (16, scale 2.0) is not stored in the checkpoint: the layout's loraMerge merges the four LoRA experts at import (W + 2 * view(B @ A)).",

@@ -12,16 +12,16 @@ struct BasicSRImport {
     let loaded: LoadedCheckpoint
     let resolution: Resolution<TensorRecord>
 
-    init(_ golden: ModelCase, manifest id: String, file: String = "model.pth") throws {
+    init(_ golden: ModelCase, manifest id: String, file: String = "model.pth", config: AnyJSON? = nil) throws {
         let manifest = try XCTUnwrap(try Zoo.embedded().manifest(id), "manifest \(id)")
         loaded = try CheckpointReader.read(path: golden.path(file))
-        resolution = try ModelResolver.resolve(loaded.tensors, manifest: manifest)
+        resolution = try ModelResolver.resolve(loaded.tensors, manifest: manifest, configOverride: config)
     }
 
     var records: [TensorRecord] { resolution.mapped.tensors }
 
-    func model(threads: Int? = nil) throws -> Model {
-        try ModelFactory.make(config: resolution.config, records: records, source: "model.pth",
+    func model(config: ModelConfig? = nil, threads: Int? = nil) throws -> Model {
+        try ModelFactory.make(config: config ?? resolution.config, records: records, source: "model.pth",
                               context: ComputeContext(threads: threads))
     }
 }

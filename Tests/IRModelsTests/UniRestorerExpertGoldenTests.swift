@@ -7,22 +7,6 @@ import IRRegistry
 import IRRuntime
 import IRModels
 
-/// A BasicSR `{'params'}` file imported the way `irzoo import --arch ID` does it (every layout of
-/// the manifest tried, the config read off the shapes or given), then built.
-struct BasicSRImport {
-    let resolution: Resolution<TensorRecord>
-
-    init(_ golden: ModelCase, manifest id: String, config: AnyJSON? = nil) throws {
-        let manifest = try XCTUnwrap(try Zoo.embedded().manifest(id), "manifest \(id)")
-        let loaded = try CheckpointReader.read(path: golden.path("model.pth"))
-        resolution = try ModelResolver.resolve(loaded.tensors, manifest: manifest, configOverride: config)
-    }
-
-    func model(config: ModelConfig? = nil) throws -> Model {
-        try ModelFactory.make(config: config ?? resolution.config, records: resolution.mapped.tensors, source: "model.pth")
-    }
-}
-
 /// UniRestorer's Restormer (WithBias, BiasFree), LoRA-Restormer and NAFNetLocal experts against
 /// PyTorch (Tools/reference/restormer.py, nafnet.py; fixtures by Tools/gen_unirestorer_expert_goldens.py),
 /// every parameter random (LayerNorms, temperatures, beta/gamma, lora_B), max abs error ≤ 1e-4.
