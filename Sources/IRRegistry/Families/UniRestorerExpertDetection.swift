@@ -28,14 +28,13 @@ public enum UniRestorerExpertDetection {
                                      + "the table is not stored in the weights: pass --config with path_table and pool)"])
         }
         var experts = [UniRestorerConfig.Expert]()
+        var unknown = [String]()
         for name in expertModules(t) {
-            guard let e = detectExpert(t, name) else {
-                notes.append("\(name): no registered family matches its keys")
-                continue
-            }
-            experts.append(e)
-            notes.append("\(name): \(e.family)")
+            if let e = detectExpert(t, name) { experts.append(e) } else { unknown.append(name) }
         }
+        notes.append("experts read off their keys: " + Dictionary(grouping: experts, by: \.family)
+            .map { "\($0.key) \(compact($0.value.map(\.name)))" }.sorted().joined(separator: "; "))
+        if !unknown.isEmpty { notes.append("no registered family matches the keys of \(compact(unknown))") }
         let config = UniRestorerConfig(router: router, headLayers: headLayers, leaves: leaves, levels: levels,
                                        pathTable: UniRestorerConfig.releasedPathTable, pool: UniRestorerConfig.releasedPool,
                                        experts: experts)
@@ -44,6 +43,17 @@ public enum UniRestorerExpertDetection {
             notes.append("\(e.name) is not in the expert pool: kept, never routed to (the released off-by-one)")
         }
         return .found(config, notes: notes)
+    }
+
+    /// "l1_experts.0-3, l2_experts.17-18": module names with consecutive indices as ranges.
+    static func compact(_ names: [String]) -> String {
+        var runs = [(prefix: String, first: Int, last: Int)]()
+        for name in names {
+            guard let dot = name.lastIndex(of: "."), let i = Int(name[name.index(after: dot)...]) else { continue }
+            let prefix = String(name[..<dot])
+            if let r = runs.last, r.prefix == prefix, r.last + 1 == i { runs[runs.count - 1].last = i } else { runs.append((prefix, i, i)) }
+        }
+        return runs.map { "\($0.prefix).\($0.first)" + ($0.last > $0.first ? "-\($0.last)" : "") }.joined(separator: ", ")
     }
 
     /// The BatchNorm1d index of a head: the index under `prefix` that has `running_mean`.
