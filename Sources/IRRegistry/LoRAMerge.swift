@@ -69,8 +69,10 @@ public enum LoRAMerge {
             throw KeyMappingError(tensor: site + wrappedWeight, reason: "ConvLoRA wraps a square-kernel conv [O, I/g, k, k], found \(ws)")
         }
         let k = ws[2]
+        // Overflow-checked: the shapes come from an untrusted file.
         guard sa.count == 2, sb.count == 2, sa[0] == sb[1], sa[0] % k == 0, sa[0] > 0,
-              let n = ShapeMath.elementCount(ws), sa[1] * sb[0] == n else {
+              let n = ShapeMath.elementCount(ws), case let (product, overflow) = sa[1].multipliedReportingOverflow(by: sb[0]),
+              !overflow, product == n else {
             throw KeyMappingError(tensor: site, reason: "LoRA factors A \(sa) and B \(sb) do not fit conv weight \(ws) "
                                   + "(want A [r·\(k), I·\(k)], B [O/g·\(k), r·\(k)] with (O/g·k)·(I·k) = \(ShapeMath.elementCount(ws) ?? 0))")
         }
@@ -85,15 +87,20 @@ public enum LoRAMerge {
     public static func mergedWeight(_ w: [Float], a: [Float], aShape: [Int], b: [Float], bShape: [Int], scale: Double) -> [Float] {
         let (m, r, n) = (bShape[0], bShape[1], aShape[1])
         var out = w
+        var row = [Double](repeating: 0, count: n)
         out.withUnsafeMutableBufferPointer { o in
             a.withUnsafeBufferPointer { ap in
                 b.withUnsafeBufferPointer { bp in
-                    for i in 0..<m {
-                        for j in 0..<n {
-                            var s = 0.0
-                            for t in 0..<r { s += Double(bp[i * r + t]) * Double(ap[t * n + j]) }
+                    row.withUnsafeMutableBufferPointer { acc in
+                        for i in 0..<m {
+                            for j in 0..<n { acc[j] = 0 }
+                            // Row i of B @ A, accumulated over t in order (contiguous rows of A).
+                            for t in 0..<r {
+                                let bv = Double(bp[i * r + t]), at = t * n
+                                for j in 0..<n { acc[j] += bv * Double(ap[at + j]) }
+                            }
                             // torch: (B @ A) in f32, times the scaling, added to W.
-                            o[i * n + j] += Float(s) * Float(scale)
+                            for j in 0..<n { o[i * n + j] += Float(acc[j]) * Float(scale) }
                         }
                     }
                 }

@@ -106,3 +106,39 @@ final class UniRestorerExpertGoldenTests: XCTestCase {
         XCTAssertThrowsError(try naf.run(try Tensor.zeros([3, 16, 16])))
     }
 }
+
+/// The published expert configs build from tensors of exactly their key lists' names and shapes
+/// (the LoRA one merged first) and run.
+final class UniRestorerExpertPublishedTests: XCTestCase {
+    func shapes(_ file: String) throws -> [TensorShape] {
+        try keyListTensors(file).map { TensorShape(name: String($0.name.dropFirst(4)), shape: $0.shape, dtype: $0.dtype) }
+    }
+
+    func input() throws -> Tensor { try Tensor(shape: [1, 3, 20, 18], values: (0..<1080).map { Float($0 % 13) / 13 }) }
+
+    func testPublishedRestormersRun() throws {
+        for (file, config) in [("unirestorer_restormer_withbias_keys.txt", RestormerConfig.published),
+                               ("unirestorer_restormer_biasfree_keys.txt", RestormerConfig.publishedBiasFree)] {
+            let model = try RestormerModel(config: config, weights: try constantWeights(try shapes(file), fill: 0.01))
+            let y = try model.run(try input())
+            XCTAssertEqual(y.shape, [1, 3, 20, 18])
+            XCTAssertTrue(y.scalars.allSatisfy { $0.isFinite }, file)
+        }
+    }
+
+    /// Merging the 274 sites of a published LoRA-Restormer's shapes gives the WithBias Restormer's tensors.
+    func testPublishedLoRARestormerMergesAndRuns() throws {
+        let merged = try LoRAMerge.apply(try shapes("unirestorer_lora_restormer_keys.txt"), alpha: 16)
+        XCTAssertEqual(merged.merged, 274)
+        XCTAssertEqual(merged.tensors.map(\.name), RestormerConfig.published.inventory.map(\.name))
+        let model = try RestormerModel(config: .published, weights: try constantWeights(merged.tensors, fill: 0.01))
+        XCTAssertEqual(try model.run(try input()).shape, [1, 3, 20, 18])
+    }
+
+    func testPublishedNAFNetLocalRuns() throws {
+        let model = try NAFNetModel(config: .published, weights: try constantWeights(try shapes("unirestorer_nafnet_local_keys.txt"), fill: 0.01))
+        let y = try model.run(try input())
+        XCTAssertEqual(y.shape, [1, 3, 20, 18])
+        XCTAssertTrue(y.scalars.allSatisfy { $0.isFinite })
+    }
+}
