@@ -28,6 +28,16 @@ final class DehazeFormerGoldenTests: XCTestCase {
         assertGolden(y, try golden.tensor("output.npy"), "DehazeFormer tiny, 1 thread")
     }
 
+    /// A batch of two runs each image on its own (RLN statistics are per image).
+    func testBatchOfTwo() throws {
+        let model = try BasicSRImport(golden, manifest: "dehazeformer-l").model()
+        let x = try golden.tensor("input.npy")
+        let dimmed = try model.context.mul(x, 0.5)
+        let y = try model.run(try model.context.concat([x, dimmed], dim: 0))
+        assertGolden(try model.context.narrow(y, dim: 0, start: 0, length: 1), try golden.tensor("output.npy"), "DehazeFormer tiny, batch item 0")
+        assertClose(try model.context.narrow(y, dim: 0, start: 1, length: 1), try model.run(dimmed), tolerance: 1e-5, "DehazeFormer batch item 1")
+    }
+
     /// The widths, depths, attention placement, heads, MLP ratios and window come from the shapes.
     func testConfigIsReadOffTheShapes() throws {
         let imported = try BasicSRImport(golden, manifest: "dehazeformer-l")

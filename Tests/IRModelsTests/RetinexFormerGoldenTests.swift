@@ -25,6 +25,15 @@ final class RetinexFormerGoldenTests: XCTestCase {
         assertGolden(y, try golden.tensor("output_odd.npy"), "RetinexFormer tiny, 21x30 padded")
     }
 
+    func testBatchOfTwo() throws {
+        let model = try BasicSRImport(golden, manifest: "retinexformer").model()
+        let x = try golden.tensor("input.npy")
+        let other = try model.context.mul(x, 0.5)
+        let y = try model.run(try model.context.concat([other, x], dim: 0))
+        assertGolden(try model.context.narrow(y, dim: 0, start: 1, length: 1), try golden.tensor("output.npy"), "RetinexFormer tiny, batch item 1")
+        assertClose(try model.context.narrow(y, dim: 0, start: 0, length: 1), try model.run(other), tolerance: 1e-5, "RetinexFormer batch item 0")
+    }
+
     func testConfigIsReadOffTheShapes() throws {
         let imported = try BasicSRImport(golden, manifest: "retinexformer")
         XCTAssertTrue(imported.resolution.isExact, "\(imported.resolution.report)")
