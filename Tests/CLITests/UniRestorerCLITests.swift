@@ -73,6 +73,16 @@ final class UniRestorerCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: cli.path("bad.npy")))
     }
 
+    /// `--expert` on a model that does not route is a usage error, before any work.
+    func testExpertOnAnotherModelIsAUsageError() throws {
+        let r = try cli.run(["import", TestSupport.fixture("models/anyir-t/model.ckpt"), "--arch", "anyir-t", "--name", "plain"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let bad = try cli.run(["run", "plain", "--input", TestSupport.fixture("models/anyir-t/input.npy"), "--output", cli.path("x.npy"), "--expert", "1"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("not a mixture of experts"), bad.stderr)
+        XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, bad.stderr)
+    }
+
     /// Without --arch the registry finds UniRestorer from the keys alone.
     func testDetectedWithoutArch() throws {
         _ = try importTiny([])

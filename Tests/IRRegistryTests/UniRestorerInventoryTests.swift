@@ -51,3 +51,28 @@ final class UniRestorerInventoryTests: XCTestCase {
         XCTAssertEqual(family(7), "nafnet")
     }
 }
+
+extension UniRestorerInventoryTests {
+    /// The path table is not in the weights: a tree of another size is refused with the reason
+    /// (detection), and a config naming an expert it lacks is refused by field.
+    func testOtherTreeSizesNeedTheirTableAndConfigsAreChecked() throws {
+        var keys = try KeyList.load("unirestorer_state_dict_keys.txt")
+        keys = keys.map { k in
+            var k = k
+            if k.name == "lf_gate.0.weight" { k.shape = [2 * 8, 512] }
+            return k
+        }
+        let manifest = try XCTUnwrap(try KeyList.zoo().manifest("unirestorer"))
+        let r = try ModelResolver.resolve(keys, manifest: manifest)
+        XCTAssertFalse(r.isExact)
+        let family = try XCTUnwrap(ArchitectureFamily.named("unirestorer"))
+        let missing = family.missingIdentifyingTensors(ShapeTable(r.mapped.tensors))
+        XCTAssertTrue(missing.joined().contains("8 leaves x 3 levels"), "\(missing)")
+
+        var config = try XCTUnwrap(manifest.modelConfig?.typed(UniRestorerConfig.self))
+        config.experts = [UniRestorerConfig.Expert(name: "l0_experts.0", family: "restormer", config: .object(["dim": .integer(48)]))]
+        XCTAssertThrowsError(try config.validate()) { e in XCTAssertTrue("\(e)".contains("restormer config") || "\(e)".contains("pool"), "\(e)") }
+        config.pathTable[0][2] = 99
+        XCTAssertThrowsError(try config.validate()) { e in XCTAssertTrue("\(e)".contains("path_table[0]"), "\(e)") }
+    }
+}
