@@ -8,10 +8,11 @@ Writes Tests/Fixtures/models/unirestorer-tiny/:
   model.pth        {'params': UniRestorer.state_dict()} with the text tower, the duplicate visual
                    tower, zero_modules, gamma/beta/mean/std, gate noise halves and l2_experts.22
   config.json      the unirestorer config the Swift side reads off the shapes (experts detected)
-  router_pixels.npy  a fixed [1, 3, 64, 64] CLIP-normalised tensor
+  router_image.npy   a [1, 3, 90, 70] image; router_pixels.npy its router input [1, 3, 64, 64]
+                   (8-bit PIL open_clip transform, as upstream inference.py)
   router.npz       e, mu, sigma, lf_logits, layer_logits for it; leaf/level/pool in reference.json
   input.npy        two images [2, 3, 20, 28] in [0, 1] (sides multiples of 4, not of 8 or 16)
-  output.npy       UniRestorer's answer with natural routing (preprocessing by the tensor path)
+  output.npy       UniRestorer's answer with natural routing (router input by the PIL path)
   forced_<pool>.npy  the expert at that pool index on the same images (one per family)
   reference.json   routes, pool families, sizes
 
@@ -34,7 +35,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "reference"))
 OUT = os.path.join(HERE, "..", "Tests", "Fixtures", "models", "unirestorer-tiny")
 
-import clip_vision  # noqa: E402
 import dehazeformer  # noqa: E402
 import nafnet  # noqa: E402
 import restormer  # noqa: E402
@@ -180,7 +180,8 @@ def main():
     # Two images of different character (noise; a dim ramp), so their estimates differ.
     ramp = torch.linspace(0, 1, IMAGE[1]).expand(3, *IMAGE)
     images = torch.stack([torch.rand(3, *IMAGE, generator=g), 0.2 + 0.3 * ramp + 0.05 * torch.rand(3, *IMAGE, generator=g)])
-    daclip_lq = clip_vision.clip_preprocess(images, VISION["image_size"])
+    # The router sees the images as upstream inference.py makes them: 8-bit PIL, open_clip transform.
+    daclip_lq = torch.stack([unirestorer.daclip_preprocess(u8, VISION["image_size"]) for u8 in unirestorer.quantise(images)])
     with torch.no_grad():
         e = model.daclip_model.encode_control(daclip_lq)
         # BatchNorm statistics near the two images' own (randomised around them), so the heads
@@ -198,7 +199,9 @@ def main():
         output, route = model(images, daclip_lq)
         assert [(int(route["leaf"][i]), int(route["level"][i])) for i in range(2)] == TARGETS, route
 
-        router_pixels = torch.randn(1, 3, VISION["image_size"], VISION["image_size"], generator=g)
+        # A larger image (downscaled: Pillow's antialiased bicubic with 8-bit rounding between passes).
+        router_image = torch.rand(1, 3, 90, 70, generator=g)
+        router_pixels = unirestorer.daclip_preprocess(unirestorer.quantise(router_image)[0], VISION["image_size"])[None]
         r = model.route(router_pixels)
 
         pool_families = [family_of(m) for m in model.expert_pool]
@@ -215,6 +218,7 @@ def main():
     torch.save({"params": sd}, os.path.join(OUT, "model.pth"))
     np.save(os.path.join(OUT, "input.npy"), images.numpy())
     np.save(os.path.join(OUT, "output.npy"), output.numpy())
+    np.save(os.path.join(OUT, "router_image.npy"), router_image.numpy())
     np.save(os.path.join(OUT, "router_pixels.npy"), router_pixels.numpy())
     np.savez(os.path.join(OUT, "router.npz"), e=r["e"].numpy(), mu=r["mu"].numpy(), sigma=r["sigma"].numpy(),
              lf_logits=r["lf_logits"].numpy(), layer_logits=r["layer_logits"].numpy(),

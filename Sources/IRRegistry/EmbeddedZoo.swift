@@ -2279,7 +2279,7 @@ enum EmbeddedZoo {
     "The released init_experts_three_layers builds 23 level-2 experts for 22 leaves: each expert's family is detected from its keys (so pool 14 is a LoRA-Restormer, 24 a Restormer, 26 a DehazeFormer, 28 a RetinexFormer), and l2_experts.22 is never routed to (dropped).",
     "LoRA alpha (16, scale 2.0) is not stored in the checkpoint: the layout's loraMerge merges the four LoRA experts at import (W + 2 * view(B @ A)).",
     "config lists the router and the path table; the experts (family and config of each lN_experts.I) are read off the keys at import, never from a fixed list.",
-    "The CLIP input is made by irzoo's tensor preprocessing (torchvision bicubic antialias); upstream resizes with PIL (8-bit rounding between passes): docs/UNIRESTORER.md."
+    "The router input is made as upstream inference.py makes it (open_clip transform on the 8-bit PIL image; Pillow's bicubic reproduced exactly): docs/UNIRESTORER.md."
   ]
 }
 

@@ -36,6 +36,17 @@ final class UniRestorerRouterTests: XCTestCase {
 
     func values(_ a: [Float]) throws -> Tensor { try Tensor(shape: [1, a.count], values: a) }
 
+    /// Upstream's router input: the 8-bit image through Pillow's bicubic (a 90x70 image shrunk to
+    /// 64 px: antialiased, 8-bit rounding between the passes), center crop, OpenAI mean/std; equal
+    /// to PIL's to the last 8-bit step (any step off would show as ≥ 0.014).
+    func testDACLIPPreprocessingMatchesPIL() throws {
+        let model = try routerModel()
+        let ours = try model.preprocess(model.context, try golden.tensor("router_image.npy"))
+        assertClose(ours, try golden.tensor("router_pixels.npy"), tolerance: 1e-6, "DA-CLIP preprocessing (downscale)")
+        XCTAssertEqual(DACLIPPreprocess.resizedSize(height: 90, width: 70, size: 64).height, 82)
+        XCTAssertEqual(DACLIPPreprocess.resizedSize(height: 20, width: 28, size: 64).width, 89)
+    }
+
     func testRouterMatchesPyTorchOnAFixedTensor() throws {
         let model = try routerModel()
         let torch = try golden.tensors(npz: "router.npz")
@@ -52,9 +63,9 @@ final class UniRestorerRouterTests: XCTestCase {
         XCTAssertEqual(model.config.pathTable[est.leaf][est.level], ref.pool)
     }
 
-    /// The images' own CLIP input, made by the Swift preprocessing (short side to 64 bicubic
-    /// antialias, center crop, OpenAI mean/std), routes as PyTorch routes: the gates were solved
-    /// for leaf 5 / level 2 (pool 13) and leaf 20 / level 2 (pool 28).
+    /// The images' own router input, made by the Swift preprocessing (8-bit, Pillow bicubic up to
+    /// 64 px, center crop, OpenAI mean/std), routes as PyTorch routes: the gates were solved for
+    /// leaf 5 / level 2 (pool 13) and leaf 20 / level 2 (pool 28).
     func testNaturalRoutingFromTheImages() throws {
         let model = try routerModel()
         let torch = try golden.tensors(npz: "router.npz")

@@ -23,6 +23,7 @@ The zero_modules only feed DA-CLIP's image branch, which UniRestorer discards; t
 """
 import copy
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -30,6 +31,37 @@ import torch.nn.functional as F
 PARENTS = [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 5, 5, 6, 6, 7, 7]
 # Upstream `expert_indices_dict`: row `leaf` is [0, parent(leaf), 8 + leaf].
 PATH_TABLE = [[0, p, 8 + i] for i, p in enumerate(PARENTS)]
+
+
+# ------------------------------------------------------------------ the router's input
+
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def daclip_preprocess(image_u8, size):
+    """`process(Image.open(path))` of upstream inference.py: DA-CLIP's open_clip eval transform
+    (torchvision Resize(size, BICUBIC) on the PIL image, CenterCrop, ToTensor, Normalize),
+    written with PIL directly (torchvision is not installed here). image_u8: [H, W, 3] uint8."""
+    from PIL import Image
+    h, w = image_u8.shape[:2]
+    short, long = (w, h) if w <= h else (h, w)
+    new_long = int(size * long / short)  # torchvision _compute_resized_output_size
+    new_w, new_h = (size, new_long) if w <= h else (new_long, size)
+    img = Image.fromarray(image_u8, "RGB")
+    if (new_w, new_h) != (w, h):
+        img = img.resize((new_w, new_h), Image.BICUBIC)
+    top, left = int(round((new_h - size) / 2.0)), int(round((new_w - size) / 2.0))
+    img = img.crop((left, top, left + size, top + size))
+    x = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1).float().div(255)
+    m = torch.tensor(OPENAI_MEAN).view(3, 1, 1)
+    s = torch.tensor(OPENAI_STD).view(3, 1, 1)
+    return (x - m) / s
+
+
+def quantise(images):
+    """[B, 3, H, W] floats -> [B, H, W, 3] uint8 (round half to even), what a PNG holds."""
+    return np.round(np.clip(images.numpy(), 0, 1) * 255).astype(np.uint8).transpose(0, 2, 3, 1)
 
 
 # ------------------------------------------------------------------ open_clip ViT (DA-CLIP naming)

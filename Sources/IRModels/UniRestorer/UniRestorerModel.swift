@@ -23,7 +23,7 @@ public final class UniRestorerModel: Model {
 
     public let config: UniRestorerConfig
     public let context: ComputeContext
-    public let preprocess: CLIPPreprocess
+    public let preprocess: DACLIPPreprocess
     let weights: Weights
     let router: UniRestorerRouter
     /// Pool index to run for every image instead of routing (instruction mode, `--expert`).
@@ -39,7 +39,7 @@ public final class UniRestorerModel: Model {
         self.config = config
         self.context = context
         self.weights = weights
-        preprocess = CLIPPreprocess(size: config.router.imageSize)
+        preprocess = DACLIPPreprocess(size: config.router.imageSize)
         router = try UniRestorerRouter(weights, config: config)
     }
 
