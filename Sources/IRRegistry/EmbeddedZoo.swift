@@ -2125,7 +2125,7 @@ enum EmbeddedZoo {
     "padMode": "none",
     "clampOutput": false,
     "tiling": "not tiled: routing sees the whole image (224 px CLIP input)",
-    "notes": "each expert pads internally (Restormer reflect 8, NAFNet zero 16, DehazeFormer reflect 4, RetinexFormer needs multiples of 4)"
+    "notes": "each expert pads internally (Restormer reflect 8, NAFNet zero 16, DehazeFormer reflect 4; RetinexFormer, which upstream runs only on multiples of 4, is reflect-padded to 4 by irzoo); the router sees the image resized to 224 px (8-bit, Pillow bicubic, center crop)"
   },
   "layouts": [
     {
