@@ -170,7 +170,10 @@ public final class SDXLUNetModel: Model {
     }
 
     /// The noise prediction for `sample` [B, in, h, w] (UNet2DConditionModel(...).sample).
-    public func predict(_ sample: Tensor, _ cond: SDXLConditioning, progress: ProgressHandler? = nil) throws -> Tensor {
+    /// `afterConvIn` may replace conv_in's output before the down blocks (UniLDiff adds its DAFF
+    /// features there; that value is also the first skip).
+    public func predict(_ sample: Tensor, _ cond: SDXLConditioning, progress: ProgressHandler? = nil,
+                        afterConvIn: ((Tensor) throws -> Tensor)? = nil) throws -> Tensor {
         try checkConditioning(sample, cond)
         let ctx = context, ehs = cond.encoderHiddenStates
         let total = downs.count + 1 + ups.count
@@ -178,6 +181,7 @@ public final class SDXLUNetModel: Model {
         let step = { done += 1; progress?(done, total) }
         let emb = try embedding(batch: sample.shape[0], cond)
         var h = try convIn(ctx, sample)
+        if let afterConvIn { h = try afterConvIn(h) }
         var skips = [h]
         for level in downs {
             for (j, resnet) in level.resnets.enumerated() {
