@@ -5,7 +5,7 @@
 # process and minutes per step on 2 cores).
 # Usage: Benchmarks/sdxl.sh PYTHON [THREADS] [RUNS] [LATENT] [PARTS]
 #   LATENT: latent side (64 = a 512x512 image); PARTS: "vae unet" (default) or one of them.
-#   IRZOO_BIN=path skips the build.
+#   IRZOO_BIN=path skips the build; SDXL_BENCH_DTYPE=f16 writes fp16 weights (irzoo widens per layer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source Benchmarks/lib.sh

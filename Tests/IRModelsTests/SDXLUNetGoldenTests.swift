@@ -106,3 +106,21 @@ final class SDXLHalfPrecisionTests: XCTestCase {
         XCTAssertEqual(viaFactory.scalars, atLoad.scalars)
     }
 }
+
+/// The hook UniLDiff's DAFF uses: whatever it returns is what the down blocks (and the first skip) see.
+final class SDXLUNetHookTests: XCTestCase {
+    func testAfterConvInHookFeedsTheDownBlocks() throws {
+        let golden = ModelCase("sdxl-unet-tiny")
+        let unet = try XCTUnwrap(try golden.model("diffusers.safetensors", manifest: "sdxl-unet", layout: "diffusers",
+                                                  family: "sdxl-unet") as? SDXLUNetModel)
+        let cond = SDXLConditioning(timesteps: [999], encoderHiddenStates: try golden.tensor("encoder_hidden_states.npy").rows(0, 1),
+                                    textEmbeds: try golden.tensor("text_embeds.npy").rows(0, 1), timeIds: try golden.tensor("time_ids.npy").rows(0, 1))
+        let sample = try golden.tensor("sample.npy").rows(0, 1)
+        var seen: [Int]?
+        let identity = try unet.predict(sample, cond) { seen = $0.shape; return $0 }
+        XCTAssertEqual(seen, [1, 8, 8, 12])
+        XCTAssertEqual(identity.scalars, try unet.predict(sample, cond).scalars)
+        let shifted = try unet.predict(sample, cond) { try unet.context.add($0, 0.5) }
+        XCTAssertGreaterThan(maxAbsDifference(shifted, identity), 1e-3)
+    }
+}

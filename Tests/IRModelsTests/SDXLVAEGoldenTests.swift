@@ -1,6 +1,7 @@
 import XCTest
 import IRTestSupport
 import IRCheckpoint
+import IRTensor
 import IRRegistry
 import IRRuntime
 import IRModels
@@ -98,5 +99,28 @@ final class SDXLVAETilingTests: XCTestCase {
         let z = try vae.encodeTiled(try golden.tensor("image.npy"), plan: try TilePlan(tile: 24, overlap: 8))
         XCTAssertEqual(z.shape, [1, 4, 4, 5])
         XCTAssertThrowsError(try vae.encodeTiled(try golden.tensor("image.npy"), plan: try TilePlan(tile: 20, overlap: 4)))
+    }
+}
+
+/// The encoder without its output layers (UniLDiff's LQ encoder) under another scope gives the
+/// full encoder's mid-block features.
+final class SDXLVAEEncoderFeatureTests: XCTestCase {
+    func testEncoderWithoutOutputLayersGivesTheMidBlockFeatures() throws {
+        let golden = ModelCase("sdxl-vae-tiny")
+        let config = try XCTUnwrap(try golden.config(family: "sdxl-vae").typed(SDXLVAEConfig.self))
+        let records = try golden.records("diffusers.safetensors", manifest: "sdxl-vae", layout: "diffusers")
+        let full = try Weights(records: records)
+        var renamed = [TensorRecord]()
+        for r in records where r.name.hasPrefix("encoder.") && !r.name.contains("conv_norm_out") && !r.name.contains("conv_out") {
+            renamed.append(try TensorRecord(name: "denoise_encoder." + r.name.dropFirst("encoder.".count), dtype: r.dtype, shape: r.shape, data: r.data))
+        }
+        let ctx = ComputeContext()
+        let image = try golden.tensor("image.npy")
+        let lq = try VAEEncoder(try Weights(records: renamed), config: config, scope: "denoise_encoder", withOutput: false)
+        let reference = try VAEEncoder(full, config: config)
+        let f = try lq.features(ctx, image)
+        XCTAssertEqual(f.shape, [1, 16, 4, 5])
+        XCTAssertEqual(f.scalars, try reference.features(ctx, image).scalars)
+        XCTAssertThrowsError(try lq(ctx, image))
     }
 }

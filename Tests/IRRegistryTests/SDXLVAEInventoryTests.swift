@@ -31,8 +31,13 @@ final class SDXLVAEInventoryTests: XCTestCase {
             let keys = try KeyList.load("vae_ldm_keys.txt", prefix: prefix)
             XCTAssertEqual(keys.count, 248)
             XCTAssertEqual(keys.first { $0.name == prefix + "decoder.mid.attn_1.q.weight" }?.shape, [512, 512, 1, 1])
-            let mapped = try assertExactFit(keys, manifest: m, layout: "ldm", checkOrder: false)
+            // The full single file also holds the UNet, the text encoders and the noise schedule.
+            let others = prefix.isEmpty ? [] : [TensorShape(name: "model.diffusion_model.out.2.weight", shape: [4, 320, 3, 3]),
+                                                TensorShape(name: "conditioner.embedders.1.model.ln_final.weight", shape: [1280]),
+                                                TensorShape(name: "denoiser.sigmas", shape: [1000])]
+            let mapped = try assertExactFit(keys + others, manifest: m, layout: "ldm", checkOrder: false)
             XCTAssertEqual(mapped.tensors.first { $0.name == "decoder.mid_block.attentions.0.to_q.weight" }?.shape, [512, 512])
+            XCTAssertEqual(mapped.dropped.map(\.names.count), prefix.isEmpty ? [] : [1, 1, 1])
         }
     }
 

@@ -19,7 +19,7 @@ struct Conv2dLayer {
     }
 
     func callAsFunction(_ ctx: ComputeContext, _ x: Tensor) throws -> Tensor {
-        try ctx.conv2d(x, weight: try weight.tensor(), bias: bias, stride: Size2(stride), padding: Size2(padding), groups: groups)
+        try ctx.conv2d(x, weight: try weight.tensor(ctx), bias: bias, stride: Size2(stride), padding: Size2(padding), groups: groups)
     }
 }
 
@@ -34,7 +34,7 @@ struct LinearLayer {
     }
 
     func callAsFunction(_ ctx: ComputeContext, _ x: Tensor) throws -> Tensor {
-        try ctx.linear(x, weight: try weight.tensor(), bias: bias)
+        try ctx.linear(x, weight: try weight.tensor(ctx), bias: bias)
     }
 }
 

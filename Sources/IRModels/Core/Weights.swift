@@ -104,11 +104,21 @@ enum LayerWeight {
     case ready(Tensor)
     case widenOnUse(TensorRecord)
 
-    /// The f32 tensor for one use: in place, or a fresh widened copy that dies after the op.
-    func tensor() throws -> Tensor {
+    /// The f32 tensor for one use: in place, or a widened copy in a pooled buffer that goes back
+    /// to the pool after the op (converted in parallel chunks: SDXL's UNet widens 2.6 G values a step).
+    func tensor(_ ctx: ComputeContext) throws -> Tensor {
         switch self {
         case .ready(let t): return t
-        case .widenOnUse(let r): return try Self.widen(r)
+        case .widenOnUse(let r):
+            let n = r.shape.reduce(1, *), size = r.dtype.size
+            guard n * size == r.data.count else { return try Self.widen(r) }  // let Tensor(record:) say what is wrong
+            let out = try ctx.empty(r.shape)
+            let dst = out.mutablePointer, data = r.data, dtype = r.dtype
+            ctx.parallelFor(n, grain: 1 << 16) { range in
+                guard let part = data.slice(offset: range.lowerBound * size, count: range.count * size) else { return }
+                ElementConversion.toF32(part, dtype, into: dst + range.lowerBound, count: range.count)
+            }
+            return out
         }
     }
 

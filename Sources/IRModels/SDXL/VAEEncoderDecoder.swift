@@ -21,41 +21,49 @@ struct VAEMidBlock {
 
 /// diffusers `Encoder` (double_z): conv_in → down blocks (resnets, then a stride-2 downsampler
 /// on every level but the last) → mid block → GroupNorm → SiLU → conv_out to 2·latent channels.
-struct VAEEncoder {
+///
+/// `withOutput: false` builds it without conv_norm_out/conv_out: UniLDiff's LQ encoder
+/// (`denoise_encoder`, a copy of the VAE encoder minus those layers) returns the mid-block
+/// features, `features(_:_:)`; `scope` names where the weights live ("encoder", "denoise_encoder").
+public struct VAEEncoder {
     let convIn: Conv2dLayer
     let levels: [(resnets: [ResnetBlock2D], down: Downsample2D?)]
     let mid: VAEMidBlock
-    let normOut: GroupNormLayer
-    let convOut: Conv2dLayer
+    let output: (norm: GroupNormLayer, conv: Conv2dLayer)?
 
-    init(_ w: Weights, config c: SDXLVAEConfig) throws {
+    public init(_ w: Weights, config c: SDXLVAEConfig, scope: String = "encoder", withOutput: Bool = true) throws {
         let eps = SDXLVAEConfig.normEps, g = c.normNumGroups, top = c.blockOutChannels[c.levels - 1]
-        convIn = try Conv2dLayer(w, "encoder.conv_in", out: c.blockOutChannels[0], in: c.inChannels, kernel: 3, padding: 1, bias: true)
+        convIn = try Conv2dLayer(w, "\(scope).conv_in", out: c.blockOutChannels[0], in: c.inChannels, kernel: 3, padding: 1, bias: true)
         var prev = c.blockOutChannels[0]
         var built = [(resnets: [ResnetBlock2D], down: Downsample2D?)]()
         for (i, ch) in c.blockOutChannels.enumerated() {
-            let scope = "encoder.down_blocks.\(i)"
+            let level = "\(scope).down_blocks.\(i)"
             let resnets = try (0..<c.layersPerBlock).map {
-                try ResnetBlock2D(w, "\(scope).resnets.\($0)", in: $0 == 0 ? prev : ch, out: ch, groups: g, eps: eps)
+                try ResnetBlock2D(w, "\(level).resnets.\($0)", in: $0 == 0 ? prev : ch, out: ch, groups: g, eps: eps)
             }
-            let down = i < c.levels - 1 ? try Downsample2D(w, "\(scope).downsamplers.0", channels: ch, asymmetricPad: true) : nil
+            let down = i < c.levels - 1 ? try Downsample2D(w, "\(level).downsamplers.0", channels: ch, asymmetricPad: true) : nil
             built.append((resnets, down))
             prev = ch
         }
         levels = built
-        mid = try VAEMidBlock(w, "encoder.mid_block", channels: top, groups: g)
-        normOut = try GroupNormLayer(w, "encoder.conv_norm_out", channels: top, groups: g, eps: eps)
-        convOut = try Conv2dLayer(w, "encoder.conv_out", out: 2 * c.latentChannels, in: top, kernel: 3, padding: 1, bias: true)
+        mid = try VAEMidBlock(w, "\(scope).mid_block", channels: top, groups: g)
+        output = withOutput ? (try GroupNormLayer(w, "\(scope).conv_norm_out", channels: top, groups: g, eps: eps),
+                               try Conv2dLayer(w, "\(scope).conv_out", out: 2 * c.latentChannels, in: top, kernel: 3, padding: 1, bias: true)) : nil
     }
 
-    func callAsFunction(_ ctx: ComputeContext, _ image: Tensor) throws -> Tensor {
+    /// The mid block's output [B, top channels, H/f, W/f].
+    public func features(_ ctx: ComputeContext, _ image: Tensor) throws -> Tensor {
         var x = try convIn(ctx, image)
         for level in levels {
             for r in level.resnets { x = try r(ctx, x) }
             if let down = level.down { x = try down(ctx, x) }
         }
-        x = try mid(ctx, x)
-        return try convOut(ctx, try ctx.silu(try normOut(ctx, x)))
+        return try mid(ctx, x)
+    }
+
+    public func callAsFunction(_ ctx: ComputeContext, _ image: Tensor) throws -> Tensor {
+        guard let output else { throw ModelError("this VAE encoder was built without conv_norm_out/conv_out: use its features") }
+        return try output.conv(ctx, try ctx.silu(try output.norm(ctx, try features(ctx, image))))
     }
 }
 

@@ -222,7 +222,7 @@ public struct SDXLUNetConfig: ArchitectureConfig {
         let depth = (0..<n).map { i in
             attn[i] ? t.count(indicesUnder: "down_blocks.\(i).attentions.0.transformer_blocks.")
                 : t.count(indicesUnder: "up_blocks.\(n - 1 - i).attentions.0.transformer_blocks.")
-        }.enumerated().map { $1 == 0 ? 1 : $1 }
+        }.map { max($0, 1) }  // a level without transformers still has an entry (SDXL: 1)
         let cross = t.dim("mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight", 1) ?? 2048
         let heads = widths.map { $0 % 64 == 0 ? $0 / 64 : 1 }
         var groups = 32
