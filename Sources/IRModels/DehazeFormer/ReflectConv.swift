@@ -9,7 +9,7 @@ struct ReflectConv2d {
     }
 
     func callAsFunction(_ ctx: ComputeContext, _ x: Tensor) throws -> Tensor {
-        try ctx.conv2d(x, weight: try conv.weight.tensor(), bias: conv.bias, stride: Size2(conv.stride), padding: Size2(conv.padding),
+        try ctx.conv2d(x, weight: try conv.weight.tensor(ctx), bias: conv.bias, stride: Size2(conv.stride), padding: Size2(conv.padding),
                        paddingMode: .reflect)
     }
 }
