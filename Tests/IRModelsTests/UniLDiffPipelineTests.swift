@@ -2,6 +2,7 @@ import XCTest
 import IRRuntime
 import IRModels
 import IRRegistry
+import IRCheckpoint
 
 /// The whole UniLDiff restorer against PyTorch (Tools/gen_unildiff_pipeline_golden.py,
 /// Tests/Fixtures/models/unildiff-e2e/): tiny VAE, LQ encoder, UNet, both text encoders and DAFF
@@ -49,6 +50,22 @@ final class UniLDiffPipelineTests: XCTestCase {
         m.prompt = nil
         let unprompted = try m.run(lq, aux: ["noise": try XCTUnwrap(io["noise"])], progress: nil)
         XCTAssertGreaterThan(maxAbsDifference(unprompted, expected), 1e-3)
+    }
+
+    /// The older upstream spelling `information_transformer_layes.` imports under the right name.
+    func testOldDAFFSpellingIsRenamedOnImport() throws {
+        let manifest = try XCTUnwrap(try Zoo.embedded().manifest("unildiff"))
+        let rules = try XCTUnwrap(manifest.layout(named: "irzoo-unildiff"))
+        var tensors = try CheckpointReader.read(path: e2e.path("unildiff.safetensors")).tensors
+        var renamed = 0
+        for i in tensors.indices where tensors[i].name.hasPrefix("unet.information_transformer_layers.") {
+            tensors[i].name = tensors[i].name.replacingOccurrences(of: "_layers.", with: "_layes.")
+            renamed += 1
+        }
+        XCTAssertEqual(renamed, 48)
+        let mapped = try KeyMapper.apply(rules, to: tensors).tensors
+        let config = try e2e.config(family: "unildiff")
+        XCTAssertTrue(InventoryCheck.check(expected: config.inventory, tensors: mapped).isExact)
     }
 
     func testSeededRunsAreReproducibleAndOddSizesArePadded() throws {
