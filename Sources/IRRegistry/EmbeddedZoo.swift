@@ -2517,7 +2517,7 @@ enum EmbeddedZoo {
 {
   "$schema": "../Schemas/zoo-manifest.schema.json",
   "id": "unildiff-daem",
-  "family": "unildiff",
+  "family": "unildiff-module",
   "title": "UniLDiff DAEM (detail-aware expert module)",
   "summary": "Four NAFBlock-style experts with top-1 routing and a shared MDTA branch; the paper places it in the VAE decoder, but no public code does.",
   "paper": {
@@ -2578,7 +2578,7 @@ enum EmbeddedZoo {
 {
   "$schema": "../Schemas/zoo-manifest.schema.json",
   "id": "unildiff-daff",
-  "family": "unildiff",
+  "family": "unildiff-module",
   "title": "UniLDiff DAFF (degradation-aware feature fusion)",
   "summary": "FLUX-style double-stream and single-stream DiT blocks injecting LQ features after the UNet's conv_in (timestep x1000, no positional embedding, zero-initialised output projection), with condition_embedding and spatial_ch_projs.",
   "paper": {
@@ -2646,7 +2646,7 @@ enum EmbeddedZoo {
 {
   "$schema": "../Schemas/zoo-manifest.schema.json",
   "id": "unildiff-lq-encoder",
-  "family": "unildiff",
+  "family": "unildiff-module",
   "title": "UniLDiff LQ encoder",
   "summary": "A trained copy of the SDXL VAE encoder without conv_norm_out and conv_out: the 512-channel mid-block feature at 1/8 resolution.",
   "paper": {
@@ -2704,7 +2704,7 @@ enum EmbeddedZoo {
   "id": "unildiff",
   "family": "unildiff",
   "title": "UniLDiff (SDXL + DAFF + DAEM)",
-  "summary": "Latent diffusion restorer: SDXL VAE and UNet with an LQ encoder and DAFF fusion after conv_in, a DAEM expert module in the decoder, Euler sampling from the noised LQ latent at t = 999 (20 steps, CFG 5).",
+  "summary": "Latent diffusion restorer: SDXL VAE, UNet and both text encoders with an LQ encoder and DAFF fusion after conv_in; Euler sampling from the noised LQ latent at t = 999 (20 steps, CFG 5 against the empty prompt). The paper's DAEM decoder module is not in the pipeline (its placement is not in any public code).",
   "paper": {
     "title": "UniLDiff: Unlocking the Power of Diffusion Priors for All-in-One Image Restoration"
   },
@@ -2724,19 +2724,84 @@ enum EmbeddedZoo {
     "low-light"
   ],
   "config": {
-    "scheduler": "EulerDiscreteScheduler",
-    "steps": 20,
-    "guidance_scale": 5.0,
-    "start_timestep": 999,
-    "components": [
-      "sdxl-vae",
-      "sdxl-unet",
-      "clip-vit-l-14-text",
-      "openclip-vit-bigg-14-text",
-      "unildiff-lq-encoder",
-      "unildiff-daff",
-      "unildiff-daem"
-    ]
+    "vae": {
+      "block_out_channels": [
+        128,
+        256,
+        512,
+        512
+      ],
+      "layers_per_block": 2,
+      "latent_channels": 4,
+      "norm_num_groups": 32,
+      "scaling_factor": 0.13025
+    },
+    "unet": {
+      "block_out_channels": [
+        320,
+        640,
+        1280
+      ],
+      "down_block_types": [
+        "DownBlock2D",
+        "CrossAttnDownBlock2D",
+        "CrossAttnDownBlock2D"
+      ],
+      "up_block_types": [
+        "CrossAttnUpBlock2D",
+        "CrossAttnUpBlock2D",
+        "UpBlock2D"
+      ],
+      "layers_per_block": 2,
+      "transformer_layers_per_block": [
+        1,
+        2,
+        10
+      ],
+      "attention_head_dim": [
+        5,
+        10,
+        20
+      ],
+      "cross_attention_dim": 2048,
+      "addition_embed_type": "text_time",
+      "addition_time_embed_dim": 256,
+      "projection_class_embeddings_input_dim": 2816,
+      "norm_num_groups": 32,
+      "norm_eps": 1e-05
+    },
+    "text_encoder": {
+      "hidden_size": 768,
+      "intermediate_size": 3072,
+      "num_hidden_layers": 12,
+      "num_attention_heads": 12,
+      "max_position_embeddings": 77,
+      "vocab_size": 49408,
+      "hidden_act": "quick_gelu",
+      "layer_norm_eps": 1e-05,
+      "eos_token_id": 2,
+      "pad_token": "<|endoftext|>"
+    },
+    "text_encoder_2": {
+      "hidden_size": 1280,
+      "intermediate_size": 5120,
+      "num_hidden_layers": 32,
+      "num_attention_heads": 20,
+      "max_position_embeddings": 77,
+      "vocab_size": 49408,
+      "hidden_act": "gelu",
+      "layer_norm_eps": 1e-05,
+      "projection_dim": 1280,
+      "eos_token_id": 2,
+      "pad_token": "!"
+    },
+    "daff": {
+      "hidden_size": 1024,
+      "num_heads": 16,
+      "mlp_ratio": 4.0,
+      "depth": 1,
+      "depth_single_blocks": 1
+    }
   },
   "input": {
     "colorSpace": "RGB",
@@ -2751,19 +2816,35 @@ enum EmbeddedZoo {
     "clampOutput": false,
     "tiling": "tiled encode/decode with overlap (planned)"
   },
-  "layouts": [],
+  "layouts": [
+    {
+      "name": "irzoo-unildiff",
+      "description": "one file with a diffusers pipeline's component prefixes (irzoo's choice; no UniLDiff weights are published): unet.* (SDXL UNet, diffusers names) with the modules upstream attaches to the UNet, unet.denoise_encoder.* (LQ encoder), unet.condition_embedding.*, unet.information_transformer_layers.* (DAFF), unet.spatial_ch_projs.*; vae.* (diffusers AutoencoderKL); text_encoder.* (transformers CLIPTextModel); text_encoder_2.* (CLIPTextModelWithProjection). The older upstream spelling information_transformer_layes. is accepted. Import the tokenizer with --vocab.",
+      "containers": [
+        "safetensors",
+        "torch-zip"
+      ],
+      "renames": [
+        {
+          "from": "unet.information_transformer_layes.{rest*}",
+          "to": "unet.information_transformer_layers.{rest}"
+        }
+      ]
+    }
+  ],
   "golden": {
-    "fixture": "models/unildiff-step",
+    "fixture": "models/unildiff-e2e",
     "maxAbsError": 0.0001,
-    "description": "two full denoising steps: a tiny SDXL UNet (8/16 channels, Tools/gen_sdxl_unet_goldens.py's config, randomised) with the tiny DAFF of models/unildiff injected after conv_in, CFG 5 over [negative; positive] text, Euler on the 7-step SDXL schedule; written by Tools/gen_unildiff_goldens.py with diffusers 0.42"
+    "description": "the whole pipeline, 3 Euler steps with CFG 5 at 16x24 pixels: a tiny VAE (8/32 channels) and LQ encoder, tiny SDXL UNet (8/16), tiny CLIP-L-style and bigG-style text encoders (width 4, the full 49408-token vocabulary), tiny DAFF (hidden 16), every value randomised, fp16 weights; torch's noise fed in as the aux input 'noise'; written by Tools/gen_unildiff_pipeline_golden.py with diffusers 0.42 and transformers 5"
   },
-  "runnable": false,
-  "reason": "no published weights; the Swift denoiser (SDXL UNet + DAFF after conv_in + CFG + Euler) is golden-tested, but the text encoders, LQ encoder and VAE are not yet assembled into `irzoo run` (issue 8)",
+  "runnable": true,
   "notes": [
     "Sampler from code (pipeline_FaithDiff_tlc.py): the checkpoint folder's EulerDiscreteScheduler (SDXL config: scaled_linear 0.00085..0.012, 1000 steps, leading spacing, steps_offset 1, epsilon), 20 steps, CFG 5 with an empty negative prompt; the same LQ embedding serves both CFG halves.",
     "Start point: DDPMScheduler.add_noise(LQ latent * 0.13025, noise * init_noise_sigma, t = 999); the fresh noise is scaled by the Euler init_noise_sigma first (prepare_latents), a quirk kept as is.",
-    "The LQ image reaches the VAE encoder as image_processor output (already in [-1, 1]) times 2 minus 1, a double normalisation observed in the pipeline code; not verified against a trained checkpoint.",
-    "irzoo's Gaussian draws differ from torch's generator: same seed, different noise; goldens feed torch's noise in."
+    "irzoo's Gaussian draws differ from torch's generator: same seed, different noise; goldens feed torch's noise in.",
+    "Reconstructed (irzoo's choices, not verified against trained weights): the LQ image enters both encoders as 2x-1 once (the pipeline code normalises twice, see docs/UNILDIFF.md); the start latent is the VAE posterior mean; the empty negative prompt is encoded (not zeroed); time ids are (H, W, 0, 0, H, W) of the padded image; the one-file layout and its prefixes.",
+    "DAEM is not in the pipeline: the only code attaches it to the UNet up path and disables it (use_moe=False); the paper puts it in the VAE decoder without saying where. The block is golden-tested on its own (unildiff-daem).",
+    "Upstream tiles the latent at 128x128 with 0.5 overlap; irzoo samples the whole latent at once."
   ]
 }
 

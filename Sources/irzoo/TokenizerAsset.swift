@@ -17,8 +17,8 @@ enum TokenizerAsset {
     /// are not a CLIP BPE merges file (checked by building the tokenizer once).
     static func attach(_ path: String, to mapping: inout Importer.Mapping) throws {
         let family = (try Zoo.embedded()).manifest(mapping.architecture)?.family ?? mapping.architecture
-        guard family == CLIPTextConfig.family else {
-            throw CLIError(.usage, "--vocab is for text encoders (clip-text); this checkpoint imports as \(mapping.architecture)")
+        guard family == CLIPTextConfig.family || family == UniLDiffConfig.family else {
+            throw CLIError(.usage, "--vocab is for text encoders (clip-text) and unildiff; this checkpoint imports as \(mapping.architecture)")
         }
         let bytes = try read(path)
         do {  // refuse a file that is not CLIP's merges now, not at the first run

@@ -108,7 +108,9 @@ final class CLIPTextCLITests: XCTestCase {
         }
         try expect(["clip-l", "--prompt", "x", "--output", out], status: 2, "no tokenizer vocabulary")
         try expect(["clip-l", "--prompt", "x", "--vocab", vocab, "--output", cli.path("x.png")], status: 2, ".npy")
-        try expect(["clip-l", "--prompt", "x", "--input", vocab, "--vocab", vocab, "--output", out], status: 2, "not both", parserError: true)
+        // --prompt next to --input is unildiff's (a text-guided restorer), not a text encoder's.
+        try expect(["clip-l", "--prompt", "x", "--input", TestSupport.fixture("models/unildiff-e2e/lq.png"), "--vocab", vocab, "--output", out],
+                   status: 2, "is for unildiff")
         try expect(["clip-l", "--output", out], status: 2, "--input", parserError: true)
         let bogus = cli.path("bogus.txt")
         try Data("#version: 0.2\na b\n".utf8).write(to: URL(fileURLWithPath: bogus))

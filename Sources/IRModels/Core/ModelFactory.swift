@@ -9,10 +9,10 @@ public enum ModelFactory {
                                                     AnyIRConfig.family, PromptIRConfig.family, RestormerConfig.family,
                                                     NAFNetConfig.family, DehazeFormerConfig.family, RetinexFormerConfig.family,
                                                     CLIPTextConfig.family, SDXLVAEConfig.family, SDXLUNetConfig.family,
-                                                    UniRestorerConfig.family]
+                                                    UniRestorerConfig.family, UniLDiffConfig.family]
 
     /// Families whose f16/bf16 weights are widened per layer run instead of at load (`WeightWidening`).
-    public static let perLayerWidening: Set<String> = [SDXLVAEConfig.family, SDXLUNetConfig.family]
+    public static let perLayerWidening: Set<String> = [SDXLVAEConfig.family, SDXLUNetConfig.family, UniLDiffConfig.family]
 
     public static func canRun(family: String) -> Bool { runnableFamilies.contains(family) }
 
@@ -59,6 +59,7 @@ public enum ModelFactory {
         if let c = config.typed(SDXLVAEConfig.self) { return try AutoencoderKLModel(config: c, weights: weights, context: context) }
         if let c = config.typed(SDXLUNetConfig.self) { return try SDXLUNetModel(config: c, weights: weights, context: context) }
         if let c = config.typed(UniRestorerConfig.self) { return try UniRestorerModel(config: c, weights: weights, context: context) }
+        if let c = config.typed(UniLDiffConfig.self) { return try UniLDiffModel(config: c, weights: weights, context: context) }
         throw ModelError("family '\(config.family)' has no Swift model (runnable: \(runnableFamilies.joined(separator: ", ")))")
     }
 }

@@ -31,8 +31,14 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "The input image: a .png, or a float32 .npy [1, C, H, W].")
     var input: String = ""
 
-    @Option(name: .long, help: "Text for a text encoder (clip-text), instead of --input (see docs/CLI.md).")
+    @Option(name: .long, help: "Text for a text encoder (clip-text), instead of --input; for unildiff, the prompt that guides the restoration of --input (see docs/CLI.md).")
     var prompt: String?
+
+    @Option(name: .long, help: "unildiff only: Euler sampling steps (default 20).")
+    var steps: Int?
+
+    @Option(name: .long, help: "unildiff only: seed of the start noise (default 0; irzoo's generator, not torch's).")
+    var seed: UInt64?
 
     @Option(name: .long, help: "With --prompt: CLIP's BPE file (open_clip's bpe_simple_vocab_16e6.txt.gz, or its text); default: the one imported with the model.")
     var vocab: String?
@@ -81,10 +87,11 @@ struct Run: ParsableCommand {
         if let bitDepth, bitDepth != 8 && bitDepth != 16 { throw ValidationError("--bit-depth must be 8 or 16") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if `repeat` < 1 { throw ValidationError("--repeat must be at least 1") }
+        if let steps, steps < 1 || steps > 1000 { throw ValidationError("--steps must be 1...1000") }
     }
 
     func run() throws {
-        if let prompt { return try RunText.run(self, prompt: prompt) }
+        if let prompt, input.isEmpty { return try RunText.run(self, prompt: prompt) }
         let started = Terminal.now()
         for (flag, path) in [("--input", input), ("--output", output)] where RunFile.kind(path) == nil {
             throw CLIError(.usage, "\(flag) \(path): expected a .png or .npy file")
@@ -103,6 +110,7 @@ struct Run: ParsableCommand {
             vae.mode = mode
         }
         try RunRouting.force(expert, on: model, name: name)
+        let diffusion = try RunDiffusion.configure(model, run: self, storedVocabulary: loaded.vocabulary)
 
         // Every input, checked against the model before any work.
         let image = try RunInput.read(input, kind: RunFile.kind(input)!, channels: model.inputChannels)
@@ -130,7 +138,7 @@ struct Run: ParsableCommand {
             try RunOutput.writePNG(pass.result, like: image, to: output, bitDepth: depth)
         }
         let quality = try referenceImage.map { try RunQuality.measure($0, input: image, output: output, outKind: outKind, result: pass.result) }
-        report(installed, model: model, notes: loaded.notes, input: image.tensor, pass: pass, format: format,
+        report(installed, model: model, notes: loaded.notes + diffusion.notes, input: image.tensor, pass: pass, format: format,
                aux: auxTensors.keys.sorted(), quality: quality, totalSeconds: Terminal.now() - started)
     }
 
@@ -193,6 +201,7 @@ struct Run: ParsableCommand {
                 ("total_seconds", .double(totalSeconds)),
             ]
             if let tilingNote { fields.append(("tiling_note", .string(tilingNote))) }
+            fields += RunDiffusion.jsonFields(model)
             if !auxNames.isEmpty { fields.append(("aux", .array(auxNames.map { .string($0) }))) }
             if !notes.isEmpty { fields.append(("notes", .array(notes.map { .string($0) }))) }
             if let routing = RunRouting.json(model) { fields.append(("routing", routing)) }

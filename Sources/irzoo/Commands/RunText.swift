@@ -17,7 +17,14 @@ enum RunText {
             }
             return
         }
-        if !c.input.isEmpty { throw ValidationError("give --input or --prompt, not both") }
+        // --input with --prompt: a text-guided restorer (unildiff), checked once the model is loaded.
+        if !c.input.isEmpty {
+            if c.pooledOutput != nil { throw ValidationError("--pooled-output is for a text encoder's --prompt, without --input") }
+            return
+        }
+        for (flag, given) in [("--steps", c.steps != nil), ("--seed", c.seed != nil)] where given {
+            throw ValidationError("\(flag) is for unildiff, with --input")
+        }
         for (flag, given) in [("--tile", c.tile != nil), ("--aux", c.aux != nil), ("--reference", c.reference != nil),
                               ("--bit-depth", c.bitDepth != nil)] where given {
             throw ValidationError("\(flag) does not apply to --prompt")
