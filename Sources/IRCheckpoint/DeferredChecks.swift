@@ -33,9 +33,11 @@ public struct DeferredChecks: @unchecked Sendable {
             done.signal()
         }
 
-        /// Blocks until the checks are done; throws what they threw. Call once.
+        /// Blocks until the checks are done; throws what they threw. May be called again (a
+        /// caller's `defer` waits on error paths too, so no check outlives the process's exit).
         public func wait() throws {
             done.wait()
+            done.signal()
             try outcome.get()
         }
     }

@@ -53,6 +53,7 @@ struct Importer {
         let started = Terminal.now()
         // Hash the source on another core while the reader parses (and CRC-checks) it.
         let digest = SourceDigest(path: request.path)
+        defer { digest.stop() }
         let source = try SourceFile.open(request.path, select: request.select, permissive: request.permissive)
         TestHooks.pause(at: "loaded")
 

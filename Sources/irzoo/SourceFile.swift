@@ -61,10 +61,13 @@ struct SourceFile {
 final class SourceDigest: @unchecked Sendable {
     private let group = DispatchGroup()
     private var result: Result<(sha256: String, size: Int), Error> = .failure(CLIError(.failure, "not started"))
+    /// Set by `stop()`; the hashing loop checks it between reads. Guarded by `lock`.
+    private var stopped = false
+    private let lock = DispatchSemaphore(value: 1)
 
     init(path: String) {
         DispatchQueue.global().async(group: group) { [self] in
-            result = Result { try Self.hash(path) }
+            result = Result { try hash(path) }
         }
     }
 
@@ -73,7 +76,20 @@ final class SourceDigest: @unchecked Sendable {
         return try result.get()
     }
 
-    private static func hash(_ path: String) throws -> (sha256: String, size: Int) {
+    /// Ends the hashing early and waits for its thread. Every caller runs this on its way out
+    /// (`defer`): a process that exits while the thread still hashes can crash in libcrypto's
+    /// exit-time cleanup, turning a clean one-line error into a signal 11.
+    func stop() {
+        lock.wait(); stopped = true; lock.signal()
+        group.wait()
+    }
+
+    private var isStopped: Bool {
+        lock.wait(); defer { lock.signal() }
+        return stopped
+    }
+
+    private func hash(_ path: String) throws -> (sha256: String, size: Int) {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw CLIError(.unreadableInput, "\(path): cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -83,17 +99,17 @@ final class SourceDigest: @unchecked Sendable {
         defer { buffer.deallocate() }
         var h = SHA256Hasher()
         var total = 0
-        while true {
+        while !isStopped {
             let n = read(fd, buffer, size)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw CLIError(.unreadableInput, "\(path): read failed: \(String(cString: strerror(errno)))")
             }
-            if n == 0 { break }
+            if n == 0 { return (h.finalizeHex(), total) }
             h.update(UnsafeRawBufferPointer(start: buffer, count: n))
             total += n
         }
-        return (h.finalizeHex(), total)
+        throw CLIError(.failure, "\(path): hashing stopped")
     }
 }
 

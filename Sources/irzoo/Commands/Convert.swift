@@ -35,6 +35,7 @@ struct Convert: ParsableCommand {
         let started = Terminal.now()
         // For .irw, hash the source on another core while the reader parses (and CRC-checks) it.
         let sourceDigest = lower.hasSuffix(".irw") ? SourceDigest(path: file) : nil
+        defer { sourceDigest?.stop() }
         // For .safetensors, the CRCs of large zip members are checked on another core while the
         // kernel copies them, and the output is renamed into place only when all of them match.
         let toSafetensors = lower.hasSuffix(".safetensors")
@@ -43,6 +44,7 @@ struct Convert: ParsableCommand {
         var written = 0
         if toSafetensors {
             let checks = src.deferred.start()
+            defer { _ = try? checks.wait() }
             try SafetensorsWriter.write(src.tensors, to: output, dtype: conversion, durable: !noFsync,
                                         beforeCommit: { try checks.wait() })
             written = DurableFile.size(of: output) ?? 0
