@@ -195,7 +195,7 @@ DEFINE_COPY_ROWS(copy_base_8, , 4, 8)
 // instead of once per block of columns: 5% of a 3x3 convolution with 64 output channels).
 #define IRK_A_CACHE (256 * 1024)
 // Depth of an AVX-512 panel. 1024 (was 256) on Zen 4: fewer loads and stores of the C tile between
-// depth blocks; measured +2 to +10% on 3x3 convolutions (64..1280 channels) and +4 to +15% on
+// depth blocks; measured +1 to +10% on 3x3 convolutions (64..1280 channels) and up to +17% on
 // linear-layer shapes per core, with the A block (120 x 1024) and a B panel (1024 x 64) still in a
 // 1 MiB L2 (docs/RUNTIME.md, "GEMM depth blocking"). B blocks of 1024 columns keep the workspace at
 // about 6 MB per thread (2048 measured the same).
