@@ -2772,7 +2772,7 @@ enum EmbeddedZoo {
 {
   "$schema": "../Schemas/zoo-manifest.schema.json",
   "id": "unirestorer-lora",
-  "family": "unirestorer",
+  "family": "unirestorer-lora",
   "title": "UniRestorer-LoRA (reconstructed)",
   "summary": "One base Restormer plus a rank-8 ConvLoRA delta, LayerNorms and temperatures per expert; reconstructed from the paper and the released LoRA code (no separate builder or checkpoint exists).",
   "paper": {
@@ -2822,7 +2822,7 @@ enum EmbeddedZoo {
   "layouts": [],
   "parameters": 171000000,
   "runnable": false,
-  "reason": "no published weights, and the Swift LoRA-Restormer and router are not written yet (issue 7)",
+  "reason": "no published weights; the stored form (one base Restormer plus per-expert LoRA deltas, norms and temperatures) is not written yet; the router and merged LoRA experts run in the full unirestorer entry (issue 7)",
   "notes": [
     "parameters is the paper's rounded 171 M.",
     "Every inferred part is marked in shared/architectures/unirestorer.md §5."
@@ -2860,17 +2860,166 @@ enum EmbeddedZoo {
     "low-light"
   ],
   "config": {
-    "embed_dim": 512,
-    "num_feat": 48,
-    "topk": 1,
-    "num_experts": [
-      1,
-      7,
-      22
+    "router": {
+      "hidden_size": 768,
+      "intermediate_size": 3072,
+      "num_hidden_layers": 12,
+      "num_attention_heads": 12,
+      "patch_size": 32,
+      "image_size": 224,
+      "num_channels": 3,
+      "projection_dim": 512,
+      "layer_norm_eps": 1e-05,
+      "hidden_act": "gelu"
+    },
+    "head_layers": 5,
+    "leaves": 22,
+    "levels": 3,
+    "path_table": [
+      [
+        0,
+        1,
+        8
+      ],
+      [
+        0,
+        1,
+        9
+      ],
+      [
+        0,
+        1,
+        10
+      ],
+      [
+        0,
+        2,
+        11
+      ],
+      [
+        0,
+        2,
+        12
+      ],
+      [
+        0,
+        2,
+        13
+      ],
+      [
+        0,
+        3,
+        14
+      ],
+      [
+        0,
+        3,
+        15
+      ],
+      [
+        0,
+        3,
+        16
+      ],
+      [
+        0,
+        4,
+        17
+      ],
+      [
+        0,
+        4,
+        18
+      ],
+      [
+        0,
+        4,
+        19
+      ],
+      [
+        0,
+        4,
+        20
+      ],
+      [
+        0,
+        4,
+        21
+      ],
+      [
+        0,
+        4,
+        22
+      ],
+      [
+        0,
+        4,
+        23
+      ],
+      [
+        0,
+        5,
+        24
+      ],
+      [
+        0,
+        5,
+        25
+      ],
+      [
+        0,
+        6,
+        26
+      ],
+      [
+        0,
+        6,
+        27
+      ],
+      [
+        0,
+        7,
+        28
+      ],
+      [
+        0,
+        7,
+        29
+      ]
     ],
-    "lora_rank": 8,
-    "lora_alpha": 16,
-    "router_clip": "daclip_ViT-B-32"
+    "pool": [
+      "l0_experts.0",
+      "l1_experts.0",
+      "l1_experts.1",
+      "l1_experts.2",
+      "l1_experts.3",
+      "l1_experts.4",
+      "l1_experts.5",
+      "l1_experts.6",
+      "l2_experts.0",
+      "l2_experts.1",
+      "l2_experts.2",
+      "l2_experts.3",
+      "l2_experts.4",
+      "l2_experts.5",
+      "l2_experts.6",
+      "l2_experts.7",
+      "l2_experts.8",
+      "l2_experts.9",
+      "l2_experts.10",
+      "l2_experts.11",
+      "l2_experts.12",
+      "l2_experts.13",
+      "l2_experts.14",
+      "l2_experts.15",
+      "l2_experts.16",
+      "l2_experts.17",
+      "l2_experts.18",
+      "l2_experts.19",
+      "l2_experts.20",
+      "l2_experts.21"
+    ],
+    "experts": []
   },
   "input": {
     "colorSpace": "RGB",
@@ -2888,7 +3037,7 @@ enum EmbeddedZoo {
   "layouts": [
     {
       "name": "basicsr",
-      "description": "torch.save({'params': UniRestorer.state_dict()}) (18,471 keys)",
+      "description": "torch.save({'params': UniRestorer.state_dict()}) (18,471 keys); DA-CLIP's open_clip names (fused in_proj, x @ proj) mapped onto the CLIP tower's; each lN_experts.I keeps its own upstream names",
       "containers": [
         "torch-zip"
       ],
@@ -2929,17 +3078,115 @@ enum EmbeddedZoo {
         {
           "pattern": "{path*}.num_batches_tracked",
           "reason": "BatchNorm step counter (int64); inference reads only the running statistics"
+        },
+        {
+          "pattern": "l2_experts.22.{rest*}",
+          "reason": "23rd level-2 expert built by the released init_experts_three_layers; expert_pool stops at l2_experts.21, so it is never routed to"
+        },
+        {
+          "pattern": "lf_gate.0.noise.weight",
+          "reason": "noise-std half of the leaf gate (rows 22..43): noisy top-k gating in training only"
+        },
+        {
+          "pattern": "layer_gate.0.noise.weight",
+          "reason": "noise-std half of the level gate (rows 3..5): noisy top-k gating in training only"
         }
-      ]
+      ],
+      "splits": [
+        {
+          "from": "daclip_model.visual_control.transformer.transformer.resblocks.{n}.attn.in_proj_{p}",
+          "into": [
+            "daclip_model.visual_control.vision_model.encoder.layers.{n}.self_attn.q_proj.{p}",
+            "daclip_model.visual_control.vision_model.encoder.layers.{n}.self_attn.k_proj.{p}",
+            "daclip_model.visual_control.vision_model.encoder.layers.{n}.self_attn.v_proj.{p}"
+          ]
+        },
+        {
+          "from": "lf_gate.0.weight",
+          "into": [
+            "lf_gate.0.clean.weight",
+            "lf_gate.0.noise.weight"
+          ]
+        },
+        {
+          "from": "layer_gate.0.weight",
+          "into": [
+            "layer_gate.0.clean.weight",
+            "layer_gate.0.noise.weight"
+          ]
+        }
+      ],
+      "renames": [
+        {
+          "from": "daclip_model.visual_control.conv1.weight",
+          "to": "daclip_model.visual_control.vision_model.embeddings.patch_embedding.weight"
+        },
+        {
+          "from": "daclip_model.visual_control.class_embedding",
+          "to": "daclip_model.visual_control.vision_model.embeddings.class_embedding"
+        },
+        {
+          "from": "daclip_model.visual_control.positional_embedding",
+          "to": "daclip_model.visual_control.vision_model.embeddings.position_embedding.weight"
+        },
+        {
+          "from": "daclip_model.visual_control.ln_pre.{p}",
+          "to": "daclip_model.visual_control.vision_model.pre_layrnorm.{p}"
+        },
+        {
+          "from": "daclip_model.visual_control.ln_post.{p}",
+          "to": "daclip_model.visual_control.vision_model.post_layernorm.{p}"
+        },
+        {
+          "from": "daclip_model.visual_control.transformer.transformer.resblocks.{n}.attn.out_proj.{p}",
+          "to": "daclip_model.visual_control.vision_model.encoder.layers.{n}.self_attn.out_proj.{p}"
+        },
+        {
+          "from": "daclip_model.visual_control.transformer.transformer.resblocks.{n}.ln_1.{p}",
+          "to": "daclip_model.visual_control.vision_model.encoder.layers.{n}.layer_norm1.{p}"
+        },
+        {
+          "from": "daclip_model.visual_control.transformer.transformer.resblocks.{n}.ln_2.{p}",
+          "to": "daclip_model.visual_control.vision_model.encoder.layers.{n}.layer_norm2.{p}"
+        },
+        {
+          "from": "daclip_model.visual_control.transformer.transformer.resblocks.{n}.mlp.c_fc.{p}",
+          "to": "daclip_model.visual_control.vision_model.encoder.layers.{n}.mlp.fc1.{p}"
+        },
+        {
+          "from": "daclip_model.visual_control.transformer.transformer.resblocks.{n}.mlp.c_proj.{p}",
+          "to": "daclip_model.visual_control.vision_model.encoder.layers.{n}.mlp.fc2.{p}"
+        },
+        {
+          "from": "daclip_model.visual_control.proj",
+          "to": "daclip_model.visual_control.visual_projection.weight",
+          "transpose": true
+        }
+      ],
+      "loraMerge": {
+        "alpha": 16
+      }
     }
   ],
   "parameters": 1130961248,
   "stateDictKeys": 18471,
-  "runnable": false,
-  "reason": "the Swift expert families and router are not written yet (issue 7)",
+  "golden": {
+    "fixture": "models/unirestorer-tiny",
+    "maxAbsError": 0.0001,
+    "description": "tiny tree with the released shape (1 + 7 + 23 experts in init_experts_three_layers' order: Restormer WithBias/BiasFree, 4 LoRA-Restormers, DehazeFormer, RetinexFormer, NAFNetLocal) and a 64 px DA-CLIP controller; the router alone on a fixed tensor, natural routing of two images (pool 13, pool 28) and forced routing to one expert of each family, from PyTorch"
+  },
+  "runnable": true,
+  "auxInputs": [
+    {
+      "pattern": "daclip_lq",
+      "description": "the router's CLIP input [B, 3, 224, 224], already resized, cropped and normalised (e.g. by upstream's PIL pipeline); without it irzoo preprocesses the image itself"
+    }
+  ],
   "notes": [
-    "The released init_experts_three_layers builds 23 level-2 experts for 22 leaves: each expert's family must be detected from its keys, and l2_experts.22 is never routed to.",
-    "LoRA alpha (16, scale 2.0) is not stored in the checkpoint."
+    "The released init_experts_three_layers builds 23 level-2 experts for 22 leaves: each expert's family is detected from its keys (so pool 14 is a LoRA-Restormer, 24 a Restormer, 26 a DehazeFormer, 28 a RetinexFormer), and l2_experts.22 is never routed to (dropped).",
+    "LoRA alpha (16, scale 2.0) is not stored in the checkpoint: the layout's loraMerge merges the four LoRA experts at import (W + 2 * view(B @ A)).",
+    "config lists the router and the path table; the experts (family and config of each lN_experts.I) are read off the keys at import, never from a fixed list.",
+    "The CLIP input is made by irzoo's tensor preprocessing (torchvision bicubic antialias); upstream resizes with PIL (8-bit rounding between passes): docs/UNIRESTORER.md."
   ]
 }
 

@@ -167,9 +167,15 @@ public enum KeyMapper {
             for rule in layout.splits {
                 guard let caps = rule.from.match(t.name) else { continue }
                 let parts = try t.splitAxis0(into: rule.into.count)
-                for (part, target) in zip(parts, rule.into) {
+                parts: for (part, target) in zip(parts, rule.into) {
                     var renamedPart = part
                     renamedPart.name = try target.fill(caps)
+                    // A part the model does not read (a gate's noise half) is dropped by name.
+                    for (i, drop) in layout.drop.enumerated() where drop.pattern.matches(renamedPart.name) {
+                        dropped[i].names.append(renamedPart.name)
+                        dropped[i].elementCount += ShapeMath.elementCount(renamedPart.shape) ?? 0
+                        continue parts
+                    }
                     out.append(renamedPart)
                 }
                 splitCount += 1

@@ -70,6 +70,7 @@ public struct ArchitectureFamily: Sendable {
         ArchitectureFamily(CLIPTextConfig.self),
         ArchitectureFamily(SDXLVAEConfig.self),
         ArchitectureFamily(SDXLUNetConfig.self),
+        ArchitectureFamily(UniRestorerConfig.self),
     ]
 
     public static func named(_ id: String) -> ArchitectureFamily? { all.first { $0.id == id } }

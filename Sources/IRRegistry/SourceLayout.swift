@@ -2,7 +2,7 @@
 /// names into the model's own (upstream) names. Data in the manifest; applied by `KeyMapper`.
 ///
 /// Rules run in this order: strip one prefix, drop, split, rename, then the LoRA merge. Each rule
-/// sees the names the previous step produced.
+/// sees the names the previous step produced; drop rules also see the parts a split produces.
 public struct SourceLayout: Decodable, Sendable, Equatable {
     /// Short id, e.g. "basicsr", "lightning", "hf", "openai-torchscript".
     public var name: String

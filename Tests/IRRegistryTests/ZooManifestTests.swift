@@ -98,7 +98,13 @@ final class ZooManifestTests: XCTestCase {
         XCTAssertEqual(zoo.manifest("anyir-s")?.modelConfig?.typed(AnyIRConfig.self), .small)
         XCTAssertEqual(zoo.manifest("promptir")?.modelConfig?.typed(PromptIRConfig.self), .published)
         XCTAssertEqual(zoo.manifest("symunet")?.input.padMultiple, SymUNetConfig.published.padMultiple)
-        XCTAssertNil(zoo.manifest("unirestorer")?.modelConfig)
+        // UniRestorer's manifest config is the router and table; experts are read off each import's keys.
+        let uni = try XCTUnwrap(zoo.manifest("unirestorer")?.modelConfig?.typed(UniRestorerConfig.self))
+        XCTAssertEqual(uni.router, UniRestorerConfig.daclipViTB32)
+        XCTAssertEqual(uni.pathTable, UniRestorerConfig.releasedPathTable)
+        XCTAssertEqual(uni.pool, UniRestorerConfig.releasedPool)
+        XCTAssertTrue(uni.experts.isEmpty)
+        XCTAssertNil(zoo.manifest("unirestorer-lora")?.modelConfig)
     }
 
     func testConfigJSONIsCanonicalAndOverridable() throws {

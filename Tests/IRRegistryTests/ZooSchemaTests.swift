@@ -35,7 +35,8 @@ final class ZooSchemaTests: XCTestCase {
                            "anyir": "anyirConfig", "promptir": "promptirConfig",
                            "restormer": "restormerConfig", "nafnet": "nafnetConfig",
                            "dehazeformer": "dehazeformerConfig", "retinexformer": "retinexformerConfig",
-                           "clip-text": "clipTextConfig", "sdxl-vae": "sdxlVaeConfig", "sdxl-unet": "sdxlUnetConfig"]
+                           "clip-text": "clipTextConfig", "sdxl-vae": "sdxlVaeConfig", "sdxl-unet": "sdxlUnetConfig",
+                           "unirestorer": "unirestorerConfig"]
         XCTAssertEqual(Set(definitions.keys), Set(ArchitectureFamily.all.map(\.id)))
         var checked = Set<String>()
         for (name, text) in try manifests() {

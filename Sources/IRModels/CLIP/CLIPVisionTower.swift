@@ -46,7 +46,9 @@ struct CLIPEncoderLayer {
 /// The CLIP ViT vision tower in HF naming (`embeddings.*`, `pre_layrnorm`, `encoder.layers.N.*`),
 /// returning `last_hidden_state`: the last layer's output for every token (CLS first), without
 /// `post_layernorm` (HF applies that to the pooled CLS token only) and without any projection.
-/// OpenAI's layout reaches the same names through the registry's key mapping.
+/// `pooled` gives the image embedding instead (CLS → post LayerNorm → projection, no L2 norm):
+/// open_clip's `VisionTransformer` output, which DA-CLIP's controller in UniRestorer returns.
+/// OpenAI's and open_clip's layouts reach the same names through the registry's key mapping.
 struct CLIPVisionTower {
     let config: CLIPVisionConfig
     let patchEmbedding: Tensor
@@ -54,6 +56,7 @@ struct CLIPVisionTower {
     let positionEmbedding: Tensor
     let preNorm: LayerNormLayer
     let layers: [CLIPEncoderLayer]
+    let postNorm: LayerNormLayer
 
     /// `w` is scoped to the tower (`vision_model`, or `clip_model.vision_model` inside SE-SymUNet).
     init(_ w: Weights, config c: CLIPVisionConfig) throws {
@@ -64,6 +67,16 @@ struct CLIPVisionTower {
         positionEmbedding = try w.tensor("embeddings.position_embedding.weight", shape: [c.tokens, d])
         preNorm = try LayerNormLayer(w, "pre_layrnorm", d, eps: Float(c.layerNormEps))
         layers = try (0..<c.layers).map { try CLIPEncoderLayer(w.scoped("encoder.layers.\($0)"), config: c) }
+        postNorm = try LayerNormLayer(w, "post_layernorm", d, eps: Float(c.layerNormEps))
+    }
+
+    /// last_hidden_state [B, N, D] → the CLS token after `post_layernorm`, times `projection`ᵀ
+    /// ([P, D], nn.Linear layout; open_clip's `x @ proj` arrives transposed) → [B, P].
+    func pooled(_ ctx: ComputeContext, hidden: Tensor, projection: Tensor) throws -> Tensor {
+        let (b, n, d) = (hidden.shape[0], hidden.shape[1], hidden.shape[2])
+        let cls = try ctx.empty([b, d])
+        for i in 0..<b { (cls.mutablePointer + i * d).update(from: hidden.pointer + i * n * d, count: d) }
+        return try ctx.linear(try postNorm(ctx, cls), weight: projection)
     }
 
     /// Normalised pixels [B, C, S, S] → last_hidden_state [B, 1 + (S/p)², D].

@@ -67,6 +67,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Run the forward pass this many times and report the fastest (benchmarks; the first pass also maps the weights in).")
     var `repeat`: Int = 1
 
+    @Option(name: .long, help: "Mixture-of-experts models (unirestorer): run this expert (pool index) instead of routing.")
+    var expert: Int?
+
     @Flag(name: .long, help: "Print one JSON object on stdout.")
     var json = false
 
@@ -99,6 +102,7 @@ struct Run: ParsableCommand {
             }
             vae.mode = mode
         }
+        try RunRouting.force(expert, on: model, name: name)
 
         // Every input, checked against the model before any work.
         let image = try RunInput.read(input, kind: RunFile.kind(input)!, channels: model.inputChannels)
@@ -191,6 +195,7 @@ struct Run: ParsableCommand {
             if let tilingNote { fields.append(("tiling_note", .string(tilingNote))) }
             if !auxNames.isEmpty { fields.append(("aux", .array(auxNames.map { .string($0) }))) }
             if !notes.isEmpty { fields.append(("notes", .array(notes.map { .string($0) }))) }
+            if let routing = RunRouting.json(model) { fields.append(("routing", routing)) }
             if let q = quality {
                 fields.append(("reference", .object([("path", .string(q.path)), ("psnr_input_db", .double(q.input)),
                                                      ("psnr_output_db", .double(q.output)), ("gain_db", .double(q.output - q.input))])))
@@ -200,6 +205,7 @@ struct Run: ParsableCommand {
         }
         print("\(name): \(input) \(Terminal.shape(x.shape)) -> \(output) \(Terminal.shape(pass.result.shape)) "
               + "in \(Terminal.format(pass.seconds, 2)) s (\(pass.tiling), \(model.context.threads) threads)")
+        for line in RunRouting.lines(model) { print("route: \(line)") }
         for n in notes { print("note: \(n)") }
         if let tilingNote { print("note: the tiled result approximates the whole-image one: \(tilingNote)") }
         if let q = quality {
