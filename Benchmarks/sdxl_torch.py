@@ -7,6 +7,8 @@ Subcommands (each timing runs in a process of its own, so peak RSS is its own):
                             diffusers' output, for a LATENTxLATENT latent. PART: vae | unet
   torch DIR PART THREADS N  diffusers eager, best of N after a warm-up; prints one JSON line
   compare DIR PART          max |irzoo - diffusers| of the outputs; prints one JSON line
+  half DIR PART             DIR/PART_fp16.safetensors from DIR/PART.safetensors, one tensor at a time
+  report DIR PART RUNS LATENT THREADS   the interleaved rounds' best, ranges, ratio and peak RSS
 """
 import json
 import os
@@ -25,11 +27,12 @@ UNET = dict(block_out_channels=[320, 640, 1280], down_block_types=["DownBlock2D"
             projection_class_embeddings_input_dim=2816, sample_size=128)
 
 
-def build(part):
+def build(part, device="cpu"):
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
     torch.manual_seed(0)
-    return (AutoencoderKL(**VAE) if part == "vae" else UNet2DConditionModel(**UNET)).eval()
+    with torch.device(device):
+        return (AutoencoderKL(**VAE) if part == "vae" else UNet2DConditionModel(**UNET)).eval()
 
 
 def inputs(out, part):
@@ -71,9 +74,11 @@ def prepare(out, part, latent):
 def run_torch(out, part, threads, n):
     import torch
     torch.set_num_threads(threads)
-    net = build(part)
+    # Built on the meta device and given the file's tensors: no time spent on a random init
+    # that the file replaces (the UNet's takes minutes on 2 cores).
+    net = build(part, "meta")
     from safetensors.torch import load_file
-    net.load_state_dict(load_file(os.path.join(out, f"{part}.safetensors")))
+    net.load_state_dict(load_file(os.path.join(out, f"{part}.safetensors")), assign=True)
     args = inputs(out, part)
     times = []
     with torch.no_grad():
@@ -91,6 +96,32 @@ def compare(out, part):
     print(json.dumps({"part": part, "max_abs_error": float(np.abs(a - b).max()), "shape": list(a.shape)}))
 
 
+def half(out, part):
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+    tensors = {}
+    with safe_open(os.path.join(out, f"{part}.safetensors"), "pt") as f:
+        for k in f.keys():
+            tensors[k] = f.get_tensor(k).to(torch.float16)
+    save_file(tensors, os.path.join(out, f"{part}_fp16.safetensors"))
+
+
+def report(out, part, runs, latent, threads):
+    def rounds(who):
+        times = [json.load(open(os.path.join(out, f"{who}.{part}.{i}.json")))["seconds"] for i in range(1, runs + 1)]
+        rss = [int(line.split()[1]) for line in open(os.path.join(out, f"time.{who}.{part}"))]
+        return times, rss
+    (it, ir), (tt, tr) = rounds("irzoo"), rounds("torch")
+    rng = lambda xs: f"{min(xs):.2f}-{max(xs):.2f} s"
+    gib = lambda kib: f"{kib / 2**20:.2f} GiB"
+    what = f"decode of a {latent}x{latent}x4 latent to {latent * 8}x{latent * 8}" if part == "vae" else f"one step at {latent}x{latent}x4 latent"
+    print(f"sdxl-{part} {what}, {threads} threads, best of {runs} interleaved rounds: irzoo {min(it):.2f} s ({rng(it)}), "
+          f"peak RSS {gib(max(ir))}; diffusers eager float32 {min(tt):.2f} s ({rng(tt)}), peak RSS {gib(max(tr))}; "
+          f"irzoo / diffusers {min(it) / min(tt):.2f} (diffusers / irzoo {min(tt) / min(it):.2f}x)")
+    compare(out, part)
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "prepare":
@@ -99,5 +130,9 @@ if __name__ == "__main__":
         run_torch(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     elif cmd == "compare":
         compare(sys.argv[2], sys.argv[3])
+    elif cmd == "half":
+        half(sys.argv[2], sys.argv[3])
+    elif cmd == "report":
+        report(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
     else:
         sys.exit(__doc__)
