@@ -32,6 +32,8 @@ load_note
 field() { "$PY" -c 'import json,sys; print("%.2f" % json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 
 for part in $PARTS; do
+  if [ "$part" = vae ]; then need=3; else need=12; fi  # GiB one process of this part peaks at
+  wait_for_memory $need
   /usr/bin/time -f "prepare $part (diffusers build, save, reference output): %e s, peak RSS %M KiB" \
     "$PY" Benchmarks/sdxl_torch.py prepare "$TMP" "$part" "$LATENT"
   /usr/bin/time -f "irzoo import $part: %e s, peak RSS %M KiB" \
@@ -41,7 +43,9 @@ for part in $PARTS; do
   if [ "$part" = vae ]; then args+=(--vae-mode decode); else args+=(--aux "$TMP/unet_aux.npz"); fi
   # Rounds interleave the contenders, so a load change on the shared machine hits them alike.
   for run in $(seq "$RUNS"); do
+    wait_for_memory $need
     /usr/bin/time -f '%e %M' -a -o "$TMP/time.irzoo.$part" "$IRZOO_BIN" "${args[@]}" > "$TMP/irzoo.$part.$run.json"
+    wait_for_memory $need
     /usr/bin/time -f '%e %M' -a -o "$TMP/time.torch.$part" "$PY" Benchmarks/sdxl_torch.py torch "$TMP" "$part" "$THREADS" 1 > "$TMP/torch.$part.$run.json"
     echo "$part round $run: irzoo $(field "$TMP/irzoo.$part.$run.json" seconds) s (first pass $(field "$TMP/irzoo.$part.$run.json" first_seconds) s)," \
       "diffusers $(field "$TMP/torch.$part.$run.json" seconds) s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -56,6 +60,7 @@ for part in $PARTS; do
     /usr/bin/time -f "irzoo import unet float16: %e s, peak RSS %M KiB" \
       "$IRZOO_BIN" import "$TMP/unet_fp16.safetensors" --arch sdxl-unet --name bench-unet-fp16 > /dev/null
     "$IRZOO_BIN" show bench-unet-fp16 | grep -E "blob size|parameters|dtype" || true
+    wait_for_memory 8
     /usr/bin/time -f '%e %M' -o "$TMP/time.fp16" "$IRZOO_BIN" run bench-unet-fp16 --threads "$THREADS" \
       --input "$TMP/unet_input.npy" --aux "$TMP/unet_aux.npz" --output "$TMP/unet_irzoo_output.npy" --json > "$TMP/irzoo.fp16.json"
     echo "irzoo UNet step from the float16 file (per-layer widening): forward $(field "$TMP/irzoo.fp16.json" seconds) s," \

@@ -97,14 +97,25 @@ def compare(out, part):
 
 
 def half(out, part):
+    """Writes the safetensors layout by hand (8-byte header size, JSON header, data), one tensor at a
+    time, so the 2.57 B-parameter UNet never needs both copies, or a serialised one, in memory."""
+    import struct
     import torch
     from safetensors import safe_open
-    from safetensors.torch import save_file
-    tensors = {}
     with safe_open(os.path.join(out, f"{part}.safetensors"), "pt") as f:
-        for k in f.keys():
-            tensors[k] = f.get_tensor(k).to(torch.float16)
-    save_file(tensors, os.path.join(out, f"{part}_fp16.safetensors"))
+        keys = sorted(f.keys())
+        header, offset = {}, 0
+        for k in keys:
+            shape = list(f.get_slice(k).get_shape())
+            size = 2 * int(np.prod(shape, dtype=np.int64))
+            header[k] = {"dtype": "F16", "shape": shape, "data_offsets": [offset, offset + size]}
+            offset += size
+        text = json.dumps(header, separators=(",", ":")).encode()
+        text += b" " * (-len(text) % 8)
+        with open(os.path.join(out, f"{part}_fp16.safetensors"), "wb") as g:
+            g.write(struct.pack("<Q", len(text)) + text)
+            for k in keys:
+                g.write(f.get_tensor(k).to(torch.float16).contiguous().numpy().tobytes())
 
 
 def report(out, part, runs, latent, threads):
