@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 DEB_PACKAGES := zlib1g-dev libpng-dev libhdf5-dev libssl-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models clean
+.PHONY: all deps build test demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer clean
 
 all: build
 
@@ -64,6 +64,13 @@ bench-store: build venv
 
 bench-models: build venv
 	bash Benchmarks/models.sh $(PY)
+
+# Released-size models (issues 7, 8): ~10 GB of memory and 10-40 min each on 2 cores, so not in `bench`.
+bench-sdxl: build venv
+	bash Benchmarks/sdxl.sh $(PY)
+
+bench-unirestorer: build venv
+	bash Benchmarks/unirestorer.sh $(PY)
 
 clean:
 	rm -rf .build .build-* demo-out bench-out

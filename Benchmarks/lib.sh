@@ -23,3 +23,13 @@ timed() {
 best() { sort -n "$1" | head -1; }
 
 load_note() { echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (numbers are noisy when it is above ~1)"; }
+
+# wait_for_memory GIB: on a shared machine, waits until GIB GiB are available before a process that
+# needs them starts (so a released-size model does not push someone else's job into the OOM killer).
+wait_for_memory() {
+  local need=$(($1 * 1048576)) said=
+  while [ "$(awk '/MemAvailable/ {print $2}' /proc/meminfo)" -lt "$need" ]; do
+    [ -n "$said" ] || { echo "waiting for $1 GiB of free memory..." >&2; said=1; }
+    sleep 5
+  done
+}

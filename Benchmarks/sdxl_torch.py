@@ -7,9 +7,8 @@ Subcommands (each timing runs in a process of its own, so peak RSS is its own):
                             diffusers' output, for a LATENTxLATENT latent. PART: vae | unet
   torch DIR PART THREADS N  diffusers eager, best of N after a warm-up; prints one JSON line
   compare DIR PART          max |irzoo - diffusers| of the outputs; prints one JSON line
-
-SDXL_BENCH_DTYPE=f16 saves the weights in fp16 (as published SDXL files are; irzoo then widens per
-layer run); diffusers runs float32 with those fp16-rounded weights and its warm-up output is the reference.
+  half DIR PART             DIR/PART_fp16.safetensors from DIR/PART.safetensors, one tensor at a time
+  report DIR PART RUNS LATENT THREADS   the interleaved rounds' best, ranges, ratio and peak RSS
 """
 import json
 import os
@@ -28,11 +27,12 @@ UNET = dict(block_out_channels=[320, 640, 1280], down_block_types=["DownBlock2D"
             projection_class_embeddings_input_dim=2816, sample_size=128)
 
 
-def build(part):
+def build(part, device="cpu"):
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
     torch.manual_seed(0)
-    return (AutoencoderKL(**VAE) if part == "vae" else UNet2DConditionModel(**UNET)).eval()
+    with torch.device(device):
+        return (AutoencoderKL(**VAE) if part == "vae" else UNet2DConditionModel(**UNET)).eval()
 
 
 def inputs(out, part):
@@ -55,9 +55,6 @@ def prepare(out, part, latent):
     import torch
     from safetensors.torch import save_file
     net = build(part)
-    half = os.environ.get("SDXL_BENCH_DTYPE") == "f16"
-    if half:
-        net = net.half()  # tensor by tensor: the peak stays near the f32 model's size
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, os.path.join(out, f"{part}.safetensors"))
     rng = np.random.default_rng(1)
     x = rng.standard_normal((1, 4, latent, latent), dtype=np.float32)
@@ -70,8 +67,6 @@ def prepare(out, part, latent):
                  encoder_hidden_states=rng.standard_normal((1, 77, 2048), dtype=np.float32),
                  text_embeds=rng.standard_normal((1, 1280), dtype=np.float32),
                  time_ids=np.array([[side, side, 0, 0, side, side]], dtype=np.float32))
-    if half:
-        return  # the reference comes from the timed run (float32 model, fp16-rounded weights)
     with torch.no_grad():
         np.save(os.path.join(out, f"{part}_torch_output.npy"), forward(net, part, inputs(out, part)).numpy())
 
@@ -79,17 +74,15 @@ def prepare(out, part, latent):
 def run_torch(out, part, threads, n):
     import torch
     torch.set_num_threads(threads)
-    net = build(part)
+    # Built on the meta device and given the file's tensors: no time spent on a random init
+    # that the file replaces (the UNet's takes minutes on 2 cores).
+    net = build(part, "meta")
     from safetensors.torch import load_file
-    net.load_state_dict(load_file(os.path.join(out, f"{part}.safetensors")))
+    net.load_state_dict(load_file(os.path.join(out, f"{part}.safetensors")), assign=True)
     args = inputs(out, part)
     times = []
     with torch.no_grad():
-        y = forward(net, part, args)
-        reference = os.path.join(out, f"{part}_torch_output.npy")
-        if not os.path.exists(reference):
-            np.save(reference, y.numpy())
-        del y
+        forward(net, part, args)
         for _ in range(n):
             t = time.perf_counter()
             forward(net, part, args)
@@ -103,6 +96,43 @@ def compare(out, part):
     print(json.dumps({"part": part, "max_abs_error": float(np.abs(a - b).max()), "shape": list(a.shape)}))
 
 
+def half(out, part):
+    """Writes the safetensors layout by hand (8-byte header size, JSON header, data), one tensor at a
+    time, so the 2.57 B-parameter UNet never needs both copies, or a serialised one, in memory."""
+    import struct
+    import torch
+    from safetensors import safe_open
+    with safe_open(os.path.join(out, f"{part}.safetensors"), "pt") as f:
+        keys = sorted(f.keys())
+        header, offset = {}, 0
+        for k in keys:
+            shape = list(f.get_slice(k).get_shape())
+            size = 2 * int(np.prod(shape, dtype=np.int64))
+            header[k] = {"dtype": "F16", "shape": shape, "data_offsets": [offset, offset + size]}
+            offset += size
+        text = json.dumps(header, separators=(",", ":")).encode()
+        text += b" " * (-len(text) % 8)
+        with open(os.path.join(out, f"{part}_fp16.safetensors"), "wb") as g:
+            g.write(struct.pack("<Q", len(text)) + text)
+            for k in keys:
+                g.write(f.get_tensor(k).to(torch.float16).contiguous().numpy().tobytes())
+
+
+def report(out, part, runs, latent, threads):
+    def rounds(who):
+        times = [json.load(open(os.path.join(out, f"{who}.{part}.{i}.json")))["seconds"] for i in range(1, runs + 1)]
+        rss = [int(line.split()[1]) for line in open(os.path.join(out, f"time.{who}.{part}"))]
+        return times, rss
+    (it, ir), (tt, tr) = rounds("irzoo"), rounds("torch")
+    rng = lambda xs: f"{min(xs):.2f}-{max(xs):.2f} s"
+    gib = lambda kib: f"{kib / 2**20:.2f} GiB"
+    what = f"decode of a {latent}x{latent}x4 latent to {latent * 8}x{latent * 8}" if part == "vae" else f"one step at {latent}x{latent}x4 latent"
+    print(f"sdxl-{part} {what}, {threads} threads, best of {runs} interleaved rounds: irzoo {min(it):.2f} s ({rng(it)}), "
+          f"peak RSS {gib(max(ir))}; diffusers eager float32 {min(tt):.2f} s ({rng(tt)}), peak RSS {gib(max(tr))}; "
+          f"irzoo / diffusers {min(it) / min(tt):.2f} (diffusers / irzoo {min(tt) / min(it):.2f}x)")
+    compare(out, part)
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "prepare":
@@ -111,5 +141,9 @@ if __name__ == "__main__":
         run_torch(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     elif cmd == "compare":
         compare(sys.argv[2], sys.argv[3])
+    elif cmd == "half":
+        half(sys.argv[2], sys.argv[3])
+    elif cmd == "report":
+        report(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
     else:
         sys.exit(__doc__)
