@@ -71,6 +71,7 @@ public struct ArchitectureFamily: Sendable {
         ArchitectureFamily(SDXLVAEConfig.self),
         ArchitectureFamily(SDXLUNetConfig.self),
         ArchitectureFamily(UniRestorerConfig.self),
+        ArchitectureFamily(UniRestorerLoRAConfig.self),
     ]
 
     public static func named(_ id: String) -> ArchitectureFamily? { all.first { $0.id == id } }
