@@ -17,6 +17,7 @@ Writes Tests/Fixtures/models/unirestorer-lora-tiny/:
   output.npy        natural routing (router input by the 8-bit PIL path): image 0 -> leaf 5 / level 2
                     (pool 13, experts.12), image 1 -> leaf 20 / level 1 (pool 7, experts.6)
   forced_<pool>.npy   pool 0 (the base) and pool 20 (experts.19) on the same images
+  config.json       the unirestorer-lora config the Swift side reads off the shapes
   reference.json    routes, sizes
 
 Usage: python Tools/gen_unirestorer_lora_goldens.py  (deterministic: fixed seeds)
@@ -123,6 +124,19 @@ def main():
     np.save(os.path.join(OUT, "output.npy"), output.numpy())
     for p, y in forced.items():
         np.save(os.path.join(OUT, f"forced_{p}.npy"), y.numpy())
+    config = dict(
+        router=dict(hidden_size=full.VISION["width"], intermediate_size=full.VISION["width"] * 4,
+                    num_hidden_layers=full.VISION["layers"], num_attention_heads=full.VISION["heads"],
+                    patch_size=full.VISION["patch"], image_size=full.VISION["image_size"], num_channels=3,
+                    projection_dim=full.EMBED, layer_norm_eps=1e-5, hidden_act="gelu"),
+        head_layers=5, leaves=22, levels=3, path_table=unirestorer.PATH_TABLE,
+        base=dict(inp_channels=3, out_channels=3, dim=BASE["dim"], num_blocks=list(BASE["num_blocks"]),
+                  num_refinement_blocks=BASE["num_refinement_blocks"], heads=list(BASE["heads"]),
+                  ffn_expansion_factor=BASE["ffn_expansion_factor"], bias=BASE["bias"], LayerNorm_type=BASE["LayerNorm_type"]),
+        experts=EXPERTS, lora_rank=LORA_RANK, lora_alpha=LORA_ALPHA)
+    with open(os.path.join(OUT, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+        f.write("\n")
     per_expert = sum(v.numel() for k, v in experts[0].state_dict().items() if expert_own(k))
     ref = dict(
         image=list(full.IMAGE), experts=EXPERTS, lora_rank=LORA_RANK, lora_alpha=LORA_ALPHA,

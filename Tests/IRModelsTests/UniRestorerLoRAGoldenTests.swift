@@ -36,6 +36,8 @@ final class UniRestorerLoRAGoldenTests: XCTestCase {
         XCTAssertEqual(config.base.dim, 2)
         XCTAssertEqual(config.base.layerNorm, .withBias)
         XCTAssertEqual(config.pool.count, 30)
+        let written = try String(contentsOfFile: golden.path("config.json"), encoding: .utf8)
+        XCTAssertEqual(try StrictJSONDecoding.decode(UniRestorerLoRAConfig.self, from: written), config, "detected = the generator's config")
         // The base is stored once: nothing but factors, norms and temperatures under experts.N.
         let expertKeys = r.mapped.tensors.map(\.name).filter { $0.hasPrefix("experts.") }
         XCTAssertFalse(expertKeys.isEmpty)
