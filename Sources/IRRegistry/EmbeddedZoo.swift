@@ -2855,7 +2855,7 @@ enum EmbeddedZoo {
   "id": "unirestorer-lora",
   "family": "unirestorer-lora",
   "title": "UniRestorer-LoRA (reconstructed)",
-  "summary": "One base Restormer plus a rank-8 ConvLoRA delta, LayerNorms and temperatures per expert; reconstructed from the paper and the released LoRA code (no separate builder or checkpoint exists).",
+  "summary": "One base Restormer plus, per expert, rank-8 ConvLoRA factors on every conv and its own LayerNorms and MDTA temperatures, routed by the full model's DA-CLIP router; reconstructed from the paper and the released LoRA code (no builder, code or weights are published).",
   "paper": {
     "title": "UniRestorer: Universal Image Restoration via Adaptively Estimating Image Degradation at Proper Granularity",
     "venue": "ICLR 2026"
@@ -2864,7 +2864,7 @@ enum EmbeddedZoo {
     "repo": "https://github.com/mrluin/UniRestorer",
     "commit": "88b933c",
     "checkpointFiles": [],
-    "weights": "none: only the full model.pth is published"
+    "weights": "none: only the full model.pth is published; this layout is what the released save functions would write for a LoRA tree"
   },
   "tasks": [
     "denoise",
@@ -2875,18 +2875,6 @@ enum EmbeddedZoo {
     "deblur",
     "low-light"
   ],
-  "config": {
-    "base": "restormer",
-    "lora_rank": 8,
-    "lora_alpha": 16,
-    "per_expert": [
-      "lora_A",
-      "lora_B",
-      "norm",
-      "temperature"
-    ],
-    "inferred": true
-  },
   "input": {
     "colorSpace": "RGB",
     "channels": 3,
@@ -2894,19 +2882,315 @@ enum EmbeddedZoo {
       0,
       1
     ],
-    "padMultiple": 8,
-    "padMode": "reflect",
-    "padSides": "right-bottom",
+    "padMultiple": 1,
+    "padMode": "none",
     "clampOutput": false,
-    "tiling": "not tiled: routing sees the whole image"
+    "tiling": "not tiled: routing sees the whole image",
+    "notes": "the routed Restormer reflect-pads right/bottom to a multiple of 8 itself; the router sees the image resized to 224 px (8-bit, Pillow bicubic, center crop), as in the full model"
   },
-  "layouts": [],
-  "parameters": 171000000,
-  "runnable": false,
-  "reason": "no published weights; the stored form (one base Restormer plus per-expert LoRA deltas, norms and temperatures) is not written yet; the router and merged LoRA experts run in the full unirestorer entry (issue 7)",
+  "layouts": [
+    {
+      "name": "basicsr",
+      "description": "{'params': state_dict} as the released UniRestorer code would save a LoRA tree (reconstructed): the router under the full model's names (DA-CLIP open_clip names mapped onto the CLIP tower's), the base Restormer as base.* (or l0_experts.0.*, renamed), and per expert experts.N.* with what save_lora_network_w_norm_temp keeps: <site>.lora_A and <site>.lora_B of every conv plus every key containing norm or temperature",
+      "containers": [
+        "torch-zip"
+      ],
+      "wrapper": "params",
+      "drop": [
+        {
+          "pattern": "daclip_model.clip.{rest*}",
+          "reason": "full DA-CLIP CLIP (text tower included); only visual_control routes"
+        },
+        {
+          "pattern": "daclip_model.visual.{rest*}",
+          "reason": "second serialisation of daclip_model.clip.visual"
+        },
+        {
+          "pattern": "daclip_model.logit_scale",
+          "reason": "CLIP contrastive temperature"
+        },
+        {
+          "pattern": "daclip_model.visual_control.transformer.zero_modules.{rest*}",
+          "reason": "feed only the unused image branch"
+        },
+        {
+          "pattern": "gamma",
+          "reason": "unused in forward"
+        },
+        {
+          "pattern": "beta",
+          "reason": "unused in forward"
+        },
+        {
+          "pattern": "mean",
+          "reason": "unused buffer"
+        },
+        {
+          "pattern": "std",
+          "reason": "unused buffer"
+        },
+        {
+          "pattern": "{path*}.num_batches_tracked",
+          "reason": "BatchNorm step counter (int64); inference reads only the running statistics"
+        },
+        {
+          "pattern": "lf_gate.0.noise.weight",
+          "reason": "noise-std half of the leaf gate (rows 22..43): noisy top-k gating in training only"
+        },
+        {
+          "pattern": "layer_gate.0.noise.weight",
+          "reason": "noise-std half of the level gate (rows 3..5): noisy top-k gating in training only"
+        }
+      ],
+      "splits": [
+        {
+          "from": "daclip_model.visual_control.transformer.transformer.resblocks.{n}.attn.in_proj_{p}",
+          "into": [
+            "daclip_model.visual_control.vision_model.encoder.layers.{n}.self_attn.q_proj.{p}",
+            "daclip_model.visual_control.vision_model.encoder.layers.{n}.self_attn.k_proj.{p}",
+            "daclip_model.visual_control.vision_model.encoder.layers.{n}.self_attn.v_proj.{p}"
+          ]
+        },
+        {
+          "from": "lf_gate.0.weight",
+          "into": [
+            "lf_gate.0.clean.weight",
+            "lf_gate.0.noise.weight"
+          ]
+        },
+        {
+          "from": "layer_gate.0.weight",
+          "into": [
+            "layer_gate.0.clean.weight",
+            "layer_gate.0.noise.weight"
+          ]
+        }
+      ],
+      "renames": [
+        {
+          "from": "daclip_model.visual_control.conv1.weight",
+          "to": "daclip_model.visual_control.vision_model.embeddings.patch_embedding.weight"
+        },
+        {
+          "from": "daclip_model.visual_control.class_embedding",
+          "to": "daclip_model.visual_control.vision_model.embeddings.class_embedding"
+        },
+        {
+          "from": "daclip_model.visual_control.positional_embedding",
+          "to": "daclip_model.visual_control.vision_model.embeddings.position_embedding.weight"
+        },
+        {
+          "from": "daclip_model.visual_control.ln_pre.{p}",
+          "to": "daclip_model.visual_control.vision_model.pre_layrnorm.{p}"
+        },
+        {
+          "from": "daclip_model.visual_control.ln_post.{p}",
+          "to": "daclip_model.visual_control.vision_model.post_layernorm.{p}"
+        },
+        {
+          "from": "daclip_model.visual_control.transformer.transformer.resblocks.{n}.attn.out_proj.{p}",
+          "to": "daclip_model.visual_control.vision_model.encoder.layers.{n}.self_attn.out_proj.{p}"
+        },
+        {
+          "from": "daclip_model.visual_control.transformer.transformer.resblocks.{n}.ln_1.{p}",
+          "to": "daclip_model.visual_control.vision_model.encoder.layers.{n}.layer_norm1.{p}"
+        },
+        {
+          "from": "daclip_model.visual_control.transformer.transformer.resblocks.{n}.ln_2.{p}",
+          "to": "daclip_model.visual_control.vision_model.encoder.layers.{n}.layer_norm2.{p}"
+        },
+        {
+          "from": "daclip_model.visual_control.transformer.transformer.resblocks.{n}.mlp.c_fc.{p}",
+          "to": "daclip_model.visual_control.vision_model.encoder.layers.{n}.mlp.fc1.{p}"
+        },
+        {
+          "from": "daclip_model.visual_control.transformer.transformer.resblocks.{n}.mlp.c_proj.{p}",
+          "to": "daclip_model.visual_control.vision_model.encoder.layers.{n}.mlp.fc2.{p}"
+        },
+        {
+          "from": "daclip_model.visual_control.proj",
+          "to": "daclip_model.visual_control.visual_projection.weight",
+          "transpose": true
+        },
+        {
+          "from": "l0_experts.0.{rest*}",
+          "to": "base.{rest*}"
+        }
+      ]
+    }
+  ],
+  "parameters": 281180072,
+  "runnable": true,
   "notes": [
-    "parameters is the paper's rounded 171 M.",
-    "Every inferred part is marked in shared/architectures/unirestorer.md §5."
+    "RECONSTRUCTED (paper §3.2, App. C; shared/architectures/unirestorer.md §5): no builder, code or weights for the LoRA variant are published. Inferred: the base is a WithBias Restormer at the level-0 expert's size; every other expert is a loralib ConvLoRA on all 274 convs of that base (r = 8, alpha 16 from init_experts, scale 2.0) with its own LayerNorm weights/biases and MDTA temperatures (save_lora_network_w_norm_temp keeps lora_* plus every key containing norm or temperature).",
+    "Inferred source layout: base.* (or l0_experts.0.*) holds the base Restormer once; experts.N.* (N = pool index - 1) holds expert N's <site>.lora_A, <site>.lora_B, norms and temperatures; the router keys are the full model's. Pool index 0 is the base; the released 22 x 3 path table (pool 0..29) is kept, so 29 LoRA experts (the code's 7 + 22 labelling; the paper's 1 + 7 + 19 tree would have 26).",
+    "Stored so the base is shared: the .irw holds base.* once and each expert's 5,674,756 own values beside it (5,644,656 LoRA + 30,100 norm/temperature at the published size). An expert's Restormer is built when first routed to: W + 2.0 * view(B @ A) per conv (LoRAMerge's math), its norms and temperatures, the base's tensors for the rest.",
+    "parameters: 26,126,644 base + 29 x 5,674,756 expert + 90,485,504 router (CLIP ViT-B/32 controller 87,849,216, the two heads, the clean gate halves) = 281,180,072 as stored; the paper reports 171 M (its tree and count differ, §5).",
+    "lora_alpha is not stored in any checkpoint: 16, the value the released init_experts passes."
+  ],
+  "config": {
+    "router": {
+      "hidden_size": 768,
+      "intermediate_size": 3072,
+      "num_hidden_layers": 12,
+      "num_attention_heads": 12,
+      "patch_size": 32,
+      "image_size": 224,
+      "num_channels": 3,
+      "projection_dim": 512,
+      "layer_norm_eps": 1e-05,
+      "hidden_act": "gelu"
+    },
+    "head_layers": 5,
+    "leaves": 22,
+    "levels": 3,
+    "path_table": [
+      [
+        0,
+        1,
+        8
+      ],
+      [
+        0,
+        1,
+        9
+      ],
+      [
+        0,
+        1,
+        10
+      ],
+      [
+        0,
+        2,
+        11
+      ],
+      [
+        0,
+        2,
+        12
+      ],
+      [
+        0,
+        2,
+        13
+      ],
+      [
+        0,
+        3,
+        14
+      ],
+      [
+        0,
+        3,
+        15
+      ],
+      [
+        0,
+        3,
+        16
+      ],
+      [
+        0,
+        4,
+        17
+      ],
+      [
+        0,
+        4,
+        18
+      ],
+      [
+        0,
+        4,
+        19
+      ],
+      [
+        0,
+        4,
+        20
+      ],
+      [
+        0,
+        4,
+        21
+      ],
+      [
+        0,
+        4,
+        22
+      ],
+      [
+        0,
+        4,
+        23
+      ],
+      [
+        0,
+        5,
+        24
+      ],
+      [
+        0,
+        5,
+        25
+      ],
+      [
+        0,
+        6,
+        26
+      ],
+      [
+        0,
+        6,
+        27
+      ],
+      [
+        0,
+        7,
+        28
+      ],
+      [
+        0,
+        7,
+        29
+      ]
+    ],
+    "base": {
+      "inp_channels": 3,
+      "out_channels": 3,
+      "dim": 48,
+      "num_blocks": [
+        4,
+        6,
+        6,
+        8
+      ],
+      "num_refinement_blocks": 4,
+      "heads": [
+        1,
+        2,
+        4,
+        8
+      ],
+      "ffn_expansion_factor": 2.66,
+      "bias": false,
+      "LayerNorm_type": "WithBias"
+    },
+    "experts": 29,
+    "lora_rank": 8,
+    "lora_alpha": 16
+  },
+  "golden": {
+    "fixture": "models/unirestorer-lora-tiny",
+    "maxAbsError": 0.0001,
+    "description": "tiny LoRA tree (Tools/gen_unirestorer_lora_goldens.py): a dim-2 WithBias base Restormer stored once (as l0_experts.0) and 29 rank-1 LoRA experts (experts.N: random nonzero lora_A/lora_B, norms, temperatures) under the full model's tiny 64 px DA-CLIP router; natural routing of two images (pool 13 = experts.12, pool 7 = experts.6) and forced routing to the base (pool 0) and experts.19 (pool 20), from PyTorch LoRARestormer modules whose conv weights are the base's"
+  },
+  "auxInputs": [
+    {
+      "pattern": "daclip_lq",
+      "description": "the router's CLIP input [B, 3, 224, 224], already resized, cropped and normalised (e.g. by upstream's PIL pipeline); without it irzoo preprocesses the image itself"
+    }
   ]
 }
 

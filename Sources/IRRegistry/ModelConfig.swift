@@ -72,6 +72,7 @@ public struct ArchitectureFamily: Sendable {
         ArchitectureFamily(SDXLUNetConfig.self),
         ArchitectureFamily(UniRestorerConfig.self),
         ArchitectureFamily(UniLDiffConfig.self),
+        ArchitectureFamily(UniRestorerLoRAConfig.self),
     ]
 
     public static func named(_ id: String) -> ArchitectureFamily? { all.first { $0.id == id } }

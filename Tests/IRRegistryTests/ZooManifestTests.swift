@@ -104,7 +104,7 @@ final class ZooManifestTests: XCTestCase {
         XCTAssertEqual(uni.pathTable, UniRestorerConfig.releasedPathTable)
         XCTAssertEqual(uni.pool, UniRestorerConfig.releasedPool)
         XCTAssertTrue(uni.experts.isEmpty)
-        XCTAssertNil(zoo.manifest("unirestorer-lora")?.modelConfig)
+        XCTAssertEqual(zoo.manifest("unirestorer-lora")?.modelConfig?.typed(UniRestorerLoRAConfig.self), .published)
     }
 
     func testConfigJSONIsCanonicalAndOverridable() throws {

@@ -36,7 +36,7 @@ final class ZooSchemaTests: XCTestCase {
                            "restormer": "restormerConfig", "nafnet": "nafnetConfig",
                            "dehazeformer": "dehazeformerConfig", "retinexformer": "retinexformerConfig",
                            "clip-text": "clipTextConfig", "sdxl-vae": "sdxlVaeConfig", "sdxl-unet": "sdxlUnetConfig",
-                           "unirestorer": "unirestorerConfig",
+                           "unirestorer": "unirestorerConfig", "unirestorer-lora": "unirestorerLoraConfig",
                            "unildiff": "unildiffConfig"]
         XCTAssertEqual(Set(definitions.keys), Set(ArchitectureFamily.all.map(\.id)))
         var checked = Set<String>()

@@ -31,19 +31,25 @@ public final class UniRestorerModel: Model {
     /// The routes of the last `run`, one per batch item.
     public private(set) var lastRoutes: [UniRestorerRoute] = []
     private var built: [String: Model] = [:]
+    /// An expert's weights by module name (the full model: its own scope; UniRestorer-LoRA: the
+    /// shared base with the expert's deltas merged).
+    private let expertWeights: (String) throws -> Weights
+    public let family: String
 
-    public init(config: UniRestorerConfig, weights: Weights, context: ComputeContext = ComputeContext()) throws {
+    public init(config: UniRestorerConfig, weights: Weights, context: ComputeContext = ComputeContext(),
+                family: String = UniRestorerConfig.family, expertWeights: ((String) throws -> Weights)? = nil) throws {
         // A config without experts (the manifest's template) builds the router alone; routing
         // then names an expert it does not have and says so.
         try config.validate()
         self.config = config
         self.context = context
         self.weights = weights
+        self.family = family
+        self.expertWeights = expertWeights ?? { weights.scoped($0) }
         preprocess = DACLIPPreprocess(size: config.router.imageSize)
         router = try UniRestorerRouter(weights, config: config)
     }
 
-    public var family: String { UniRestorerConfig.family }
     public var inputChannels: Int { 3 }
     public var outputKind: ModelOutputKind { .image }
     public var minimumSide: Int { 1 }
@@ -111,7 +117,7 @@ public final class UniRestorerModel: Model {
         if let m = built[name] { return m }
         guard let expert = config.expert(named: name) else { throw ModelError("unirestorer: no expert '\(name)'") }
         let expertConfig = try expert.modelConfig()
-        let model = try ModelFactory.make(config: expertConfig, weights: weights.scoped(name), context: context)
+        let model = try ModelFactory.make(config: expertConfig, weights: try expertWeights(name), context: context)
         built[name] = model
         return model
     }

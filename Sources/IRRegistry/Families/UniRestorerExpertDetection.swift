@@ -82,7 +82,8 @@ public enum UniRestorerExpertDetection {
         var own = [String: [Int]]()
         for (name, shape) in t.shapes where name.hasPrefix(prefix) { own[String(name.dropFirst(prefix.count))] = shape }
         let table = ShapeTable(shapes: own)
-        for family in ArchitectureFamily.all where family.id != UniRestorerConfig.family && family.id != CLIPVisionConfig.family {
+        for family in ArchitectureFamily.all where family.id != UniRestorerConfig.family && family.id != UniRestorerLoRAConfig.family
+            && family.id != CLIPVisionConfig.family {
             guard let (config, _) = try? family.detect(table) else { continue }
             let expert = UniRestorerConfig.Expert(name: module, family: family.id, config: config.json)
             let specs = config.inventory
