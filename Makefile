@@ -30,8 +30,10 @@ build: deps
 # Release mode: the numerics are too slow in debug.
 test: deps
 	$(SWIFT) build -c $(CONFIG) --build-tests
-	$(SWIFT) test -c $(CONFIG) --skip-build
+	set -o pipefail; $(SWIFT) test -c $(CONFIG) --skip-build 2>&1 | tee .build/test.log
 	$(MAKE) --no-print-directory fuzz-smoke
+	@# One plain closing line (XCTest's total; Swift Testing's own summary line counts only its tests).
+	@awk '/Executed [0-9]+ tests?, with [0-9]+ failures?/ {n=$$2; f=$$5} END {printf "tests: %d passed, %d failed\n", n-f, f}' .build/test.log
 
 demo: build
 	bash Tools/demo.sh $(BIN)
