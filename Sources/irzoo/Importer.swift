@@ -153,7 +153,7 @@ struct Importer {
             var members = config.objectValue ?? JSON.Object()
             members[KeptLoRA.configKey] = JSON.Number(kept.alpha).map { .number($0) }
             config = .object(members)
-            keptNote = "kept \(kept.sites) ConvLoRA sites apart (lora_A, lora_B beside conv.weight, alpha \(kept.alpha)); merged in memory when the model is built"
+            keptNote = "kept \(kept.sites) ConvLoRA sites apart (lora_A, lora_B beside conv.weight, alpha \(JSON.Number(kept.alpha)?.literal ?? "\(kept.alpha)")); merged in memory when the model is built"
         }
         let mapped = stored.tensors.map { t in (record: t, sourceName: sourceNameOf[t.name] ?? nil) }
         rules.append("layout \(resolution.layout.name) of \(resolution.manifest.id)")
