@@ -62,6 +62,19 @@ final class KeepLoRACLITests: XCTestCase {
         XCTAssertLessThanOrEqual(vsMerged, 1e-6)
     }
 
+    /// A whole UniRestorer checkpoint keeps its four LoRA experts' factors too; forced to the first
+    /// of them (expert 11, l2_experts.3) it runs as PyTorch does (fixture of Tools/gen_unirestorer_goldens.py).
+    func testUniRestorerKeepsItsLoRAExperts() throws {
+        let dir = "unirestorer-tiny"
+        let r = try cli.run(["import", golden(dir, "model.pth"), "--arch", "unirestorer", "--keep-lora", "--name", "uni"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("ConvLoRA sites apart"), r.stdout)
+        _ = try cli.json(["run", "uni", "--input", golden(dir, "input.npy"), "--expert", "11", "--output", cli.path("e11.npy")])
+        let error = maxAbs(try npy(cli.path("e11.npy")), try npy(golden(dir, "forced_11.npy")))
+        print("irzoo run unirestorer --keep-lora --expert 11 (LoRA expert): max abs error \(error)")
+        XCTAssertLessThanOrEqual(error, 1e-4)
+    }
+
     /// A file whose layout has no LoRA merge (a plain Restormer, raw tensors) refuses the flag in one line.
     func testKeepLoRAOnNonLoRAFileIsAUsageError() throws {
         for extra in [[String](), ["--arch", "raw"]] {
