@@ -24,6 +24,8 @@ struct Importer {
         var replace = false
         /// A text encoder's BPE file to keep in the .irw (`TokenizerAsset`).
         var vocab: String? = nil
+        /// Store a LoRA layout's factors apart instead of merging them (`KeptLoRA`).
+        var keepLoRA = false
     }
 
     /// The outcome of the registry step: what the tensors are called and what they are.
@@ -95,12 +97,12 @@ struct Importer {
         let tensors = zip(source.tensors, source.sourceNames).map { (record: $0, sourceName: $1) }
         let raw = Mapping(architecture: "raw", variant: nil, config: request.config ?? .object([]),
                           tensors: tensors, rules: rules, notes: [])
-        if request.arch == "raw" { return raw }
+        if request.arch == "raw" { return try refusingKeepLoRA(raw, request) }
         if let irw = source.irw, request.arch == nil, irw.metadata.architecture != "raw" {
             // An .irw already says what it is.
-            return Mapping(architecture: irw.metadata.architecture, variant: irw.metadata.variant,
-                           config: request.config ?? irw.metadata.config, tensors: tensors,
-                           rules: irw.metadata.keyMapping, notes: [])
+            return try refusingKeepLoRA(Mapping(architecture: irw.metadata.architecture, variant: irw.metadata.variant,
+                                                 config: request.config ?? irw.metadata.config, tensors: tensors,
+                                                 rules: irw.metadata.keyMapping, notes: []), request)
         }
         let zoo = try Zoo.embedded()
         let override = try request.config.map { try anyJSON($0) }
@@ -133,20 +135,40 @@ struct Importer {
                 }
                 let hint = closest.first.map { "closest: \($0)" } ?? "no registered family is close"
                 m.notes.append("no registered architecture matches; installed as raw tensors (\(hint))")
-                return m
+                return try refusingKeepLoRA(m, request)
             }
         }
         // A tensor the layout kept under its own name keeps the reader's source key.
         let sourceNameOf = Dictionary(zip(source.tensors, source.sourceNames).map { ($0.name, $1) },
                                       uniquingKeysWith: { a, _ in a })
-        let mapped = resolution.mapped.tensors.map { t in (record: t, sourceName: sourceNameOf[t.name] ?? nil) }
+        var stored = resolution.mapped
+        var config = try JSON.parse(String(decoding: try JSONEncoder().encode(resolution.config.json), as: UTF8.self))
+        var keptNote: String? = nil
+        if request.keepLoRA {
+            // The merged tensors passed the inventory check above; store the same sites unmerged.
+            guard let kept = try KeptLoRA.unmerged(source.tensors, layout: resolution.layout) else {
+                throw CLIError(.usage, "--keep-lora: \(source.path) imports as \(resolution.manifest.id) (layout \(resolution.layout.name)), which has no LoRA factors to keep")
+            }
+            stored = kept.mapped
+            var members = config.objectValue ?? JSON.Object()
+            members[KeptLoRA.configKey] = JSON.Number(kept.alpha).map { .number($0) }
+            config = .object(members)
+            keptNote = "kept \(kept.sites) ConvLoRA sites apart (lora_A, lora_B beside conv.weight, alpha \(JSON.Number(kept.alpha)?.literal ?? "\(kept.alpha)")); merged in memory when the model is built"
+        }
+        let mapped = stored.tensors.map { t in (record: t, sourceName: sourceNameOf[t.name] ?? nil) }
         rules.append("layout \(resolution.layout.name) of \(resolution.manifest.id)")
-        rules += resolution.mapped.notes
+        rules += stored.notes
+        if let keptNote { rules.append(keptNote) }
         var notes = resolution.notes
         notes.append("config \(resolution.configSource): \(resolution.config.summary)")
-        let config = try JSON.parse(String(decoding: try JSONEncoder().encode(resolution.config.json), as: UTF8.self))
         return Mapping(architecture: resolution.manifest.id, variant: resolution.configMatchesManifest ? nil : "custom",
                        config: config, tensors: mapped, rules: rules, notes: notes)
+    }
+
+    /// `--keep-lora` needs a layout whose LoRA factors it can keep; raw and pre-mapped tables have none.
+    static func refusingKeepLoRA(_ mapping: Mapping, _ request: Request) throws -> Mapping {
+        guard request.keepLoRA else { return mapping }
+        throw CLIError(.usage, "--keep-lora: \(request.path) is not imported through a LoRA layout (it maps as \(mapping.architecture)); only files whose layout merges ConvLoRA factors can keep them")
     }
 
     /// `--config` arrives as the strict JSON tree; the registry decodes configs through Codable.

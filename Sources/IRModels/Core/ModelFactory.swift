@@ -40,7 +40,10 @@ public enum ModelFactory {
         guard let f = ArchitectureFamily.named(family) else {
             throw ModelError("\(source): unknown architecture family '\(family)'")
         }
-        return try make(config: try f.decode(json), records: records, source: source, context: context)
+        // A config with kept LoRA factors (`irzoo import --keep-lora`) merges them here first.
+        let stored = try KeptLoRA.split(json)
+        return try make(config: try f.decode(stored.config), records: try KeptLoRA.merged(records, alpha: stored.alpha),
+                        source: source, context: context)
     }
 
     /// Builds from weights already checked (or given directly, e.g. by tests); each tensor is

@@ -26,6 +26,9 @@ struct Import: ParsableCommand {
     @Option(name: .long, help: "Text encoders: CLIP's BPE file (bpe_simple_vocab_16e6.txt.gz) to keep with the weights for `run --prompt`.")
     var vocab: String?
 
+    @Flag(name: .customLong("keep-lora"), help: "LoRA checkpoints: store the ConvLoRA factors apart (lora_A, lora_B beside conv.weight) instead of merging them; they are merged in memory when the model runs.")
+    var keepLoRA = false
+
     @Flag(name: .long, help: "Let NAME move to these weights if it is installed with others.")
     var replace = false
 
@@ -44,7 +47,7 @@ struct Import: ParsableCommand {
         }
         let store = try StoreAccess.open()
         let request = Importer.Request(path: file, arch: arch, name: name, config: configJSON, select: reading.select,
-                                       permissive: reading.permissive, dtype: conversion, replace: replace, vocab: vocab)
+                                       permissive: reading.permissive, dtype: conversion, replace: replace, vocab: vocab, keepLoRA: keepLoRA)
         let result: Importer.Result
         do { result = try Importer(store: store).run(request) } catch let e as InventoryMismatchError where json {
             // The full report (every tensor) as JSON on stdout; stderr gets just the error line.

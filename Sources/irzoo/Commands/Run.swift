@@ -256,23 +256,29 @@ enum RunModelLoader {
             throw CLIError(.usage, "\(m.name) is a '\(m.architecture)' model, which irzoo cannot run yet (runnable families: \(ModelFactory.runnableFamilies.joined(separator: ", ")))")
         }
         let config: ModelConfig
+        let keptLoRAAlpha: Double?
         do {
-            let json = try JSONDecoder().decode(AnyJSON.self, from: Data(m.config.serialized().utf8))
-            config = try arch.decode(json)
+            let stored = try KeptLoRA.split(try JSONDecoder().decode(AnyJSON.self, from: Data(m.config.serialized().utf8)))
+            keptLoRAAlpha = stored.alpha
+            config = try arch.decode(stored.config)
         } catch {
             throw CLIError(.failure, "\(m.name): the stored config does not describe a \(family) network: \(error)")
         }
         let blob = store.blobPath(m.blob.digest)
         let file = try IRWFile.open(path: blob)
         let context = ComputeContext(threads: threads)
-        let (records, vocabulary) = TokenizerAsset.split(try file.records())
+        let (stored, vocabulary) = TokenizerAsset.split(try file.records())
         let model: Model
         do {
+            // Imported with --keep-lora: merged here, into fresh f32 weights, before the inventory check.
+            let records = try KeptLoRA.merged(stored, alpha: keptLoRAAlpha)
             model = try ModelFactory.make(config: config, records: records, source: "\(m.name) (\(blob))", context: context)
         } catch let e as InventoryMismatchError {
             throw CLIError(.inventoryMismatch, e.description)
         } catch let e as ModelError {
             throw CLIError(.failure, "\(m.name): \(e.reason)")
+        } catch let e as KeyMappingError {
+            throw CLIError(.failure, "\(m.name): kept LoRA factors: \(e)")
         }
         var notes = [String]()
         if let se = config.typed(SESymUNetConfig.self) {
