@@ -1172,7 +1172,7 @@ enum EmbeddedZoo {
     },
     {
       "name": "basicsr-lora",
-      "description": "BasicSR {'params': state_dict} of UniRestorer's LoRARestormer: loralib ConvLoRA on every conv (<site>.lora_A, <site>.lora_B, <site>.conv.weight), merged at import into <site>.weight = W + (16/r) * view(B @ A) as model.eval() does upstream",
+      "description": "BasicSR {'params': state_dict} of UniRestorer's LoRARestormer: loralib ConvLoRA on every conv (<site>.lora_A, <site>.lora_B, <site>.conv.weight), merged at import into <site>.weight = W + (16/r) * view(B @ A) as model.eval() does upstream (`import --keep-lora` stores the factors apart and merges them in memory when the model is built)",
       "containers": [
         "torch-zip"
       ],
