@@ -2692,7 +2692,7 @@ enum EmbeddedZoo {
   },
   "layouts": [],
   "runnable": false,
-  "reason": "the Swift model is not written yet (issue 8)",
+  "reason": "a part of unildiff, not a standalone restorer: it runs inside `irzoo run unildiff` (Swift VAEEncoder without its output layers, under the unet.denoise_encoder. prefix)",
   "parameters": 34125696,
   "stateDictKeys": 102
 }
@@ -2703,7 +2703,7 @@ enum EmbeddedZoo {
   "$schema": "../Schemas/zoo-manifest.schema.json",
   "id": "unildiff",
   "family": "unildiff",
-  "title": "UniLDiff (SDXL + DAFF + DAEM)",
+  "title": "UniLDiff (SDXL + LQ encoder + DAFF; DAEM not placed)",
   "summary": "Latent diffusion restorer: SDXL VAE, UNet and both text encoders with an LQ encoder and DAFF fusion after conv_in; Euler sampling from the noised LQ latent at t = 999 (20 steps, CFG 5 against the empty prompt). The paper's DAEM decoder module is not in the pipeline (its placement is not in any public code).",
   "paper": {
     "title": "UniLDiff: Unlocking the Power of Diffusion Priors for All-in-One Image Restoration"
