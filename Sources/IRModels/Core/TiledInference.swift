@@ -45,6 +45,55 @@ public struct TilePlan: Sendable, Equatable {
 /// bounded by the tile size whatever the image size. An image that fits in one tile runs whole
 /// (the same answer as without tiling); otherwise the result approximates the whole-image one as
 /// the model's `tiling` says.
+/// Sums tiles into the whole output with each tile's separable blend weights, then divides by the
+/// summed weights: the overlap-blending both `TiledInference` and the VAE's tiled encode/decode use.
+struct TileBlend {
+    private var out: Tensor?
+    private let weightSum: Tensor
+    private let batch: Int, height: Int, width: Int
+
+    init(batch: Int, height: Int, width: Int) throws {
+        (self.batch, self.height, self.width) = (batch, height, width)
+        weightSum = try Tensor.zeros([height, width])
+    }
+
+    /// Adds tile `y` [batch, C, rows.count, cols.count] at (top, left), weighted rows[i] * cols[j].
+    mutating func add(_ y: Tensor, top: Int, left: Int, rows: [Float], cols: [Float]) throws {
+        let (th, tw) = (rows.count, cols.count)
+        guard y.rank == 4, y.shape[0] == batch, y.shape[2] == th, y.shape[3] == tw,
+              top >= 0, left >= 0, top + th <= height, left + tw <= width else {
+            throw ModelError("a tile of shape \(y.shape) does not fit at (\(top), \(left)) in \(batch)x\(height)x\(width)")
+        }
+        let c = y.shape[1]
+        if let out, out.shape[1] != c { throw ModelError("tiles with \(out.shape[1]) and \(c) channels cannot be blended") }
+        if out == nil { out = try Tensor.zeros([batch, c, height, width]) }
+        let dst = out!.mutablePointer, src = y.pointer, ws = weightSum.mutablePointer
+        for plane in 0..<(batch * c) {
+            for i in 0..<th {
+                let d = dst + (plane * height + top + i) * width + left, s = src + (plane * th + i) * tw
+                let ry = rows[i]
+                for j in 0..<tw { d[j] += ry * cols[j] * s[j] }
+            }
+        }
+        for i in 0..<th {
+            let d = ws + (top + i) * width + left
+            for j in 0..<tw { d[j] += rows[i] * cols[j] }
+        }
+    }
+
+    /// The blended whole (every pixel is covered by at least one tile with a positive weight).
+    func finish() throws -> Tensor {
+        guard let result = out else { throw ModelError("tiled inference produced no tiles") }
+        let dst = result.mutablePointer, ws = weightSum.pointer
+        let plane = height * width
+        for p in 0..<(batch * result.shape[1]) {
+            let d = dst + p * plane
+            for i in 0..<plane { d[i] /= ws[i] }
+        }
+        return result
+    }
+}
+
 public enum TiledInference {
     public static func run(_ model: Model, image: Tensor, aux: [String: Tensor] = [:], plan: TilePlan,
                            progress: ProgressHandler? = nil) throws -> Tensor {
@@ -69,8 +118,7 @@ public enum TiledInference {
 
         let ctx = model.context
         let runTile = try model.tileRunner(whole: image, aux: aux)
-        var out: Tensor?
-        let weightSum = try Tensor.zeros([h, w])
+        var blend = try TileBlend(batch: b, height: h, width: w)
         var done = 0
         for y0 in rows {
             let rowWeights = (0..<th).map { plan.weight($0, start: y0, size: th, length: h) }
@@ -81,31 +129,11 @@ public enum TiledInference {
                 guard y.rank == 4, y.shape[0] == b, y.shape[2] == th, y.shape[3] == tw else {
                     throw ModelError("\(model.family) returned \(y.shape) for a tile \(tile.shape)")
                 }
-                let oc = y.shape[1]
-                if out == nil { out = try Tensor.zeros([b, oc, h, w]) }
-                let dst = out!.mutablePointer, src = y.pointer, ws = weightSum.mutablePointer
-                for plane in 0..<(b * oc) {
-                    for i in 0..<th {
-                        let d = dst + (plane * h + y0 + i) * w + x0, s = src + (plane * th + i) * tw
-                        let ry = rowWeights[i]
-                        for j in 0..<tw { d[j] += ry * colWeights[j] * s[j] }
-                    }
-                }
-                for i in 0..<th {
-                    let d = ws + (y0 + i) * w + x0
-                    for j in 0..<tw { d[j] += rowWeights[i] * colWeights[j] }
-                }
+                try blend.add(y, top: y0, left: x0, rows: rowWeights, cols: colWeights)
                 done += 1
                 progress?(done, total)
             }
         }
-        guard let result = out else { throw ModelError("tiled inference produced no tiles") }
-        let dst = result.mutablePointer, ws = weightSum.pointer
-        let plane = h * w
-        for p in 0..<(b * result.shape[1]) {
-            let d = dst + p * plane
-            for i in 0..<plane { d[i] /= ws[i] }
-        }
-        return result
+        return try blend.finish()
     }
 }

@@ -40,8 +40,7 @@ extension AutoencoderKLModel {
         let (oth, otw) = (th * scaleUp / scaleDown, tw * scaleUp / scaleDown)
         // The blend ramps in output pixels: the overlap scaled like the image.
         let outPlan = try TilePlan(tile: max(oth, otw), overlap: plan.overlap * scaleUp / scaleDown)
-        var out: Tensor?
-        let weightSum = try Tensor.zeros([H, W])
+        var blend = try TileBlend(batch: b, height: H, width: W)
         var done = 0
         for y0 in rows {
             let oy = y0 * scaleUp / scaleDown
@@ -53,29 +52,11 @@ extension AutoencoderKLModel {
                 guard y.rank == 4, y.shape[2] == oth, y.shape[3] == otw else {
                     throw ModelError("sdxl-vae returned \(y.shape) for a tile of \(th)x\(tw)")
                 }
-                let c = y.shape[1]
-                if out == nil { out = try Tensor.zeros([b, c, H, W]) }
-                let dst = out!.mutablePointer, src = y.pointer, ws = weightSum.mutablePointer
-                for plane in 0..<(b * c) {
-                    for i in 0..<oth {
-                        let d = dst + (plane * H + oy + i) * W + ox, s = src + (plane * oth + i) * otw
-                        for j in 0..<otw { d[j] += rw[i] * cw[j] * s[j] }
-                    }
-                }
-                for i in 0..<oth {
-                    let d = ws + (oy + i) * W + ox
-                    for j in 0..<otw { d[j] += rw[i] * cw[j] }
-                }
+                try blend.add(y, top: oy, left: ox, rows: rw, cols: cw)
                 done += 1
                 progress?(done, rows.count * cols.count)
             }
         }
-        guard let result = out else { throw ModelError("tiled run produced no tiles") }
-        let dst = result.mutablePointer, ws = weightSum.pointer
-        for p in 0..<(b * result.shape[1]) {
-            let d = dst + p * H * W
-            for i in 0..<(H * W) { d[i] /= ws[i] }
-        }
-        return result
+        return try blend.finish()
     }
 }
