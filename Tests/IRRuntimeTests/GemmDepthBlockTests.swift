@@ -5,35 +5,13 @@ import IRRuntime
 /// blocks, against a double-precision reference at every SIMD level: a plain matmul and a padded
 /// 3x3 convolution large enough for the banded path with in-place (direct) B tiles.
 final class GemmDepthBlockTests: XCTestCase {
-    private var seed: UInt64 = 7
-    private func values(_ n: Int) -> [Float] {
-        (0..<n).map { _ in
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: seed >> 11) % 2001 - 1000) / 1000
-        }
-    }
+    private var reference = ReferenceValues(seed: 7)
+    private func values(_ n: Int) -> [Float] { reference.next(n) }
 
     func testDeepMatmulAgainstReference() throws {
-        let original = ComputeContext.simdLevel
-        defer { ComputeContext.setSIMDLevel(original) }
         let (m, n, k) = (130, 150, 2100)
-        let a = try Tensor(shape: [m, k], values: values(m * k))
-        let b = try Tensor(shape: [k, n], values: values(k * n))
-        var want = [Double](repeating: 0, count: m * n), scale = want
-        for i in 0..<m { for p in 0..<k {
-            let av = Double(a.pointer[i * k + p])
-            for j in 0..<n {
-                let t = av * Double(b.pointer[p * n + j])
-                want[i * n + j] += t
-                scale[i * n + j] += abs(t)
-            }
-        } }
-        for level in SIMDLevel.allCases where ComputeContext.setSIMDLevel(level) {
-            let c = try ComputeContext(threads: 2).matmul(a, b)
-            var worst = 0.0
-            for i in 0..<(m * n) { worst = max(worst, abs(Double(c.pointer[i]) - want[i]) / max(1, scale[i])) }
-            XCTAssertLessThan(worst, 2e-6, "\(m)x\(n)x\(k) at \(level)")
-        }
+        try assertMatmulMatchesDoubleReference(try Tensor(shape: [m, k], values: values(m * k)),
+                                               try Tensor(shape: [k, n], values: values(k * n)))
     }
 
     func testDeepConvolutionAgainstReference() throws {

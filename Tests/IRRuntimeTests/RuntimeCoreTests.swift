@@ -83,33 +83,11 @@ final class RuntimeCoreTests: XCTestCase {
     /// Large products cross every cache block of the packed GEMM (K > KC, M > MC, N > NC) and the
     /// partial edge tiles, at every SIMD level, against a double-precision reference.
     func testGemmBlockingAgainstReference() throws {
-        let original = ComputeContext.simdLevel
-        defer { ComputeContext.setSIMDLevel(original) }
-        var seed: UInt64 = 42
-        func next() -> Float {
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: seed >> 11) % 2001 - 1000) / 1000
-        }
+        var values = ReferenceValues(seed: 42)
         for (m, n, k) in [(133, 2100, 300), (7, 4099, 513), (300, 37, 1030)] {
-            let a = try Tensor(shape: [m, k], values: (0..<(m * k)).map { _ in next() })
-            let b = try Tensor(shape: [k, n], values: (0..<(k * n)).map { _ in next() })
-            // Reference in double, and Σ|a·b| per element: the natural scale of a float dot
-            // product's rounding error (the result itself may cancel to near zero).
-            var want = [Double](repeating: 0, count: m * n), scale = [Double](repeating: 0, count: m * n)
-            for i in 0..<m { for p in 0..<k {
-                let av = Double(a.pointer[i * k + p])
-                for j in 0..<n {
-                    let t = av * Double(b.pointer[p * n + j])
-                    want[i * n + j] += t
-                    scale[i * n + j] += abs(t)
-                }
-            } }
-            for level in SIMDLevel.allCases where ComputeContext.setSIMDLevel(level) {
-                let c = try ComputeContext(threads: 2).matmul(a, b)
-                var worst = 0.0
-                for i in 0..<(m * n) { worst = max(worst, abs(Double(c.pointer[i]) - want[i]) / max(1, scale[i])) }
-                XCTAssertLessThan(worst, 2e-6, "\(m)x\(n)x\(k) at \(level)")
-            }
+            let a = try Tensor(shape: [m, k], values: values.next(m * k))
+            let b = try Tensor(shape: [k, n], values: values.next(k * n))
+            try assertMatmulMatchesDoubleReference(a, b)
         }
     }
 
