@@ -13,19 +13,6 @@ final class AnyIRCLITests: XCTestCase {
     override func setUp() { cli = CLIHarness() }
     override func tearDown() { cli = nil }
 
-    func golden(_ model: String, _ file: String) -> String { TestSupport.fixture("models/\(model)/\(file)") }
-
-    func npy(_ path: String) throws -> (shape: [Int], values: [Float]) {
-        let r = try NumpyArray.read(path: path)
-        XCTAssertEqual(r.dtype, .f32)
-        return (r.shape, r.data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
-    }
-
-    func maxAbs(_ a: [Float], _ b: [Float]) -> Float {
-        XCTAssertEqual(a.count, b.count)
-        return zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
-    }
-
     func importCheckpoint(_ model: String, arch: String, name: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let r = try cli.run(["import", golden(model, "model.ckpt"), "--arch", arch, "--name", name])
         XCTAssertEqual(r.status, 0, "import \(model): \(r.stderr)", file: file, line: line)

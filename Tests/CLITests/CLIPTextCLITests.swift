@@ -13,24 +13,13 @@ final class CLIPTextCLITests: XCTestCase {
     override func setUp() { cli = CLIHarness() }
     override func tearDown() { cli = nil }
 
-    func golden(_ model: String, _ file: String) -> String { TestSupport.fixture("models/\(model)/\(file)") }
     let vocab = TestSupport.fixture("tokenizer/bpe_simple_vocab_16e6.txt.gz")
-
-    func npy(_ path: String) throws -> (shape: [Int], values: [Float]) {
-        let r = try NumpyArray.read(path: path)
-        return (r.shape, r.data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
-    }
 
     /// Row `row` of a [B, ...] golden.
     func goldenRow(_ model: String, _ file: String, row: Int) throws -> [Float] {
         let (shape, values) = try npy(golden(model, file))
         let n = values.count / shape[0]
         return Array(values[(row * n)..<((row + 1) * n)])
-    }
-
-    func maxAbs(_ a: [Float], _ b: [Float]) -> Float {
-        XCTAssertEqual(a.count, b.count)
-        return zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
     }
 
     /// The tiny configs' heads (2 of width 4) are not in any shape: --config says them.

@@ -11,19 +11,6 @@ final class DehazeRetinexCLITests: XCTestCase {
     override func setUp() { cli = CLIHarness() }
     override func tearDown() { cli = nil }
 
-    func golden(_ model: String, _ file: String) -> String { TestSupport.fixture("models/\(model)/\(file)") }
-
-    func npy(_ path: String) throws -> [Float] {
-        let r = try NumpyArray.read(path: path)
-        XCTAssertEqual(r.dtype, .f32)
-        return r.data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-    }
-
-    func maxAbs(_ a: [Float], _ b: [Float]) -> Float {
-        XCTAssertEqual(a.count, b.count)
-        return zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
-    }
-
     /// A 29×34 8-bit PNG in, PyTorch's answer to those pixels out.
     func testDehazeFormerImportsAndRunsOnAPNG() throws {
         let r = try cli.run(["import", golden("dehazeformer-tiny", "model.pth"), "--arch", "dehazeformer-l", "--name", "dehaze"])
@@ -31,7 +18,7 @@ final class DehazeRetinexCLITests: XCTestCase {
         let doc = try cli.json(["run", "dehaze", "--input", golden("dehazeformer-tiny", "input.png"), "--output", cli.path("d.npy")])
         XCTAssertEqual(doc["family"]?.stringValue, "dehazeformer")
         XCTAssertEqual(doc["output"]?["shape"], .array([.int(1), .int(3), .int(29), .int(34)]))
-        let error = maxAbs(try npy(cli.path("d.npy")), try npy(golden("dehazeformer-tiny", "png_output.npy")))
+        let error = maxAbs(try npyValues(cli.path("d.npy")), try npyValues(golden("dehazeformer-tiny", "png_output.npy")))
         print("irzoo run dehazeformer (PNG in): max abs error \(error)")
         XCTAssertLessThanOrEqual(error, 1e-4)
     }
@@ -43,7 +30,7 @@ final class DehazeRetinexCLITests: XCTestCase {
         let show = try cli.run(["show", "retinex"])
         XCTAssertTrue(show.stdout.contains("retinexformer") && show.stdout.contains("n_feat 8"), show.stdout)
         _ = try cli.json(["run", "retinex", "--input", golden("retinexformer-tiny", "input_odd.npy"), "--output", cli.path("r.npy")])
-        let error = maxAbs(try npy(cli.path("r.npy")), try npy(golden("retinexformer-tiny", "output_odd.npy")))
+        let error = maxAbs(try npyValues(cli.path("r.npy")), try npyValues(golden("retinexformer-tiny", "output_odd.npy")))
         print("irzoo run retinexformer (21x30 .npy): max abs error \(error)")
         XCTAssertLessThanOrEqual(error, 1e-4)
     }

@@ -14,18 +14,6 @@ final class KeepLoRACLITests: XCTestCase {
     override func setUp() { cli = CLIHarness() }
     override func tearDown() { cli = nil }
 
-    func golden(_ model: String, _ file: String) -> String { TestSupport.fixture("models/\(model)/\(file)") }
-
-    func npy(_ path: String) throws -> [Float] {
-        let r = try NumpyArray.read(path: path)
-        return r.data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-    }
-
-    func maxAbs(_ a: [Float], _ b: [Float]) -> Float {
-        XCTAssertEqual(a.count, b.count)
-        return zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
-    }
-
     func testKeptLoRAIsStoredApartAndRunsAsMerged() throws {
         let src = golden("restormer-lora", "model.pth")
         let kept = try cli.json(["import", src, "--keep-lora", "--name", "kept", "--json"])
@@ -53,9 +41,9 @@ final class KeepLoRACLITests: XCTestCase {
         let doc = try cli.json(["run", "kept", "--input", input, "--output", cli.path("kept.npy")])
         XCTAssertEqual(doc["family"]?.stringValue, "restormer")
         _ = try cli.json(["run", "merged", "--input", input, "--output", cli.path("merged.npy")])
-        let keptOut = try npy(cli.path("kept.npy"))
-        let error = maxAbs(keptOut, try npy(golden("restormer-lora", "output.npy")))
-        let vsMerged = maxAbs(keptOut, try npy(cli.path("merged.npy")))
+        let keptOut = try npyValues(cli.path("kept.npy"))
+        let error = maxAbs(keptOut, try npyValues(golden("restormer-lora", "output.npy")))
+        let vsMerged = maxAbs(keptOut, try npyValues(cli.path("merged.npy")))
         print("irzoo run LoRA-Restormer (--keep-lora, merged in memory): max abs error \(error) vs PyTorch, \(vsMerged) vs the merged import")
         XCTAssertLessThanOrEqual(error, 1e-4)
         // Same merge (LoRAMerge), same f32 weights: the two imports compute the same network.
@@ -70,7 +58,7 @@ final class KeepLoRACLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("ConvLoRA sites apart"), r.stdout)
         _ = try cli.json(["run", "uni", "--input", golden(dir, "input.npy"), "--expert", "11", "--output", cli.path("e11.npy")])
-        let error = maxAbs(try npy(cli.path("e11.npy")), try npy(golden(dir, "forced_11.npy")))
+        let error = maxAbs(try npyValues(cli.path("e11.npy")), try npyValues(golden(dir, "forced_11.npy")))
         print("irzoo run unirestorer --keep-lora --expert 11 (LoRA expert): max abs error \(error)")
         XCTAssertLessThanOrEqual(error, 1e-4)
     }

@@ -19,23 +19,9 @@ final class RunCommandTests: XCTestCase {
         cli = nil
     }
 
-    func golden(_ model: String, _ file: String) -> String { TestSupport.fixture("models/\(model)/\(file)") }
-
     /// The golden's config.json as one line, for `import --config`.
     func config(_ model: String) throws -> String {
         try String(contentsOfFile: golden(model, "config.json"), encoding: .utf8).split(separator: "\n").joined(separator: " ")
-    }
-
-    func npy(_ path: String) throws -> (shape: [Int], values: [Float]) {
-        let r = try NumpyArray.read(path: path)
-        XCTAssertEqual(r.dtype, .f32)
-        let values = r.data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-        return (r.shape, values)
-    }
-
-    func maxAbs(_ a: [Float], _ b: [Float]) -> Float {
-        XCTAssertEqual(a.count, b.count)
-        return zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
     }
 
     func importSymUNet(name: String = "tiny") throws {

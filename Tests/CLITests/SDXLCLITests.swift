@@ -12,8 +12,6 @@ final class SDXLCLITests: XCTestCase {
     override func setUp() { cli = CLIHarness() }
     override func tearDown() { cli = nil }
 
-    func golden(_ model: String, _ file: String) -> String { TestSupport.fixture("models/\(model)/\(file)") }
-
     func values(_ path: String) throws -> (shape: [Int], values: [Float]) {
         let r = try NumpyArray.read(path: path)
         return (r.shape, r.data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })

@@ -20,11 +20,6 @@ final class UniRestorerCLITests: XCTestCase {
         return r.data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 
-    func maxAbs(_ a: [Float], _ b: [Float]) -> Float {
-        XCTAssertEqual(a.count, b.count)
-        return zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
-    }
-
     func importTiny(_ extra: [String] = ["--arch", "unirestorer"]) throws -> String {
         let r = try cli.run(["import", golden("model.pth"), "--name", "uni"] + extra)
         XCTAssertEqual(r.status, 0, r.stderr)

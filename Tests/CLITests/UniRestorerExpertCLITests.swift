@@ -12,18 +12,6 @@ final class UniRestorerExpertCLITests: XCTestCase {
     override func setUp() { cli = CLIHarness() }
     override func tearDown() { cli = nil }
 
-    func golden(_ model: String, _ file: String) -> String { TestSupport.fixture("models/\(model)/\(file)") }
-
-    func npy(_ path: String) throws -> [Float] {
-        let r = try NumpyArray.read(path: path)
-        return r.data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-    }
-
-    func maxAbs(_ a: [Float], _ b: [Float]) -> Float {
-        XCTAssertEqual(a.count, b.count)
-        return zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
-    }
-
     /// The LoRA-Restormer file is detected (no --arch), merged at import (said so), and runs as PyTorch does.
     func testLoRARestormerImportsMergedAndRuns() throws {
         let r = try cli.run(["import", golden("restormer-lora", "model.pth"), "--name", "lora"])
@@ -34,7 +22,7 @@ final class UniRestorerExpertCLITests: XCTestCase {
         XCTAssertTrue(show.stdout.contains("restormer"), show.stdout)
         let doc = try cli.json(["run", "lora", "--input", golden("restormer-lora", "input.npy"), "--output", cli.path("out.npy")])
         XCTAssertEqual(doc["family"]?.stringValue, "restormer")
-        let error = maxAbs(try npy(cli.path("out.npy")), try npy(golden("restormer-lora", "output.npy")))
+        let error = maxAbs(try npyValues(cli.path("out.npy")), try npyValues(golden("restormer-lora", "output.npy")))
         print("irzoo run LoRA-Restormer (merged at import): max abs error \(error)")
         XCTAssertLessThanOrEqual(error, 1e-4)
     }
@@ -45,7 +33,7 @@ final class UniRestorerExpertCLITests: XCTestCase {
                              "--config", #"{"width": 4, "enc_blk_nums": [1, 1, 1, 2], "dec_blk_nums": [1, 1, 1, 1], "train_size": [1, 3, 16, 24]}"#])
         XCTAssertEqual(r.status, 0, r.stderr)
         _ = try cli.json(["run", "naf", "--input", golden("nafnet-local", "input.npy"), "--output", cli.path("naf.npy")])
-        let error = maxAbs(try npy(cli.path("naf.npy")), try npy(golden("nafnet-local", "output.npy")))
+        let error = maxAbs(try npyValues(cli.path("naf.npy")), try npyValues(golden("nafnet-local", "output.npy")))
         print("irzoo run NAFNetLocal: max abs error \(error)")
         XCTAssertLessThanOrEqual(error, 1e-4)
     }

@@ -20,11 +20,6 @@ final class UniRestorerLoRACLITests: XCTestCase {
         return r.data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 
-    func maxAbs(_ a: [Float], _ b: [Float]) -> Float {
-        XCTAssertEqual(a.count, b.count)
-        return zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
-    }
-
     func testImportAndRunRoutes() throws {
         let imported = try cli.run(["import", golden("model.pth"), "--arch", "unirestorer-lora", "--name", "unilora"])
         XCTAssertEqual(imported.status, 0, imported.stderr)
