@@ -15,10 +15,7 @@ SIDE=${4:-256}
 TMP=$(mktemp -d "${TMPDIR:-/var/tmp}/irzoo-bench-anyir.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-if [ -z "${IRZOO_BIN:-}" ]; then
-  swift build -c release --product irzoo >&2
-  IRZOO_BIN=$(swift build -c release --show-bin-path)/irzoo
-fi
+IRZOO_BIN=$(irzoo_bin)
 export IRZOO_HOME="$TMP/home"
 
 "$PY" Benchmarks/models_anyir.py prepare "$TMP" "$SIDE"

@@ -1,4 +1,4 @@
-# Helpers shared by the store and convert benchmarks (sourced).
+# Helpers shared by the benchmark scripts (sourced).
 
 # SWIFT_SCRATCH=DIR builds into DIR instead of .build (so a benchmark can run beside other builds).
 SCRATCH=()
@@ -11,6 +11,12 @@ bin_dir() {
   local p
   for p in "$@"; do swift build -c release "${SCRATCH[@]}" --product "$p" >&2; done
   swift build -c release "${SCRATCH[@]}" --show-bin-path
+}
+
+# irzoo_bin: the irzoo binary to time: $IRZOO_BIN when set, else a fresh release build's.
+irzoo_bin() {
+  if [ -n "${IRZOO_BIN:-}" ]; then echo "$IRZOO_BIN"; return; fi
+  echo "$(bin_dir irzoo)/irzoo"
 }
 
 # timed OUTFILE CMD...: runs CMD under /usr/bin/time, appends "seconds max_rss_kib" to OUTFILE.

@@ -17,10 +17,7 @@ RUNS=${3:-3}
 TMP=$(mktemp -d "${TMPDIR:-/var/tmp}/irzoo-bench-models.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-if [ -z "${IRZOO_BIN:-}" ]; then
-  swift build -c release --product irzoo >&2
-  IRZOO_BIN=$(swift build -c release --show-bin-path)/irzoo
-fi
+IRZOO_BIN=$(irzoo_bin)
 IRZOO=$IRZOO_BIN
 export IRZOO_HOME="$TMP/home"
 

@@ -23,10 +23,7 @@ FP16=${FP16:-1}
 TMP=$(mktemp -d "${TMPDIR:-/var/tmp}/irzoo-bench-sdxl.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-if [ -z "${IRZOO_BIN:-}" ]; then
-  swift build -c release --product irzoo >&2
-  IRZOO_BIN=$(swift build -c release --show-bin-path)/irzoo
-fi
+IRZOO_BIN=$(irzoo_bin)
 export IRZOO_HOME="$TMP/home"
 load_note
 field() { "$PY" -c 'import json,sys; print("%.2f" % json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }

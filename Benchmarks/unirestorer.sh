@@ -16,10 +16,7 @@ SIDE=${3:-512}
 RUNS=${4:-3}
 TMP=$(mktemp -d "${TMPDIR:-/var/tmp}/irzoo-bench-unirestorer.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
-if [ -z "${IRZOO_BIN:-}" ]; then
-  swift build -c release --product irzoo >&2
-  IRZOO_BIN=$(swift build -c release --show-bin-path)/irzoo
-fi
+IRZOO_BIN=$(irzoo_bin)
 export IRZOO_HOME="$TMP/home"
 load_note
 /usr/bin/time -f 'prepare (PyTorch build + save): %e s, peak RSS %M KiB' "$PY" Benchmarks/models_unirestorer.py prepare "$TMP" "$SIDE"
