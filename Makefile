@@ -9,28 +9,42 @@ PY := $(VENV)/bin/python
 
 # Debian packages holding the C libraries irzoo links.
 DEB_PACKAGES := zlib1g-dev libpng-dev libhdf5-dev libssl-dev pkg-config
+# What the registry tests start (issue 16): CNCF Distribution 2.8, `htpasswd -B` for its basic
+# auth, openssl for the token service's key, and the CA bundle TLS needs.
+TEST_DEB_PACKAGES := docker-registry apache2-utils openssl ca-certificates
+# `make bench-registry`: skopeo beside irzoo, GNU time for peak RSS.
+BENCH_REGISTRY_DEB_PACKAGES := docker-registry skopeo time
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer clean
-
-all: build
-
-# Installs the C libraries when any is missing (apt-get update first, as a fresh machine needs).
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# $(call apt_install,PACKAGES): installs those not installed yet (apt-get update first, as a fresh machine needs).
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+endef
+
+.PHONY: all deps test-deps build test demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer bench-registry clean
+
+all: build
+
+# Installs the C libraries when any is missing.
+deps:
+	$(call apt_install,$(DEB_PACKAGES))
+
+test-deps:
+	$(call apt_install,$(TEST_DEB_PACKAGES))
 
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product irzoo
 
 # Release mode: the numerics are too slow in debug.
-test: deps
+# The registry tests fail (rather than skip) when docker-registry is missing.
+test: deps test-deps
 	$(SWIFT) build -c $(CONFIG) --build-tests
-	set -o pipefail; $(SWIFT) test -c $(CONFIG) --skip-build 2>&1 | tee .build/test.log
+	set -o pipefail; IRZOO_REQUIRE_REGISTRY=1 $(SWIFT) test -c $(CONFIG) --skip-build 2>&1 | tee .build/test.log
 	$(MAKE) --no-print-directory fuzz-smoke
 	@# One plain closing line (XCTest's total; Swift Testing's own summary line counts only its tests).
 	@awk '/Executed [0-9]+ tests?, with [0-9]+ failures?/ {n=$$2; f=$$5} END {printf "tests: %d passed, %d failed\n", n-f, f}' .build/test.log
@@ -73,6 +87,11 @@ bench-sdxl: build venv
 
 bench-unirestorer: build venv
 	bash Benchmarks/unirestorer.sh $(PY)
+
+# Issue 16: push and pull of a 1 GiB model to a loopback docker-registry beside skopeo (MB/s, peak RSS).
+bench-registry: build
+	$(call apt_install,$(BENCH_REGISTRY_DEB_PACKAGES))
+	bash Benchmarks/registry.sh
 
 clean:
 	rm -rf .build .build-* demo-out bench-out
