@@ -146,6 +146,10 @@ public struct ModelTransfer {
         // A blob the store already has (the same file, or the same weights and metadata) is
         // installed under the new name without a transfer.
         let installed = try store.manifests().models
+        if !replace, let taken = installed.first(where: { $0.name == name }), taken.blob.contentID != described.blob.contentID {
+            // Refused before a byte is downloaded (commit would refuse it after).
+            throw StoreError(.nameTaken, "a model named '\(taken.name)' is already installed with other weights; choose another --name, or --replace")
+        }
         let twin = installed.first { $0.blob.digest == described.blob.digest && store.blobSize($0.blob.digest) != nil }
             ?? installed.first { $0.blob.contentID == described.blob.contentID && store.blobSize($0.blob.digest) != nil }
         if let twin, let staging = try store.stageStoredBlob(twin.blob.digest) {

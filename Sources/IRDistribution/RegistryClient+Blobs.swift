@@ -49,10 +49,11 @@ extension RegistryClient {
         let repo = reference.repository
         let scopes = [Self.scope(repo, "pull,push")]
         let short = String(d.digest.prefix(19))
+        // (A response body is read once: by `drain`, or by `expect` when it fails.)
         let head = try await send(RegistryRequest(method: .HEAD, url: url("blobs/\(d.digest)"), what: "HEAD blob \(short)"), scopes: scopes)
+        try await expect(head, [200, 404], "HEAD blob \(short) in \(repo)")
         _ = await Self.drain(head)
         if head.status.code == 200 { return UploadResult(action: .exists, bytesSent: 0, resumes: 0) }
-        try await expect(head, [200, 404], "HEAD blob \(short) in \(repo)")
 
         var session: String? = nil
         var minChunk = 0
