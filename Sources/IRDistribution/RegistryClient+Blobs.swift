@@ -332,7 +332,7 @@ extension RegistryClient {
         if let length = r.headers.first(name: "Content-Length").flatMap({ Int($0) }), length > ModelArtifact.maxManifestBytes {
             throw DistributionError(.refused, "\(what): \(length) bytes, more than the \(ModelArtifact.maxManifestBytes) a manifest may have")
         }
-        let buffer: ByteBuffer
+        let buffer: NIOCore.ByteBuffer
         do { buffer = try await r.body.collect(upTo: ModelArtifact.maxManifestBytes) } catch is NIOTooManyBytesError {
             throw DistributionError(.refused, "\(what): more than the \(ModelArtifact.maxManifestBytes) bytes a manifest may have")
         }
@@ -354,7 +354,7 @@ extension RegistryClient {
         let r = try await send(RegistryRequest(method: .GET, url: url("blobs/\(d.digest)"), what: "GET \(what)"),
                                scopes: [Self.scope(reference.repository, "pull")])
         try await expect(r, [200], "GET \(what)")
-        let buffer: ByteBuffer
+        let buffer: NIOCore.ByteBuffer
         do { buffer = try await r.body.collect(upTo: d.size) } catch is NIOTooManyBytesError {
             throw DistributionError(.refused, "\(what): more bytes than the \(d.size) the manifest says")
         }

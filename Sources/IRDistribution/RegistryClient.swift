@@ -3,6 +3,8 @@ import Glibc
 #endif
 import AsyncHTTPClient
 import Foundation
+import IRFormat
+import IRStore
 import IRTensor
 import NIOCore
 import NIOHTTP1
@@ -115,7 +117,7 @@ public final class RegistryClient: @unchecked Sendable {
             }
             switch body {
             case .bytes(let b)?:
-                req.body = .bytes(ByteBuffer(bytes: b))
+                req.body = .bytes(NIOCore.ByteBuffer(bytes: b))
                 req.headers.replaceOrAdd(name: "Content-Length", value: String(b.count))
             case .file(let fd, let offset, let length, let hasher, let progress)?:
                 req.body = .stream(FileChunks(fd: fd, offset: offset, length: length, hasher: hasher, progress: progress),
@@ -263,7 +265,7 @@ public final class RegistryClient: @unchecked Sendable {
                 try await Task.sleep(nanoseconds: UInt64(retry.delay(after: attempt, retryAfter: nil) * 1e9))
                 continue
             }
-            let bytes = Array(buffer: (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer())
+            let bytes = Array(buffer: (try? await response.body.collect(upTo: 1 << 20)) ?? NIOCore.ByteBuffer())
             guard status == 200 else {
                 let who = credentials.map { "refused the credentials from \($0.source)" } ?? "refused anonymous access (set IRZOO_REGISTRY_USER and IRZOO_REGISTRY_PASSWORD, or `docker login \(reference.registry)`)"
                 throw DistributionError(.denied, "token service \(realm): HTTP \(status): \(who)")
@@ -344,7 +346,7 @@ struct Origin: Equatable {
 
 /// A file region as an async sequence of buffers for a streamed request body (1 MiB reads).
 struct FileChunks: AsyncSequence, Sendable {
-    typealias Element = ByteBuffer
+    typealias Element = NIOCore.ByteBuffer
     let fd: Int32
     let offset: Int
     let length: Int
@@ -354,11 +356,11 @@ struct FileChunks: AsyncSequence, Sendable {
     struct AsyncIterator: AsyncIteratorProtocol {
         let chunks: FileChunks
         var sent = 0
-        let allocator = ByteBufferAllocator()
+        let allocator = NIOCore.ByteBufferAllocator()
 
-        mutating func next() async throws -> ByteBuffer? {
+        mutating func next() async throws -> NIOCore.ByteBuffer? {
             guard sent < chunks.length else { return nil }
-            let want = min(1 << 20, chunks.length - sent)
+            let want = Swift.min(1 << 20, chunks.length - sent)
             var buffer = allocator.buffer(capacity: want)
             let position = chunks.offset + sent
             let n = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw -> Int in

@@ -30,11 +30,7 @@ struct Pull: ParsableCommand {
         let outcome = try RegistryAccess.wait(client) { [name, replace] in try await transfer.pull(name: name, replace: replace) }
         let seconds = Terminal.now() - started
         let m = outcome.commit.manifest
-        let status: String
-        switch outcome.commit {
-        case .alreadyInstalled: status = "already-installed"
-        case .installed(_, let shared): status = shared ? "installed-shared" : "installed"
-        }
+        let status = outcome.commit.status
         if registry.json {
             Terminal.printJSON(.object([
                 ("status", .string(status)), ("reference", .string(outcome.reference.description)),

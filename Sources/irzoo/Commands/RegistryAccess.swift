@@ -35,8 +35,7 @@ enum RegistryAccess {
 
     /// Runs async registry work from a synchronous command and waits for it.
     static func wait<T>(_ client: RegistryClient, _ body: @escaping () async throws -> T) throws -> T {
-        final class Box: @unchecked Sendable { var result: Result<T, Error>? }
-        let box = Box()
+        let box = ResultBox<T>()
         let done = DispatchSemaphore(value: 0)
         Task.detached {
             do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
@@ -79,6 +78,11 @@ enum RegistryAccess {
     static func rate(_ bytes: Int, _ seconds: Double) -> String {
         seconds > 0 && bytes > 0 ? " (\(Terminal.format(Double(bytes) / seconds / 1e6, 1)) MB/s)" : ""
     }
+}
+
+/// Carries an async result back to the waiting thread.
+final class ResultBox<T>: @unchecked Sendable {
+    var result: Result<T, Error>?
 }
 
 /// A pthread mutex with a closure API (Foundation-free, like the rest of the CLI).
