@@ -191,13 +191,13 @@ extension RegistryClient {
     }
 
     /// "0-1023" (a registry's Range header for an upload) -> 1024 bytes held; "0-0" reads as none.
-    static func rangeEnd(_ header: String) -> Int? {
+    public static func rangeEnd(_ header: String) -> Int? {
         let parts = header.trimmingSpaces.replacingOccurrences(of: "bytes=", with: "").split(separator: "-")
         guard parts.count == 2, let end = Int(parts[1]) else { return nil }
         return end == 0 ? 0 : end + 1
     }
 
-    static func appending(digest: String, to location: String) -> String {
+    public static func appending(digest: String, to location: String) -> String {
         location + (location.contains("?") ? "&" : "?") + "digest=" + digest
     }
 

@@ -27,12 +27,12 @@ public struct RetryPolicy: Sendable {
     }
 
     /// The wait before try `attempt + 1` (attempt counts from 1).
-    func delay(after attempt: Int, retryAfter: Double?) -> Double {
+    public func delay(after attempt: Int, retryAfter: Double?) -> Double {
         if let retryAfter { return min(max(retryAfter, 0), maxRetryAfter) }
         return min(baseDelay * Double(1 << min(attempt - 1, 20)), maxDelay)
     }
 
-    static func isTransient(_ status: UInt) -> Bool { status == 408 || status == 429 || (500...599).contains(status) }
+    public static func isTransient(_ status: UInt) -> Bool { status == 408 || status == 429 || (500...599).contains(status) }
 }
 
 /// One registry API request, re-creatable for every retry.

@@ -14,7 +14,7 @@ public struct RegistryCredentials: Sendable, Equatable {
     }
 
     /// `Basic base64(user:password)`.
-    var basicAuthorization: String {
+    public var basicAuthorization: String {
         "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
     }
 

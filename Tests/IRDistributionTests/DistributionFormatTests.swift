@@ -3,7 +3,7 @@ import IRStore
 import IRTensor
 import IRTestSupport
 import XCTest
-@testable import IRDistribution
+import IRDistribution
 
 /// The parts of push and pull that need no registry: references, challenges, credentials, and
 /// the artifact layout (docs/OCI.md), including every manifest a pull must refuse.
@@ -153,17 +153,20 @@ final class DistributionFormatTests: XCTestCase {
     }
 
     func testConfigIsTheStoreManifestWithBothDigestsAndParsesStrictly() throws {
-        let m = StoreManifest(name: "m", architecture: "symunet", variant: nil, config: .object([("width", .int(8))]),
-                              blob: .init(digest: String(repeating: "cd", count: 32), size: 4096, contentID: String(repeating: "ef", count: 32), formatVersion: "1.0"),
-                              source: .init(fileName: "m.pth", sha256: String(repeating: "12", count: 32), container: "torch-zip", size: 5000, wrapper: "params"),
-                              tensors: .init(count: 2, parameters: 100, bytes: 400, dtypes: [("f32", 2)]),
-                              imported: "2026-11-24T06:00:00Z",
-                              verified: .init(time: "2026-11-24T06:00:00Z", intact: true, problems: []))
+        let stored = """
+            {"schema_version": 1, "name": "m", "architecture": "symunet", "variant": null, "config": {"width": 8},
+             "blob": {"digest": "\(String(repeating: "cd", count: 32))", "size": 4096, "content_id": "\(String(repeating: "ef", count: 32))", "format_version": "1.0"},
+             "source": {"file_name": "m.pth", "sha256": "\(String(repeating: "12", count: 32))", "container": "torch-zip", "size": 5000, "wrapper": "params"},
+             "tensors": {"count": 2, "parameters": 100, "bytes": 400, "dtypes": {"f32": 2}},
+             "imported": "2026-11-24T06:00:00Z", "verified": {"time": "2026-11-24T06:00:00Z", "intact": true, "problems": []},
+             "remotes": ["127.0.0.1:5000/team/m"]}
+            """
+        let m = try StoreManifest(json: try JSON.parse(stored), path: "m.json")
         let json = ModelArtifact.configJSON(for: m, ociDigest: digest)
         XCTAssertNil(json["verified"], "what only this machine knows stays here")
         XCTAssertNil(json["remotes"])
-        XCTAssertEqual(json["blob"]?["digest"], .string(String(repeating: "cd", count: 32)), "the tree digest the store names blobs by")
-        XCTAssertEqual(json["blob"]?["oci_digest"], .string(digest), "the SHA-256 of the file's bytes")
+        XCTAssertEqual(json["blob"]?["digest"], JSON.string(String(repeating: "cd", count: 32)), "the tree digest the store names blobs by")
+        XCTAssertEqual(json["blob"]?["oci_digest"], JSON.string(digest), "the SHA-256 of the file's bytes")
         let back = try ModelArtifact.parseConfig(json.serializedBytes(), what: "cfg")
         XCTAssertEqual(back.blob.ociDigest, digest)
         XCTAssertEqual(back.architecture, "symunet")

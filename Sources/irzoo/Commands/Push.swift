@@ -29,7 +29,7 @@ struct Push: ParsableCommand {
         transfer.progress = RegistryAccess.progress("push \(name)")
         transfer.step = { TestHooks.pause(at: $0) }
         let started = Terminal.now()
-        let annotations = Self.upstreamAnnotations(architecture: model.architecture)
+        let annotations = Self.upstreamAnnotations(model)
         let chunk = max(1, Int(chunkMiB * Double(1 << 20)))
         let outcome = try RegistryAccess.wait(client) { try await transfer.push(name: name, annotations: annotations, chunkSize: chunk) }
         let seconds = Terminal.now() - started
@@ -57,10 +57,12 @@ struct Push: ParsableCommand {
         Terminal.say("sent \(Terminal.bytes(outcome.bytesSent)) in \(Terminal.format(seconds, 2)) s\(RegistryAccess.rate(outcome.bytesSent, seconds))")
     }
 
-    /// `org.opencontainers.image.source` and `.licenses` from the architecture's zoo entry, when it names them.
-    static func upstreamAnnotations(architecture: String) -> [(String, String)] {
-        guard let entry = try? Zoo.embedded().manifest(architecture) else { return [] }
-        var out: [(String, String)] = [(Annotation.description, "irzoo model: \(entry.title)")]
+    /// A description, and `org.opencontainers.image.source` and `.licenses` from the
+    /// architecture's zoo entry when it names them.
+    static func upstreamAnnotations(_ m: StoreManifest) -> [(String, String)] {
+        let description = (Annotation.description, "irzoo model, architecture \(m.architecture)" + (m.variant.map { " (\($0))" } ?? ""))
+        guard let entry = try? Zoo.embedded().manifest(m.architecture) else { return [description] }
+        var out: [(String, String)] = [description]
         if let repo = entry.upstream.repo { out.append((Annotation.source, repo)) }
         if let license = entry.upstream.license { out.append((Annotation.licenses, license)) }
         return out
