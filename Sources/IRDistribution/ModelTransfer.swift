@@ -33,6 +33,8 @@ public struct ModelTransfer {
         public var resumedAt: Int?
         /// push: chunk uploads continued from the registry's offset after a failure.
         public var resumes: Int?
+        /// push: uploads started again because the registry lost the session.
+        public var restarts: Int?
         public var mountedFrom: String?
         public var irwDigest: String?
     }
@@ -92,7 +94,7 @@ public struct ModelTransfer {
         let l = try await client.uploadBlob(layer, from: .file(fd: fd), mountFrom: mountFrom, chunkSize: chunkSize,
                                             progress: { progress?(.uploading, $0, layer.size) }, step: step)
         reports.append(BlobReport(role: "layer", digest: layer.digest, size: layer.size, action: l.action.rawValue, bytes: l.bytesSent,
-                                  resumes: l.resumes > 0 ? l.resumes : nil, mountedFrom: l.mountedFrom, irwDigest: m.blob.digest))
+                                  resumes: l.resumes > 0 ? l.resumes : nil, restarts: l.restarts > 0 ? l.restarts : nil, mountedFrom: l.mountedFrom, irwDigest: m.blob.digest))
 
         var artifact = ModelArtifact(config: config, layers: [layer], annotations: annotations)
         let tag = reference.tag ?? "latest"

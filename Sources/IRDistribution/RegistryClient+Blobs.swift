@@ -24,6 +24,8 @@ extension RegistryClient {
         public var bytesSent: Int
         /// Chunk uploads continued from the registry's offset after a failure.
         public var resumes: Int
+        /// Uploads started again because the registry lost the session.
+        public var restarts: Int = 0
         public var mountedFrom: String?
     }
 
@@ -155,7 +157,7 @@ extension RegistryClient {
                 }
                 let r = try await send(RegistryRequest(method: .PUT, url: Self.appending(digest: d.digest, to: location), what: "PUT blob \(short)"), scopes: scopes)
                 try await finishUpload(r, d, short)
-                return UploadResult(action: .uploaded, bytesSent: sent, resumes: resumes)
+                return UploadResult(action: .uploaded, bytesSent: sent, resumes: resumes, restarts: restarts)
             }
         }
     }

@@ -108,8 +108,11 @@ public struct AuthChallenge: Sendable, Equatable {
                 guard i < u.count else { return nil } // unterminated quoted string
                 i += 1
             } else {
-                guard let t = token() else { return nil }
-                value = Array(t.utf8)
+                // A token by the RFC; read leniently up to the next comma or space (an unquoted URL).
+                let start = i
+                while i < u.count && u[i] != 0x2C && u[i] != 0x20 && u[i] != 0x09 { i += 1 }
+                guard i > start else { return nil }
+                value = Array(u[start..<i])
             }
             params[key.lowercased()] = String(decoding: value, as: UTF8.self)
         }

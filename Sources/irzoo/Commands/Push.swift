@@ -50,6 +50,7 @@ struct Push: ParsableCommand {
             case "exists": what = "already in the registry"
             case "mounted": what = "mounted from \(b.mountedFrom ?? "another repository")"
             default: what = "uploaded" + (b.resumes.map { ", resumed \($0) time\($0 == 1 ? "" : "s")" } ?? "")
+                + (b.restarts.map { ", started again \($0) time\($0 == 1 ? "" : "s")" } ?? "")
             }
             Terminal.say("\(b.role) \(b.digest) (\(Terminal.bytes(b.size))): \(what)")
         }

@@ -71,6 +71,7 @@ enum RegistryAccess {
         if let d = b.irwDigest { members.append(("irw_digest", .string(d))) }
         if let r = b.resumedAt { members.append(("resumed_at", .int(r))) }
         if let r = b.resumes { members.append(("resumes", .int(r))) }
+        if let r = b.restarts { members.append(("restarts", .int(r))) }
         if let f = b.mountedFrom { members.append(("mounted_from", .string(f))) }
         return .object(members)
     }

@@ -17,6 +17,9 @@ final class FaultProxy: @unchecked Sendable {
             case dropAfter(Int)
             /// 400 MANIFEST_INVALID for a manifest PUT whose body contains `artifactType`.
             case rejectArtifactType
+            /// Forward only the first half of the request body, then hang up without an answer
+            /// (a connection that broke mid-upload: the registry stored part of a chunk).
+            case truncateRequest
         }
         var method: HTTPMethod?
         var pathContains: String
@@ -114,11 +117,15 @@ final class FaultProxy: @unchecked Sendable {
             upstreamRequest.method = request.method
             upstreamRequest.headers = request.headers
             upstreamRequest.headers.remove(name: "Host")
-            if !request.body.isEmpty || request.method == .PUT || request.method == .PATCH || request.method == .POST {
-                upstreamRequest.body = .bytes(ByteBuffer(bytes: request.body))
+            var body = request.body
+            if case .truncateRequest? = fault { body = Array(body.prefix(body.count / 2)) }
+            upstreamRequest.headers.remove(name: "Content-Length")
+            if !body.isEmpty || request.method == .PUT || request.method == .PATCH || request.method == .POST {
+                upstreamRequest.body = .bytes(ByteBuffer(bytes: body))
             }
             response = await fetch(upstreamRequest)
             if case .dropAfter(let n)? = fault { response.dropAfter = n }
+            if case .truncateRequest? = fault { response.hangUp = true }
         }
         lock.withLock {
             _log.append(Logged(method: request.method, uri: request.uri, authorized: request.headers.contains(name: "Authorization"),

@@ -28,6 +28,8 @@ final class TestHTTPServer: @unchecked Sendable {
         var body: [UInt8] = []
         /// Send the head and this many body bytes, then close the connection (a dropped transfer).
         var dropAfter: Int? = nil
+        /// Close the connection without any answer.
+        var hangUp = false
 
         init(status: HTTPResponseStatus, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], dropAfter: Int? = nil) {
             self.status = status
@@ -95,6 +97,10 @@ final class TestHTTPServer: @unchecked Sendable {
                 Task {
                     let response = await self.handle(request)
                     channel.eventLoop.execute {
+                        if response.hangUp {
+                            _ = channel.close()
+                            return
+                        }
                         var headers = response.headers
                         if request.method != .HEAD || headers["Content-Length"].isEmpty {
                             headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
