@@ -14,7 +14,7 @@ cleanup() { [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null; wait 2>/dev/null; 
 trap cleanup EXIT
 IRZOO=$(irzoo_bin)
 load_note
-echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'); avx512f: $(grep -q avx512f /proc/cpuinfo && echo yes || echo no)"
+echo "cpu: $(lscpu | sed -n 's/^Model name: *//p') (family $(lscpu | sed -n 's/^CPU family: *//p') model $(lscpu | sed -n 's/^Model: *//p'), $(nproc) cores); avx512f: $(grep -q avx512f /proc/cpuinfo && echo yes || echo no); sha_ni: $(grep -q sha_ni /proc/cpuinfo && echo yes || echo no)"
 echo "irzoo: async-http-client; skopeo: $(skopeo --version); registry: $(docker-registry --version)"
 
 # The model: a safetensors file of 64 MiB f32 tensors of random bytes, imported raw.
