@@ -30,6 +30,8 @@ public enum Annotation {
     public static let description = "org.opencontainers.image.description"
     /// On a layer: the .irw tree digest (docs/FORMAT.md), which names the blob in a store.
     public static let irwDigest = "dev.irzoo.irw.digest"
+    /// On a layer of a multi-component model: the component's role (unet, vae, ...).
+    public static let component = "dev.irzoo.component"
 }
 
 /// A content descriptor (image-spec descriptor.md): media type, digest, size, annotations.
@@ -93,11 +95,11 @@ public struct ModelArtifact: Sendable {
     /// The config blob's JSON for a store manifest: what `show --json` holds (architecture,
     /// config, source, tensors, digests, format version), without what only this machine knows
     /// (when it was last verified, where it was pushed).
-    public static func configJSON(for manifest: StoreManifest, ociDigest: String) -> JSON {
+    public static func configJSON(for manifest: StoreManifest, ociDigests: [String]) -> JSON {
         var m = manifest
         m.verified = nil
         m.remotes = []
-        m.blob.ociDigest = ociDigest
+        m.blob.ociDigest = ociDigests.first
         guard case .object(var members) = m.json else { return m.json }
         members["verified"] = nil
         return .object(members)

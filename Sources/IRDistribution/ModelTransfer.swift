@@ -55,30 +55,42 @@ public struct ModelTransfer {
         public var withoutArtifactType: Bool
     }
 
-    /// Pushes model `name` to `client.reference` (its tag, default "latest"). `annotations` are
-    /// added to the manifest's (title, created, and the CLI's source and licenses).
+    /// Pushes model `name` to `client.reference` (its tag, default "latest"): the config, then
+    /// one layer per blob of the model. `annotations` are added to the manifest's (title,
+    /// created; the CLI adds description, source and licenses).
     public func push(name: String, annotations extra: [(String, String)] = [], chunkSize: Int = 64 << 20) async throws -> PushOutcome {
         let reference = client.reference
         guard reference.digest == nil else {
             throw DistributionError(.usage, "push to a tag, not a digest: the digest is the manifest's, known after the push")
         }
         let m = try store.manifest(named: name)
-        let path = store.blobPath(m.blob.digest)
-        let fd = open(path, O_RDONLY | O_CLOEXEC) // held open: a concurrent `rm` cannot pull it away mid-push
-        guard fd >= 0 else { throw StoreError(.unreadable, "\(path): the blob of '\(name)' cannot be read (see `irzoo verify \(name)`)") }
-        defer { close(fd) }
+        let parts = Self.parts(of: m)
+        let total = parts.reduce(0) { $0 + $1.blob.size }
         let progress = self.progress
-        // The recorded digest (a pull checked it, or a registry accepted it), else one read of the
-        // blob; the upload hashes what it sends again and refuses a blob that changed meanwhile.
-        _ = try IRWFile.open(path: path) // the preamble and header must be intact (their digest)
-        let ociDigest = try store.recordedOCIDigest(ofBlob: m.blob.digest)
-            ?? store.hashBlobFile(m.blob.digest) { progress?(.hashing, $0, m.blob.size) }
+        var fds: [Int32] = []
+        defer { fds.forEach { close($0) } }
+        var layers: [Descriptor] = []
+        var hashed = 0
+        for part in parts {
+            let path = store.blobPath(part.blob.digest)
+            let fd = open(path, O_RDONLY | O_CLOEXEC) // held open: a concurrent `rm` cannot pull it away mid-push
+            guard fd >= 0 else { throw StoreError(.unreadable, "\(path): a blob of '\(name)' cannot be read (see `irzoo verify \(name)`)") }
+            fds.append(fd)
+            _ = try IRWFile.open(path: path) // its preamble and header must be intact (their digest)
+            // The recorded digest (a pull checked it, or a registry accepted it), else one read of
+            // the blob; the upload hashes what it sends again and refuses a blob that changed meanwhile.
+            let base = hashed
+            let ociDigest = try store.recordedOCIDigest(ofBlob: part.blob.digest)
+                ?? store.hashBlobFile(part.blob.digest) { progress?(.hashing, base + $0, total) }
+            hashed += part.blob.size
+            var annotations = [(Annotation.title, parts.count == 1 ? "\(m.name).irw" : "\(part.role).irw"), (Annotation.irwDigest, part.blob.digest)]
+            if parts.count > 1 { annotations.append((Annotation.component, part.role)) }
+            layers.append(Descriptor(mediaType: MediaType.irw, digest: ociDigest, size: part.blob.size, annotations: annotations))
+        }
 
-        let configBytes = ModelArtifact.configJSON(for: m, ociDigest: ociDigest).serializedBytes()
+        let configBytes = ModelArtifact.configJSON(for: m, ociDigests: layers.map { $0.digest }).serializedBytes()
         let config = Descriptor(mediaType: MediaType.modelConfig, digest: "sha256:" + configBytes.withUnsafeBytes { SHA256Hasher.hex(of: $0) },
                                 size: configBytes.count)
-        let layer = Descriptor(mediaType: MediaType.irw, digest: ociDigest, size: m.blob.size,
-                               annotations: [(Annotation.title, "\(m.name).irw"), (Annotation.irwDigest, m.blob.digest)])
         var annotations: [(String, String)] = [(Annotation.title, m.name), (Annotation.created, m.imported)]
         annotations += extra.filter { e in !annotations.contains { $0.0 == e.0 } }
 
@@ -91,12 +103,18 @@ public struct ModelTransfer {
         var reports: [BlobReport] = []
         let c = try await client.uploadBlob(config, from: .bytes(configBytes), chunkSize: chunkSize)
         reports.append(BlobReport(role: "config", digest: config.digest, size: config.size, action: c.action.rawValue, bytes: c.bytesSent))
-        let l = try await client.uploadBlob(layer, from: .file(fd: fd), mountFrom: mountFrom, chunkSize: chunkSize,
-                                            progress: { progress?(.uploading, $0, layer.size) }, step: step)
-        reports.append(BlobReport(role: "layer", digest: layer.digest, size: layer.size, action: l.action.rawValue, bytes: l.bytesSent,
-                                  resumes: l.resumes > 0 ? l.resumes : nil, restarts: l.restarts > 0 ? l.restarts : nil, mountedFrom: l.mountedFrom, irwDigest: m.blob.digest))
+        var sentBefore = 0
+        for (i, layer) in layers.enumerated() {
+            let base = sentBefore
+            let l = try await client.uploadBlob(layer, from: .file(fd: fds[i]), mountFrom: mountFrom, chunkSize: chunkSize,
+                                                progress: { progress?(.uploading, base + $0, total) }, step: step)
+            sentBefore += layer.size
+            reports.append(BlobReport(role: parts.count == 1 ? "layer" : parts[i].role, digest: layer.digest, size: layer.size,
+                                      action: l.action.rawValue, bytes: l.bytesSent, resumes: l.resumes > 0 ? l.resumes : nil,
+                                      restarts: l.restarts > 0 ? l.restarts : nil, mountedFrom: l.mountedFrom, irwDigest: parts[i].blob.digest))
+        }
 
-        var artifact = ModelArtifact(config: config, layers: [layer], annotations: annotations)
+        var artifact = ModelArtifact(config: config, layers: layers, annotations: annotations)
         let tag = reference.tag ?? "latest"
         var manifestDigest: String
         do {
@@ -108,9 +126,16 @@ public struct ModelTransfer {
             client.notice?("the registry refused artifactType (\(e.message)); pushing the manifest without it")
             manifestDigest = try await client.putManifest(artifact.manifestBytes, tag: tag)
         }
-        try? store.recordTransfer(blob: m.blob.digest, ociDigest: ociDigest, name: m.name, remote: reference.repositoryPath)
+        for (part, layer) in zip(parts, layers) {
+            try? store.recordTransfer(blob: part.blob.digest, ociDigest: layer.digest, name: m.name, remote: reference.repositoryPath)
+        }
         return PushOutcome(reference: reference, manifestDigest: manifestDigest, blobs: reports,
                            bytesSent: reports.reduce(0) { $0 + $1.bytes }, withoutArtifactType: !artifact.withArtifactType)
+    }
+
+    /// The blobs of a model with their roles, in layer order: one ("model") for a single network.
+    static func parts(of m: StoreManifest) -> [(role: String, blob: StoreManifest.Blob)] {
+        [("model", m.blob)]
     }
 
     // MARK: pull
@@ -133,15 +158,19 @@ public struct ModelTransfer {
         let artifact = try ModelArtifact.parse(manifestBytes, contentType: contentType, what: reference.description)
         let configBytes = try await client.getSmallBlob(artifact.config, limit: ModelArtifact.maxConfigBytes)
         let described = try ModelArtifact.parseConfig(configBytes, what: "\(reference): config")
-        guard artifact.layers.count == 1, let layer = artifact.layers.first else {
-            throw DistributionError(.refused, "\(reference): \(artifact.layers.count) layers, but its config describes one .irw blob")
+        let parts = Self.parts(of: described)
+        guard artifact.layers.count == parts.count else {
+            throw DistributionError(.refused, "\(reference): \(artifact.layers.count) layers, but its config describes \(parts.count) .irw blob\(parts.count == 1 ? "" : "s")")
         }
-        guard layer.digest == described.blob.ociDigest, layer.size == described.blob.size else {
-            throw DistributionError(.refused, "\(reference): the layer (\(layer.digest), \(layer.size) bytes) is not the blob its config describes (\(described.blob.ociDigest ?? "-"), \(described.blob.size) bytes)")
+        for (i, (layer, part)) in zip(artifact.layers, parts).enumerated() {
+            guard layer.digest == part.blob.ociDigest, layer.size == part.blob.size else {
+                throw DistributionError(.refused, "\(reference): layer \(i) (\(layer.digest), \(layer.size) bytes) is not the blob its config describes (\(part.blob.ociDigest ?? "-"), \(part.blob.size) bytes)")
+            }
+            if let tree = layer.annotation(Annotation.irwDigest), tree != part.blob.digest {
+                throw DistributionError(.refused, "\(reference): layer \(i)'s \(Annotation.irwDigest) is not the config's blob digest")
+            }
         }
-        if let tree = layer.annotation(Annotation.irwDigest), tree != described.blob.digest {
-            throw DistributionError(.refused, "\(reference): the layer's \(Annotation.irwDigest) is not the config's blob digest")
-        }
+        let layer = artifact.layers[0]
         let name = try requested ?? Self.defaultName(described.name, reference)
         try ModelStore.validateName(name)
 

@@ -162,7 +162,7 @@ final class DistributionFormatTests: XCTestCase {
              "remotes": ["127.0.0.1:5000/team/m"]}
             """
         let m = try StoreManifest(json: try JSON.parse(stored), path: "m.json")
-        let json = ModelArtifact.configJSON(for: m, ociDigest: digest)
+        let json = ModelArtifact.configJSON(for: m, ociDigests: [digest])
         XCTAssertNil(json["verified"], "what only this machine knows stays here")
         XCTAssertNil(json["remotes"])
         XCTAssertEqual(json["blob"]?["digest"], JSON.string(String(repeating: "cd", count: 32)), "the tree digest the store names blobs by")
