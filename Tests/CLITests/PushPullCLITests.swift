@@ -407,13 +407,22 @@ final class PushPullCLITests: XCTestCase {
         XCTAssertGreaterThanOrEqual(ranged.count, 1, "dropped transfers continued with Range")
 
         // A registry that keeps failing: a clear line after the tries, nothing installed.
-        proxy.inject(.init(method: .GET, pathContains: "/manifests/", kind: .status(503, retryAfter: nil), times: 100))
+        proxy.inject(.init(method: .GET, pathContains: "/manifests/", kind: .status(503, retryAfter: nil), times: 3))
         let c = CLIHarness()
         let failed = try c.run(["pull", ref], env: ["IRZOO_REGISTRY_ATTEMPTS": "3"])
         XCTAssertEqual(failed.status, 1, failed.stderr)
         oneLine(failed.stderr)
         XCTAssertTrue(failed.stderr.contains("503") && failed.stderr.contains("after 3 tries"), failed.stderr)
         try assertEmptyStore(c, "503 forever")
+        // 403 is not retried: one request, one line.
+        proxy.inject(.init(method: .GET, pathContains: "/manifests/", kind: .status(403, retryAfter: nil), times: 1))
+        let before = proxy.log.count
+        let denied = try c.run(["pull", ref])
+        XCTAssertEqual(denied.status, 1, denied.stderr)
+        oneLine(denied.stderr)
+        XCTAssertTrue(denied.stderr.contains("HTTP 403"), denied.stderr)
+        XCTAssertEqual(proxy.log.count - before, 1)
+        try assertEmptyStore(c, "403")
     }
 
     func testRegistryRestartedMidPushKeepsTheUploadSession() throws {
