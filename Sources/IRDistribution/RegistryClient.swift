@@ -19,7 +19,7 @@ public struct RetryPolicy: Sendable {
     /// The longest `Retry-After` honoured; a registry asking for more is waited on this long.
     public var maxRetryAfter: Double
 
-    public init(attempts: Int = 8, baseDelay: Double = 0.25, maxDelay: Double = 8, maxRetryAfter: Double = 60) {
+    public init(attempts: Int = 6, baseDelay: Double = 0.25, maxDelay: Double = 8, maxRetryAfter: Double = 60) {
         self.attempts = max(1, attempts)
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
@@ -72,16 +72,16 @@ public final class RegistryClient: @unchecked Sendable {
     private var useBasic = false
 
     public init(reference: OCIReference, credentials: RegistryCredentials?, retry: RetryPolicy = RetryPolicy(),
-                connectTimeout: Double = 15, readTimeout: Double = 60) {
+                connectTimeout: Double = 5, readTimeout: Double = 60) {
         self.reference = reference
         self.credentials = credentials
         self.retry = retry
         self.origin = Origin(reference.baseURL)!
-        var config = HTTPClient.Configuration(
+        // HTTP/2 where TLS offers it; the system's CA certificates (NIOSSL's default trust roots).
+        let config = HTTPClient.Configuration(
             redirectConfiguration: .disallow, // followed here, so Authorization stays with the registry
             timeout: .init(connect: .milliseconds(Int64(connectTimeout * 1000)), read: .milliseconds(Int64(readTimeout * 1000))),
             decompression: .disabled)
-        config.httpVersion = .automatic
         self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
     }
 
