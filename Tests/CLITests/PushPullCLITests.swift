@@ -43,6 +43,17 @@ final class PushPullCLITests: XCTestCase {
         XCTAssertEqual(try h.run(["import", source, "--name", name]).status, 0)
     }
 
+    /// A registry holding model `name` (raw, `tensors` x `elements` f32), pushed from store A to
+    /// team/NAME:v1; returns the registry and that reference.
+    func registryWithPushed(_ name: String, tensors: Int = 8, elements: Int = 1 << 20) throws -> (RegistryServer, String) {
+        let registry = try startRegistry()
+        try importBig(a, name: name, tensors: tensors, elements: elements)
+        let ref = "\(registry.address)/team/\(name):v1"
+        let r = try a.run(["push", name, ref])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return (registry, ref)
+    }
+
     /// The store is exactly as an empty one: no model, no blob, no temp, no partial download.
     func assertEmptyStore(_ h: CLIHarness, _ what: String, line: UInt = #line) throws {
         XCTAssertEqual(try h.installed(), [], what, line: line)
@@ -227,10 +238,7 @@ final class PushPullCLITests: XCTestCase {
     // MARK: - faults
 
     func testRegistryKilledMidPullIsResumedWithRange() throws {
-        let registry = try startRegistry()
-        try importBig(a, name: "big")
-        let ref = "\(registry.address)/team/big:v1"
-        XCTAssertEqual(try a.run(["push", "big", ref]).status, 0)
+        let (registry, ref) = try registryWithPushed("big")
         let marker = b.path("paused")
         let out = b.path("pull.json")
         let p = try b.start(["pull", ref, "--json"], env: ["IRZOO_TEST_PAUSE_AT": "downloading", "IRZOO_TEST_PAUSE_MARKER": marker,
@@ -252,10 +260,7 @@ final class PushPullCLITests: XCTestCase {
     }
 
     func testKilledPullResumesFromItsPartialDownload() throws {
-        let registry = try startRegistry()
-        try importBig(a, name: "big")
-        let ref = "\(registry.address)/team/big:v1"
-        XCTAssertEqual(try a.run(["push", "big", ref]).status, 0)
+        let (_, ref) = try registryWithPushed("big")
         let marker = b.path("paused")
         let p = try b.start(["pull", ref], env: ["IRZOO_TEST_PAUSE_AT": "downloading", "IRZOO_TEST_PAUSE_MARKER": marker])
         XCTAssertTrue(b.waitFor(marker), "never paused")
@@ -284,10 +289,7 @@ final class PushPullCLITests: XCTestCase {
     }
 
     func testKill9AtEveryPullStepLeavesTheStoreBeforeOrAfter() throws {
-        let registry = try startRegistry()
-        try importBig(a, name: "victim", tensors: 4, elements: 1 << 18)
-        let ref = "\(registry.address)/team/victim:v1"
-        XCTAssertEqual(try a.run(["push", "victim", ref]).status, 0)
+        let (_, ref) = try registryWithPushed("victim", tensors: 4, elements: 1 << 18)
         for (step, after) in [("downloading", false), ("downloaded", false), ("verified", false), ("locked", false),
                               ("intent", false), ("blob", false), ("manifest", true)] {
             let h = CLIHarness()
@@ -466,10 +468,7 @@ final class PushPullCLITests: XCTestCase {
     }
 
     func testFullDiskDuringPullLeavesTheStoreUnchanged() throws {
-        let registry = try startRegistry()
-        try importBig(a, name: "big", tensors: 4, elements: 1 << 18) // 4 MiB
-        let ref = "\(registry.address)/team/big:v1"
-        XCTAssertEqual(try a.run(["push", "big", ref]).status, 0)
+        let (_, ref) = try registryWithPushed("big", tensors: 4, elements: 1 << 18) // 4 MiB
         XCTAssertEqual(try b.run(["list"]).status, 0)
         let r = try b.runInShell("ulimit -f 2048", ["pull", ref]) // 1 MiB
         XCTAssertEqual(r.status, 6, r.stderr)
