@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 
 # Debian packages holding the C libraries irzoo links.
-DEB_PACKAGES := zlib1g-dev libpng-dev libhdf5-dev libssl-dev pkg-config
+DEB_PACKAGES := zlib1g-dev libpng-dev libhdf5-dev libssl-dev pkg-config libjpeg62-turbo-dev libtiff-dev libwebp-dev libexif-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build test demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer clean
