@@ -35,8 +35,10 @@ let package = Package(
         .target(name: "IRImage", dependencies: ["CIRImage", "CPNG", "IRTensor"]),
         .target(name: "IRModels", dependencies: ["IRTensor", "IRRuntime", "IRRegistry"]),
         .target(name: "IRStore", dependencies: ["IRTensor", "IRFormat"]),
+        // The restoration job engine: decode, plan memory, run (tiled when needed), encode, write; progress events.
+        .target(name: "IRJobs", dependencies: ["IRImage", "IRModels", "IRRuntime", "IRRegistry", "IRTensor"]),
         .executableTarget(name: "irzoo", dependencies: [
-            "IRTensor", "IRCheckpoint", "IRFormat", "IRRegistry", "IRRuntime", "IRModels", "IRStore", "CPNG", "IRImage",
+            "IRTensor", "IRCheckpoint", "IRFormat", "IRRegistry", "IRRuntime", "IRModels", "IRStore", "CPNG", "IRImage", "IRJobs",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // `make bench-ops`: the runtime's core operators, timed (Benchmarks/ops.sh compares with PyTorch).
@@ -53,6 +55,7 @@ let package = Package(
         .testTarget(name: "IRModelsTests", dependencies: ["IRTestSupport", "IRModels", "IRRegistry", "IRRuntime", "IRTensor", "IRCheckpoint"]),
         .testTarget(name: "IRRegistryTests", dependencies: ["IRTestSupport", "IRRegistry", "IRTensor", "IRCheckpoint"]),
         .testTarget(name: "IRImageTests", dependencies: ["IRTestSupport", "IRImage", "IRTensor", "IRCheckpoint"]),
+        .testTarget(name: "IRJobsTests", dependencies: ["IRTestSupport", "IRJobs", "IRImage", "IRModels", "IRRuntime", "IRTensor"]),
         .testTarget(name: "CLITests", dependencies: ["IRTestSupport", "irzoo", "IRFormat", "IRTensor", "IRCheckpoint", "IRImage"]),
     ],
     swiftLanguageModes: [.v5]
