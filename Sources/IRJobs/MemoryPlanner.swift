@@ -46,6 +46,7 @@ public struct MemoryPlanner {
     public private(set) var estimate: Estimate?
     /// Resident bytes outside the pool after the probes (mapped weights, code, heap).
     public private(set) var baseline = 0
+    public var isCalibrated: Bool { estimate != nil }
 
     public init(budget: Int) { self.budget = budget }
 
@@ -93,7 +94,7 @@ public struct MemoryPlanner {
         while tile + q <= max(height, width) && estimate.bytes(pixels: (tile + q) * (tile + q)) <= available { tile += q }
         let need = estimate.bytes(pixels: tile * tile)
         guard need <= available else {
-            throw ModelError("even \(smallest)-pixel tiles need about \(SystemMemory.describe(need + imageBytes + baseline)) "
+            throw MemoryBudgetError(reason: "even \(smallest)-pixel tiles need about \(SystemMemory.describe(need + imageBytes + baseline)) "
                 + "(\(SystemMemory.describe(imageBytes)) of it for the \(width)x\(height) image itself, \(SystemMemory.describe(baseline)) "
                 + "for the weights and the process), more than --max-memory \(SystemMemory.describe(budget))")
         }
@@ -114,4 +115,10 @@ public struct MemoryPlanner {
         }
         return try Tensor(shape: [1, channels, side, side], values: values)
     }
+}
+
+/// `--max-memory` is too small for the image even in the smallest tiles.
+public struct MemoryBudgetError: Error, CustomStringConvertible, Sendable {
+    public let reason: String
+    public var description: String { reason }
 }

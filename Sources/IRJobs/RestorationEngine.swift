@@ -34,7 +34,8 @@ public final class RestorationEngine {
 
     public let model: Model
     public var settings: Settings
-    private var planner: MemoryPlanner
+    /// The memory planner (calibrated on the first image big enough to need it).
+    public private(set) var planner: MemoryPlanner
     private var lastSize: (Int, Int)?
 
     public init(model: Model, settings: Settings) {
@@ -190,6 +191,7 @@ public final class RestorationEngine {
         switch error {
         case let e as ImageIOError: return e.description
         case let e as ModelError: return "\(input): \(e.reason)"
+        case let e as MemoryBudgetError: return "\(input): \(e.reason)"
         case let e as RuntimeError: return "\(input): \(e.description)"
         default: return "\(input): \(error)"
         }
