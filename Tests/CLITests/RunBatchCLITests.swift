@@ -95,7 +95,7 @@ final class RunBatchCLITests: XCTestCase {
         XCTAssertEqual(lines.last?["status"]?.stringValue, "summary")
         XCTAssertEqual(lines.last?["failed"]?.intValue, 1)
         for line in restored {
-            XCTAssertNotNil(line["seconds"]?.doubleValue)
+            XCTAssertNotNil(line["seconds"]?.numberValue)
             XCTAssertEqual(line["tiles"]?.intValue, 1)
             XCTAssertEqual(line["size"]?.arrayValue?.count, 2)
         }
