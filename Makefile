@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 DEB_PACKAGES := zlib1g-dev libpng-dev libhdf5-dev libssl-dev pkg-config libjpeg62-turbo-dev libtiff-dev libwebp-dev libexif-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer clean
+.PHONY: all deps build test demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer bench-batch clean
 
 all: build
 
@@ -73,6 +73,11 @@ bench-sdxl: build venv
 
 bench-unirestorer: build venv
 	bash Benchmarks/unirestorer.sh $(PY)
+
+# Issue 13: 50 1-MP JPEGs through symunet-demo beside a PyTorch + PIL loop; then a 24 MP JPEG
+# through SymUNet w48 with automatic tiling (about an hour on 2 cores; BIG=0 skips it).
+bench-batch: build venv
+	bash Benchmarks/batch.sh $(PY)
 
 clean:
 	rm -rf .build .build-* demo-out bench-out
