@@ -163,7 +163,9 @@ struct Run: ParsableCommand {
         let progress = StepProgress(label: "run \(name)")
         defer { progress.finish() }
         if let tile, let overlap, overlap >= tile { throw CLIError(.usage, "--overlap \(overlap) must be smaller than --tile \(tile)") }
-        let engine = RestorationEngine(model: model, settings: images.settings(tile: tile, overlap: overlap, aux: auxTensors))
+        var settings = images.settings(tile: tile, overlap: overlap, aux: auxTensors)
+        settings.automaticTiling = RunFile.kind(input) == .image  // .npy is the exact path: whole unless --tile
+        let engine = RestorationEngine(model: model, settings: settings)
         var times = [Double]()
         var pass: RestorationEngine.Forward?
         do {
