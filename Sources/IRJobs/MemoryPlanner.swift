@@ -66,7 +66,7 @@ public struct MemoryPlanner {
             let s = max(side, model.minimumSide)
             let x = try MemoryPlanner.probeImage(channels: model.inputChannels, side: s)
             pool.trim()
-            pool.resetPeak()
+            pool.resetPeaks()
             let before = pool.bytesInUse
             _ = try model.run(x, aux: aux, progress: nil)
             peaks.append((Double(s * s), Double(pool.peakBytesInUse - before)))

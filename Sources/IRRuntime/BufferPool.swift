@@ -17,7 +17,7 @@ public final class BufferPool: @unchecked Sendable {
     private var _reused = 0
     private var _bytesHeld = 0
     private var _bytesInUse = 0
-    private var _peakBytesInUse = 0
+    private var _peakInUse = 0
 
     public init() { pthread_mutex_init(&lock, nil) }
 
@@ -35,12 +35,12 @@ public final class BufferPool: @unchecked Sendable {
 
     /// Bytes lent to live tensors right now (size classes, so up to 1/8 above what was asked).
     public var bytesInUse: Int { locked { _bytesInUse } }
-    /// The most bytes lent at once since the pool was made or `resetPeak()`: the high-water mark
+    /// The most bytes lent at once since the pool was made or `resetPeaks()`: the high-water mark
     /// of a forward pass's activations, which auto-tiling extrapolates to bigger images.
-    public var peakBytesInUse: Int { locked { _peakBytesInUse } }
+    public var peakBytesInUse: Int { locked { _peakInUse } }
 
-    /// Starts a new high-water mark from what is in use now.
-    public func resetPeak() { locked { _peakBytesInUse = _bytesInUse } }
+    /// Starts the high-water mark again from what is in use now.
+    public func resetPeaks() { locked { _peakInUse = _bytesInUse } }
 
     /// Frees every idle buffer (those no tensor uses). Buffers in use are unaffected.
     public func trim() {
@@ -57,7 +57,7 @@ public final class BufferPool: @unchecked Sendable {
         let cls = BufferPool.sizeClass(max(count, 1))
         let reused: UnsafeMutablePointer<Float>? = locked {
             _bytesInUse += cls * 4
-            _peakBytesInUse = max(_peakBytesInUse, _bytesInUse)
+            _peakInUse = max(_peakInUse, _bytesInUse)
             if var list = free[cls], let p = list.popLast() {
                 free[cls] = list
                 _reused += 1

@@ -30,7 +30,7 @@ final class CancellationAndHighWaterTests: XCTestCase {
         }
         XCTAssertEqual(pool.bytesInUse, 0, "freed tensors give their bytes back")
         XCTAssertEqual(pool.peakBytesInUse, 12 * 1024)
-        pool.resetPeak()
+        pool.resetPeaks()
         XCTAssertEqual(pool.peakBytesInUse, 0)
         _ = try ctx.empty([1024])                // reused from the free list: still counted while live
         XCTAssertEqual(pool.peakBytesInUse, 4 * 1024)
