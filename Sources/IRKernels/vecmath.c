@@ -9,7 +9,7 @@
     ({                                                                                            \
         vf_##S y_;                                                                                \
         switch (kind) {                                                                           \
-        case IRK_ACT_RELU: y_ = x > 0.0f ? x : (vf_##S)0.0f; break;                              \
+        case IRK_ACT_RELU: y_ = x < 0.0f ? (vf_##S)0.0f : x; break; /* NaN stays NaN */         \
         case IRK_ACT_GELU_ERF: y_ = x * 0.5f * (1.0f + verf_##S(x * 0.70710678118654752f)); break; \
         case IRK_ACT_GELU_TANH: {                                                                 \
             vf_##S inner = (x + x * x * x * 0.044715f) * 0.79788456080286536f;                    \

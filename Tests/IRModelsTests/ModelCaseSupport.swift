@@ -54,16 +54,16 @@ struct ModelCase {
     }
 }
 
-/// max |a − b| over two tensors of one shape.
+/// max |a − b| over two tensors of one shape: +inf where NaN/inf positions differ (FloatDifference).
 func maxAbsDifference(_ a: Tensor, _ b: Tensor, file: StaticString = #filePath, line: UInt = #line) -> Float {
     XCTAssertEqual(a.shape, b.shape, "shapes differ", file: file, line: line)
     guard a.shape == b.shape else { return .infinity }
-    var m: Float = 0
-    for i in 0..<a.count {
-        let d = abs(a.pointer[i] - b.pointer[i])
-        if !(d <= m) { m = d.isNaN ? .infinity : d }
-    }
-    return m
+    return floatDifference(a, b).maxAbsOrInfinity
+}
+
+/// The element-wise comparison of two tensors' values, NaN and inf position for position.
+func floatDifference(_ got: Tensor, _ want: Tensor) -> FloatDifference {
+    got.withUnsafeBufferPointer { g in want.withUnsafeBufferPointer { w in FloatDifference(g, w) } }
 }
 
 func assertClose(_ a: Tensor, _ b: Tensor, tolerance: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
