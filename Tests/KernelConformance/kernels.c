@@ -448,13 +448,13 @@ static void check_channel_layernorm(kc_result *r) {
                     char label[96];
                     snprintf(label, sizeof label, "C=%ld HW=%ld %s %s", C, HW, FILL_NAMES[ALL_FILLS[fi]], mode ? "biasfree" : "withbias");
                     for (long p = p0; p < p1; p++) {
-                        // Float statistics: the channel sum and the sum of squared deviations
-                        // overflow to inf past the float range (then the pixel is 0·w + b, or NaN).
+                        // Exact statistics (as torch's double-accumulated var), the variance then
+                        // rounded to float: inf past the float range (the pixel is then 0·w + b).
                         double mean = 0, var = 0, amax = 0;
                         for (long c = 0; c < C; c++) { mean += x[c * HW + p]; amax = fmax(amax, fabs(x[c * HW + p])); }
-                        mean = kc_to_float_range(mean) / C;
-                        for (long c = 0; c < C; c++) { double d = x[c * HW + p] - mean; var += kc_to_float_range(d * d); }
-                        var = kc_to_float_range(var) / C;
+                        mean /= C;
+                        for (long c = 0; c < C; c++) { double d = x[c * HW + p] - mean; var += d * d; }
+                        var = kc_to_float_range(var / C);
                         double rstd = 1.0 / sqrt(var + eps);
                         for (long c = 0; c < C; c++) {
                             double v = x[c * HW + p];
@@ -466,6 +466,33 @@ static void check_channel_layernorm(kc_result *r) {
                     }
                     free(x); free(y); free(w); free(b);
                 }
+}
+
+// Channels equal within each pixel, at magnitudes where a float sum of the channels would round
+// or overflow: the variance must still be exactly 0 (Restormer's BiasFree LayerNorm on constant
+// weights: x/√ε·w, the case that grows a published Restormer past the float range).
+static void check_channel_layernorm_equal_channels(kc_result *r) {
+    static const long cs[] = {3, 48, 192, 385};
+    static const float mags[] = {0.37f, 3e4f, 1e20f, 1e36f, 3e38f};
+    for (int ci = 0; ci < COUNT(cs); ci++)
+        for (int mi = 0; mi < COUNT(mags); mi++)
+            for (int mode = 0; mode < 2; mode++) {
+                long C = cs[ci], HW = 19;
+                float *x = alloc(C * HW), *y = alloc(C * HW), *w = alloc(C), *b = alloc(C);
+                for (long c = 0; c < C; c++)
+                    for (long p = 0; p < HW; p++) x[c * HW + p] = mags[mi] * (p % 2 ? -1.0f : 1.0f) * (1.0f - 0.03f * (float)p);
+                for (long c = 0; c < C; c++) { w[c] = 0.01f; b[c] = kc_uniform(-1, 1); }
+                irk_channel_layernorm(x, y, C, HW, 0, HW, w, b, 1e-5f, mode);
+                char label[80];
+                snprintf(label, sizeof label, "C=%ld equal channels %g %s", C, mags[mi], mode ? "biasfree" : "withbias");
+                double rstd = 1.0 / sqrt(1e-5);
+                for (long c = 0; c < C; c++)
+                    for (long p = 0; p < HW; p++) {
+                        double want = mode ? (double)x[c * HW + p] * rstd * w[c] : b[c];
+                        kc_expect(r, label, c * HW + p, y[c * HW + p], want, 8 * U * fabs(want));
+                    }
+                free(x); free(y); free(w); free(b);
+            }
 }
 
 // LayerNorm over contiguous rows (w, b optional).
@@ -591,6 +618,7 @@ const kc_check KC_CHECKS[] = {
     {"activations", "exp 8U·|y|; others 2e-7 + 1e-7·|x| + 4e-7·|y|; gated: that·|b|", check_activations},
     {"softmax", "(n+8+2|x−max|)·U·|y|", check_softmax},
     {"channel_layernorm", "(2C+8)·U·(max|x|·|w|/σ + |y|) + 1e-6", check_channel_layernorm},
+    {"chln_equal_channels", "8U·|y| (σ² exactly 0)", check_channel_layernorm_equal_channels},
     {"layernorm_rows", "8U·(|y| + |x|/σ) + 1e-6", check_layernorm_rows},
     {"sumsq_rows", "(min(n,1024)+4)·U·Σx²", check_sumsq},
     {"crc32", "exact", check_crc32},
