@@ -67,10 +67,16 @@ func goldenError(_ got: Tensor, _ want: Tensor) -> Float {
 }
 
 extension XCTestCase {
-    /// Runs `body` for every case of `family` at every SIMD level this CPU supports, comparing
-    /// its result with torch's (or expecting a RuntimeError where torch refused).
-    func checkGoldens(_ family: String, file: StaticString = #filePath, line: UInt = #line,
+    /// Runs `body` for every case of each family (the plain one and its `degenerate_` twin) at every
+    /// SIMD level this CPU supports, comparing its result with torch's, NaN and inf position for
+    /// position (or expecting a RuntimeError where torch refused).
+    func checkGoldens(_ families: String..., file: StaticString = #filePath, line: UInt = #line,
                       _ body: (GoldenFile, String, ComputeContext) throws -> [Tensor]) throws {
+        for family in families { try checkGoldens(family: family, file: file, line: line, body) }
+    }
+
+    private func checkGoldens(family: String, file: StaticString, line: UInt,
+                              _ body: (GoldenFile, String, ComputeContext) throws -> [Tensor]) throws {
         let golden = try GoldenFile(family)
         XCTAssertFalse(golden.cases.isEmpty, "no cases in \(family)", file: file, line: line)
         let original = ComputeContext.simdLevel
