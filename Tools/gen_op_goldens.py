@@ -415,12 +415,10 @@ def normalization():
     return f
 
 
-def activations():
-    f = Family("activations")
-    x = torch.cat([torch.linspace(-30, 30, 241), f.randn(300, scale=3), torch.tensor([0.0, -0.0, 1e-6, -1e-6, 88.0, -88.0, 200.0, -200.0])])
-    x = x.reshape(1, -1)
+def activation_cases(f, x, **gelu_options):
+    """The single-input activations on x (gelu_options: e.g. a float64 pin for GELU)."""
     f.case("relu", {}, {"x": x}, lambda x: F.relu(x))
-    f.case("gelu", {}, {"x": x}, lambda x: F.gelu(x))
+    f.case("gelu", {}, {"x": x}, lambda x: F.gelu(x), **gelu_options)
     f.case("gelu_tanh", {}, {"x": x}, lambda x: F.gelu(x, approximate="tanh"))
     f.case("quick_gelu", {}, {"x": x}, lambda x: x * torch.sigmoid(1.702 * x))
     f.case("silu", {}, {"x": x}, lambda x: F.silu(x))
@@ -429,6 +427,13 @@ def activations():
     f.case("leaky_relu", {"slope": 0.1}, {"x": x}, lambda x: F.leaky_relu(x, 0.1))
     f.case("softplus", {"beta": 1.0, "threshold": 20.0}, {"x": x}, lambda x: F.softplus(x))
     f.case("softplus_beta2", {"beta": 2.0, "threshold": 5.0}, {"x": x}, lambda x: F.softplus(x, 2.0, 5.0))
+
+
+def activations():
+    f = Family("activations")
+    x = torch.cat([torch.linspace(-30, 30, 241), f.randn(300, scale=3), torch.tensor([0.0, -0.0, 1e-6, -1e-6, 88.0, -88.0, 200.0, -200.0])])
+    x = x.reshape(1, -1)
+    activation_cases(f, x)
     g = f.randn(2, 10, 3, 5)
     f.case("gated_gelu", {"activation": "gelu", "dim": 1}, {"x": g}, lambda x: F.gelu(x.chunk(2, 1)[0]) * x.chunk(2, 1)[1])
     f.case("gated_none", {"activation": "none", "dim": 1}, {"x": g}, lambda x: x.chunk(2, 1)[0] * x.chunk(2, 1)[1])
@@ -652,16 +657,7 @@ GELU_PATHS = ("torch's float32 GELU differs by path: oneDNN's gives NaN at +inf 
 def degenerate_activations():
     f = DegenerateFamily("activations")
     x = edge_vector(3 * len(EDGES) + 7).reshape(1, -1)
-    f.case("relu", {}, {"x": x}, lambda x: F.relu(x))
-    f.case("gelu", {}, {"x": x}, lambda x: F.gelu(x), pin64=GELU_PATHS)
-    f.case("gelu_tanh", {}, {"x": x}, lambda x: F.gelu(x, approximate="tanh"))
-    f.case("quick_gelu", {}, {"x": x}, lambda x: x * torch.sigmoid(1.702 * x))
-    f.case("silu", {}, {"x": x}, lambda x: F.silu(x))
-    f.case("sigmoid", {}, {"x": x}, lambda x: torch.sigmoid(x))
-    f.case("tanh", {}, {"x": x}, lambda x: torch.tanh(x))
-    f.case("leaky_relu", {"slope": 0.1}, {"x": x}, lambda x: F.leaky_relu(x, 0.1))
-    f.case("softplus", {"beta": 1.0, "threshold": 20.0}, {"x": x}, lambda x: F.softplus(x))
-    f.case("softplus_beta2", {"beta": 2.0, "threshold": 5.0}, {"x": x}, lambda x: F.softplus(x, 2.0, 5.0))
+    activation_cases(f, x, pin64=GELU_PATHS)
     g = torch.cat([edge_vector(2 * 37).reshape(1, 2, 37), f.randn(1, 2, 37)], dim=1)  # act(edges) · random
     f.case("gated_gelu", {"activation": "gelu", "dim": 1}, {"x": g}, lambda x: F.gelu(x.chunk(2, 1)[0]) * x.chunk(2, 1)[1],
            pin64=GELU_PATHS)
