@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""PyTorch's answers for UniRestorer's published-size experts on a degenerate case: every
-parameter 0.01 and the input (i mod 13)/13 of shape [1, 3, 20, 18] (what
-Tests/IRModelsTests/UniRestorerExpertGoldenTests.swift builds with `constantWeights(fill: 0.01)`).
+"""PyTorch's answers for published-size networks on a degenerate case: every parameter (and float
+buffer) 0.01 and a fixed ramp input, what the Swift tests build with `constantWeights(fill: 0.01)`:
+UniRestorer's Restormer experts and NAFNetLocal on (i mod 13)/13 of shape [1, 3, 20, 18]
+(UniRestorerExpertGoldenTests.swift), PromptIR on (i mod 13)/13 and AnyIR-T/S on (i mod 17)/17 of
+shape [1, 3, 16, 16] (PromptIRTests.swift, AnyIRInventoryTests.swift).
 
 Why the published size: the degenerate behaviour needs the full depth. With every weight equal,
 every channel of a pixel is equal, so a LayerNorm sees zero variance and scales by 1/sqrt(eps)
@@ -14,10 +16,11 @@ makes the same constant tensors from the published key lists).
 
 Writes Tests/Fixtures/models/published-degenerate/:
   restormer-withbias.npy, restormer-biasfree.npy, nafnet-local.npy   float32 [1, 3, 20, 18]
+  promptir.npy, anyir-t.npy, anyir-s.npy                             float32 [1, 3, 16, 16]
   reference.json   per case: NaN/inf counts in float32 and float64, where float32 first went
                    non-finite, and the float32-vs-float64 agreement
 
-Usage: python Tools/gen_published_degenerate_goldens.py   (deterministic: no random numbers)
+Usage: python Tools/gen_published_degenerate_goldens.py [CASE ...]   (deterministic: no random numbers)
 """
 import json
 import os
@@ -30,22 +33,27 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "reference"))
 OUT = os.path.join(HERE, "..", "Tests", "Fixtures", "models", "published-degenerate")
 
+import anyir  # noqa: E402
 import nafnet  # noqa: E402
+import promptir  # noqa: E402
 import restormer  # noqa: E402
 
 FILL = 0.01
-SHAPE = (1, 3, 20, 18)
 
 CASES = [
-    ("restormer-withbias", lambda: restormer.Restormer(**restormer.PUBLISHED, LayerNorm_type="WithBias")),
-    ("restormer-biasfree", lambda: restormer.Restormer(**restormer.PUBLISHED, LayerNorm_type="BiasFree")),
-    ("nafnet-local", lambda: nafnet.NAFNetLocal(**nafnet.PUBLISHED, train_size=(1, 3, 256, 256))),
+    # name, builder, input shape, ramp period
+    ("restormer-withbias", lambda: restormer.Restormer(**restormer.PUBLISHED, LayerNorm_type="WithBias"), (1, 3, 20, 18), 13),
+    ("restormer-biasfree", lambda: restormer.Restormer(**restormer.PUBLISHED, LayerNorm_type="BiasFree"), (1, 3, 20, 18), 13),
+    ("nafnet-local", lambda: nafnet.NAFNetLocal(**nafnet.PUBLISHED, train_size=(1, 3, 256, 256)), (1, 3, 20, 18), 13),
+    ("promptir", lambda: promptir.PromptIR(**promptir.PUBLISHED), (1, 3, 16, 16), 13),
+    ("anyir-t", lambda: anyir.AnyIR(**anyir.TINY), (1, 3, 16, 16), 17),
+    ("anyir-s", lambda: anyir.AnyIR(**anyir.SMALL), (1, 3, 16, 16), 17),
 ]
 
 
-def degenerate_input(dtype):
-    n = int(np.prod(SHAPE))
-    return (torch.arange(n) % 13).to(dtype).div(13).reshape(SHAPE)
+def degenerate_input(shape, period, dtype):
+    n = int(np.prod(shape))
+    return (torch.arange(n) % period).to(dtype).div(period).reshape(shape)
 
 
 def first_non_finite(net, x):
@@ -71,17 +79,25 @@ def first_non_finite(net, x):
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    info = {"fill": FILL, "input": "(i mod 13)/13, shape [1, 3, 20, 18]"}
-    for name, make in CASES:
+    only = set(sys.argv[1:])
+    path = os.path.join(OUT, "reference.json")
+    info = json.load(open(path)) if os.path.exists(path) else {}
+    info["fill"] = FILL
+    for name, make, shape, period in CASES:
+        if only and name not in only:
+            continue
         outs = {}
         for dtype in (torch.float32, torch.float64):
             net = make().to(dtype).eval()
             with torch.no_grad():
                 for p in net.parameters():
                     p.fill_(FILL)
-                outs[dtype] = net(degenerate_input(dtype))
+                for b in net.buffers():  # BatchNorm running statistics, as the key lists carry them
+                    if b.is_floating_point():
+                        b.fill_(FILL)
+                outs[dtype] = net(degenerate_input(shape, period, dtype))
             if dtype == torch.float32:
-                where = first_non_finite(net, degenerate_input(dtype))
+                where = first_non_finite(net, degenerate_input(shape, period, dtype))
         y32, y64 = outs[torch.float32], outs[torch.float64]
         same_nan = bool(torch.equal(torch.isnan(y32), torch.isnan(y64)))
         same_inf = bool(torch.equal(torch.isinf(y32), torch.isinf(y64)))
@@ -89,7 +105,7 @@ def main():
         finite = torch.isfinite(y64)
         rel = float(((y32.double() - y64).abs()[finite] / y64.abs()[finite].clamp_min(1)).max()) if finite.any() else 0.0
         np.save(os.path.join(OUT, f"{name}.npy"), y32.numpy().astype(np.float32))
-        info[name] = {"nan": int(torch.isnan(y32).sum()), "inf": int(torch.isinf(y32).sum()), "values": y32.numel(),
+        info[name] = {"input": f"(i mod {period})/{period}, shape {list(shape)}", "nan": int(torch.isnan(y32).sum()), "inf": int(torch.isinf(y32).sum()), "values": y32.numel(),
                       "first_non_finite_float32": where, "float32_vs_float64_max_rel": rel,
                       "abs_max": float(y32[torch.isfinite(y32)].abs().max()) if torch.isfinite(y32).any() else None}
         print(name, info[name])
