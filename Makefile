@@ -8,13 +8,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 
 # Debian packages holding the C libraries irzoo links.
-DEB_PACKAGES := zlib1g-dev libpng-dev libhdf5-dev libssl-dev pkg-config
+DEB_PACKAGES := zlib1g-dev libpng-dev libhdf5-dev libssl-dev pkg-config libjpeg62-turbo-dev libtiff-dev libwebp-dev libexif-dev
 # What `make test-kernels` needs: user-mode qemu (a Haswell and an arm64 CPU) and arm64 cross
 # headers, C runtime and linker for the toolchain's clang.
 KERNEL_DEB_PACKAGES := qemu-user libc6-dev-arm64-cross libgcc-12-dev-arm64-cross binutils-aarch64-linux-gnu
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps kernel-deps build test test-kernels demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer clean
+.PHONY: all deps kernel-deps build test test-kernels demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer bench-batch clean
 
 all: build
 
@@ -131,6 +131,11 @@ bench-sdxl: build venv
 
 bench-unirestorer: build venv
 	bash Benchmarks/unirestorer.sh $(PY)
+
+# Issue 13: 50 1-MP JPEGs through symunet-demo beside a PyTorch + PIL loop; then a 24 MP JPEG
+# through SymUNet w48 with automatic tiling (about an hour on 2 cores; BIG=0 skips it).
+bench-batch: build venv
+	bash Benchmarks/batch.sh $(PY)
 
 clean:
 	rm -rf .build .build-* demo-out bench-out
