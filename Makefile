@@ -8,7 +8,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 
 # Debian packages holding the C libraries irzoo links.
-DEB_PACKAGES := zlib1g-dev libpng-dev libhdf5-dev libssl-dev pkg-config
+DEB_PACKAGES := zlib1g-dev libpng-dev libhdf5-dev libssl-dev pkg-config libjpeg62-turbo-dev libtiff-dev libwebp-dev libexif-dev
+# What `make test-kernels` needs: user-mode qemu (a Haswell and an arm64 CPU) and arm64 cross
+# headers, C runtime and linker for the toolchain's clang.
+KERNEL_DEB_PACKAGES := qemu-user libc6-dev-arm64-cross libgcc-12-dev-arm64-cross binutils-aarch64-linux-gnu
 # What the registry tests start (issue 16): CNCF Distribution 2.8, `htpasswd -B` for its basic
 # auth, openssl for the token service's key, and the CA bundle TLS needs.
 TEST_DEB_PACKAGES := docker-registry apache2-utils openssl ca-certificates
@@ -16,7 +19,11 @@ TEST_DEB_PACKAGES := docker-registry apache2-utils openssl ca-certificates
 BENCH_REGISTRY_DEB_PACKAGES := docker-registry skopeo time
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# $(call apt_install,PACKAGES): installs those not installed yet (apt-get update first, as a fresh machine needs).
+.PHONY: all deps kernel-deps test-deps build test test-kernels demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer bench-batch bench-registry clean
+
+all: build
+
+# Installs the Debian packages of $(1) that are missing (apt-get update first, as a fresh machine needs).
 define apt_install
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -26,13 +33,11 @@ define apt_install
 	fi
 endef
 
-.PHONY: all deps test-deps build test demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer bench-registry clean
-
-all: build
-
-# Installs the C libraries when any is missing.
 deps:
 	$(call apt_install,$(DEB_PACKAGES))
+
+kernel-deps:
+	$(call apt_install,$(KERNEL_DEB_PACKAGES))
 
 test-deps:
 	$(call apt_install,$(TEST_DEB_PACKAGES))
@@ -40,14 +45,61 @@ test-deps:
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product irzoo
 
-# Release mode: the numerics are too slow in debug.
-# The registry tests fail (rather than skip) when docker-registry is missing.
+# SIMD levels this CPU runs (IRKernels dispatch: baseline always; avx2 needs AVX2+FMA; avx512 AVX-512F).
+SIMD_LEVELS := $(shell if [ "$$(uname -m)" = aarch64 ]; then echo baseline neon; else \
+	  l=baseline; grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && l="$$l avx2"; \
+	  grep -qw avx512f /proc/cpuinfo && l="$$l avx512"; echo $$l; fi)
+SIMD_NATIVE := $(lastword $(SIMD_LEVELS))
+# The suites whose results go through the per-level kernels; run again at every lower level.
+NUMERIC_SUITES := IRRuntimeTests|IRModelsTests
+
+# Release mode: the numerics are too slow in debug. The whole suite runs at the CPU's own level,
+# the numeric suites once more at each lower level, then the kernel conformance program and a
+# short fuzz smoke. The registry tests fail (rather than skip) when docker-registry is missing.
 test: deps test-deps
 	$(SWIFT) build -c $(CONFIG) --build-tests
 	set -o pipefail; IRZOO_REQUIRE_REGISTRY=1 $(SWIFT) test -c $(CONFIG) --skip-build 2>&1 | tee .build/test.log
+	@set -o pipefail; for level in $(filter-out $(SIMD_NATIVE),$(SIMD_LEVELS)); do \
+	  echo "== numeric suites at IRZOO_SIMD=$$level"; start=$$(date +%s); \
+	  IRZOO_SIMD=$$level $(SWIFT) test -c $(CONFIG) --skip-build --filter '$(NUMERIC_SUITES)' 2>&1 | tee .build/test-$$level.log || exit 1; \
+	  echo "== IRZOO_SIMD=$$level: $$(( $$(date +%s) - start )) s"; \
+	done
+	$(MAKE) --no-print-directory test-kernels
 	$(MAKE) --no-print-directory fuzz-smoke
-	@# One plain closing line (XCTest's total; Swift Testing's own summary line counts only its tests).
-	@awk '/Executed [0-9]+ tests?, with [0-9]+ failures?/ {n=$$2; f=$$5} END {printf "tests: %d passed, %d failed\n", n-f, f}' .build/test.log
+	@echo "SIMD levels: whole suite at $(SIMD_NATIVE); $(NUMERIC_SUITES) again at: $(or $(filter-out $(SIMD_NATIVE),$(SIMD_LEVELS)),none)"
+	@# One plain closing line (XCTest's totals over every run; Swift Testing's own summary line counts only its tests).
+	@for log in .build/test.log $(foreach l,$(filter-out $(SIMD_NATIVE),$(SIMD_LEVELS)),.build/test-$(l).log); do \
+	  awk '/Executed [0-9]+ tests?, with [0-9]+ failures?/ {n=$$2; f=$$5} END {print n, f}' $$log; \
+	done | awk '{n+=$$1; f+=$$2} END {printf "tests: %d passed, %d failed\n", n-f, f}'
+
+# Kernel conformance (Tests/KernelConformance): every IRKernels kernel against a scalar reference
+# on odd sizes and degenerate values, natively at each level this CPU has; on x86-64 also under
+# qemu as a Haswell (AVX2+FMA, no AVX-512: the dispatch must pick avx2, and an AVX-512 instruction
+# must trap there) and as a Nehalem (no AVX: baseline); and cross-compiled for arm64 under
+# qemu-aarch64 (NEON). Seconds, not minutes.
+CLANG ?= $(or $(shell command -v clang),$(dir $(shell command -v swift))clang)
+KC_SOURCES := $(wildcard Sources/IRKernels/*.c) $(wildcard Tests/KernelConformance/*.c)
+KC_FLAGS := -O3 -ffp-contract=off -Wall -ISources/IRKernels/include -ISources/IRKernels -pthread
+KC := .build/kernel-conformance
+# Haswell without the system features user-mode TCG does not emulate (they only print warnings).
+QEMU_HASWELL := qemu-x86_64 -cpu Haswell,-pcid,-x2apic,-tsc-deadline,-hle,-rtm,-invpcid
+
+test-kernels: kernel-deps
+	@mkdir -p $(KC)
+	$(CLANG) $(KC_FLAGS) $(KC_SOURCES) -lm -o $(KC)/native
+	$(KC)/native
+ifneq ($(shell uname -m),aarch64)
+	$(QEMU_HASWELL) $(KC)/native --expect-cpu avx2
+	@# A leak of AVX-512 code into the AVX2 path would trap under this CPU model: show that it does.
+	@(ulimit -c 0; $(QEMU_HASWELL) $(KC)/native --avx512-probe) >/dev/null 2>&1; status=$$?; \
+	if [ $$status -eq 132 ]; then echo "ok: an AVX-512 instruction traps (SIGILL) on the emulated Haswell (the shell reports it above)"; \
+	else echo "FAIL: the AVX-512 probe on the emulated Haswell exited with $$status, not SIGILL"; exit 1; fi
+	qemu-x86_64 -cpu Nehalem $(KC)/native --expect-cpu baseline
+	$(CLANG) --target=aarch64-linux-gnu -static $(KC_FLAGS) $(KC_SOURCES) -lm -o $(KC)/aarch64
+	qemu-aarch64 $(KC)/aarch64 --expect-cpu neon
+else
+	@echo "arm64 host: the x86-64 levels are not emulated here"
+endif
 
 demo: build
 	bash Tools/demo.sh $(BIN)
@@ -87,6 +139,11 @@ bench-sdxl: build venv
 
 bench-unirestorer: build venv
 	bash Benchmarks/unirestorer.sh $(PY)
+
+# Issue 13: 50 1-MP JPEGs through symunet-demo beside a PyTorch + PIL loop; then a 24 MP JPEG
+# through SymUNet w48 with automatic tiling (about an hour on 2 cores; BIG=0 skips it).
+bench-batch: build venv
+	bash Benchmarks/batch.sh $(PY)
 
 # Issue 16: push and pull of a 1 GiB model to a loopback docker-registry beside skopeo (MB/s, peak RSS).
 bench-registry: build
