@@ -59,13 +59,6 @@ public struct OCIReference: Sendable, Equatable, CustomStringConvertible {
                             plainHTTP: insecure || isLoopback(registry))
     }
 
-    /// The same registry and repository at another tag or digest.
-    public func with(digest: String) -> OCIReference {
-        var r = self
-        r.digest = digest
-        return r
-    }
-
     // MARK: grammar
 
     static func isSHA256Digest(_ s: String) -> Bool {

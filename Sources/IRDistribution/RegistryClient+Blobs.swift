@@ -102,9 +102,9 @@ extension RegistryClient {
                     var failure: String? = nil
                     do {
                         let r = try await send(request, scopes: scopes)
-                        if r.status.code == 202, let next = r.headers.first(name: "Location") {
+                        if r.status.code == 202 {
                             _ = await Self.drain(r)
-                            location = resolve(next, against: location)
+                            if let next = r.headers.first(name: "Location") { location = resolve(next, against: location) }
                             let end = r.headers.first(name: "Range").flatMap(Self.rangeEnd) ?? (offset + length)
                             guard end <= d.size else { throw DistributionError(.registry, "PATCH blob \(short): the registry reports \(end) bytes received of \(d.size)") }
                             sent = before + (end - offset)
