@@ -12,9 +12,14 @@ DEB_PACKAGES := zlib1g-dev libpng-dev libhdf5-dev libssl-dev pkg-config libjpeg6
 # What `make test-kernels` needs: user-mode qemu (a Haswell and an arm64 CPU) and arm64 cross
 # headers, C runtime and linker for the toolchain's clang.
 KERNEL_DEB_PACKAGES := qemu-user libc6-dev-arm64-cross libgcc-12-dev-arm64-cross binutils-aarch64-linux-gnu
+# What the registry tests start (issue 16): CNCF Distribution 2.8, `htpasswd -B` for its basic
+# auth, openssl for the token service's key, and the CA bundle TLS needs.
+TEST_DEB_PACKAGES := docker-registry apache2-utils openssl ca-certificates
+# `make bench-registry`: skopeo beside irzoo, GNU time for peak RSS.
+BENCH_REGISTRY_DEB_PACKAGES := docker-registry skopeo time
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps kernel-deps build test test-kernels demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer bench-batch clean
+.PHONY: all deps kernel-deps test-deps build test test-kernels demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer bench-batch bench-registry clean
 
 all: build
 
@@ -34,6 +39,9 @@ deps:
 kernel-deps:
 	$(call apt_install,$(KERNEL_DEB_PACKAGES))
 
+test-deps:
+	$(call apt_install,$(TEST_DEB_PACKAGES))
+
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product irzoo
 
@@ -47,10 +55,10 @@ NUMERIC_SUITES := IRRuntimeTests|IRModelsTests
 
 # Release mode: the numerics are too slow in debug. The whole suite runs at the CPU's own level,
 # the numeric suites once more at each lower level, then the kernel conformance program and a
-# short fuzz smoke.
-test: deps
+# short fuzz smoke. The registry tests fail (rather than skip) when docker-registry is missing.
+test: deps test-deps
 	$(SWIFT) build -c $(CONFIG) --build-tests
-	set -o pipefail; $(SWIFT) test -c $(CONFIG) --skip-build 2>&1 | tee .build/test.log
+	set -o pipefail; IRZOO_REQUIRE_REGISTRY=1 $(SWIFT) test -c $(CONFIG) --skip-build 2>&1 | tee .build/test.log
 	@set -o pipefail; for level in $(filter-out $(SIMD_NATIVE),$(SIMD_LEVELS)); do \
 	  echo "== numeric suites at IRZOO_SIMD=$$level"; start=$$(date +%s); \
 	  IRZOO_SIMD=$$level $(SWIFT) test -c $(CONFIG) --skip-build --filter '$(NUMERIC_SUITES)' 2>&1 | tee .build/test-$$level.log || exit 1; \
@@ -136,6 +144,11 @@ bench-unirestorer: build venv
 # through SymUNet w48 with automatic tiling (about an hour on 2 cores; BIG=0 skips it).
 bench-batch: build venv
 	bash Benchmarks/batch.sh $(PY)
+
+# Issue 16: push and pull of a 1 GiB model to a loopback docker-registry beside skopeo (MB/s, peak RSS).
+bench-registry: build
+	$(call apt_install,$(BENCH_REGISTRY_DEB_PACKAGES))
+	bash Benchmarks/registry.sh
 
 clean:
 	rm -rf .build .build-* demo-out bench-out

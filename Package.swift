@@ -10,6 +10,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // HTTP for `push`/`pull` (issue 16); brings SwiftNIO, whose HTTP/1 codec the test servers use too.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.100.0"),
     ],
     targets: [
         // C libraries, through module maps.
@@ -37,8 +40,15 @@ let package = Package(
         .target(name: "IRStore", dependencies: ["IRTensor", "IRFormat"]),
         // The restoration job engine: decode, plan memory, run (tiled when needed), encode, write; progress events.
         .target(name: "IRJobs", dependencies: ["IRImage", "IRModels", "IRRuntime", "IRRegistry", "IRTensor"]),
+        // OCI registries: references, auth, chunked/resumable blob transfer, model artifacts <-> store blobs.
+        .target(name: "IRDistribution", dependencies: [
+            "IRStore", "IRFormat", "IRTensor",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .executableTarget(name: "irzoo", dependencies: [
-            "IRTensor", "IRCheckpoint", "IRFormat", "IRRegistry", "IRRuntime", "IRModels", "IRStore", "CPNG", "IRImage", "IRJobs",
+            "IRTensor", "IRCheckpoint", "IRFormat", "IRRegistry", "IRRuntime", "IRModels", "IRStore", "CPNG", "IRImage", "IRJobs", "IRDistribution",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // `make bench-ops`: the runtime's core operators, timed (Benchmarks/ops.sh compares with PyTorch).
@@ -56,7 +66,16 @@ let package = Package(
         .testTarget(name: "IRRegistryTests", dependencies: ["IRTestSupport", "IRRegistry", "IRTensor", "IRCheckpoint"]),
         .testTarget(name: "IRImageTests", dependencies: ["IRTestSupport", "IRImage", "IRTensor", "IRCheckpoint"]),
         .testTarget(name: "IRJobsTests", dependencies: ["IRTestSupport", "IRJobs", "IRImage", "IRModels", "IRRuntime", "IRTensor"]),
-        .testTarget(name: "CLITests", dependencies: ["IRTestSupport", "irzoo", "IRFormat", "IRTensor", "IRCheckpoint", "IRImage"]),
+        .testTarget(name: "IRDistributionTests", dependencies: ["IRTestSupport", "IRDistribution", "IRStore", "IRTensor"]),
+        // The registry tests start Debian's docker-registry and small NIO servers of their own
+        // (token service, fault-injecting proxy, blob host), and sign tokens with libcrypto.
+        .testTarget(name: "CLITests", dependencies: [
+            "IRTestSupport", "irzoo", "IRFormat", "IRTensor", "IRCheckpoint", "IRImage", "COpenSSL",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
     ],
     swiftLanguageModes: [.v5]
 )

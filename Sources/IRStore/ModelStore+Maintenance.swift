@@ -12,9 +12,13 @@ extension ModelStore {
         public var temps: [(name: String, bytes: Int)] = []
         /// Blobs left unreferenced by an interrupted change (rolled back), or by anything (gc).
         public var blobs: [(digest: String, bytes: Int)] = []
+        /// Interrupted downloads (`partial/`) that no pull is writing (gc only: a pull resumes them).
+        public var partials: [(name: String, bytes: Int)] = []
         /// Things left alone, one line each (unknown files, unreadable manifests).
         public var skipped: [String] = []
-        public var freedBytes: Int { temps.reduce(0) { $0 + $1.bytes } + blobs.reduce(0) { $0 + $1.bytes } }
+        public var freedBytes: Int {
+            temps.reduce(0) { $0 + $1.bytes } + blobs.reduce(0) { $0 + $1.bytes } + partials.reduce(0) { $0 + $1.bytes }
+        }
     }
 
     /// Finishes or undoes whatever crashed commands left in `tmp/`. Every command calls it first.
@@ -34,6 +38,7 @@ extension ModelStore {
         let held = try lock(.exclusive)
         defer { withExtendedLifetime(held) {} }
         var report = try sweepLocked(dryRun: dryRun)
+        report.partials = sweepPartials(dryRun: dryRun)
         let (models, problems) = loadManifests()
         let referenced = Set(models.map { $0.blob.digest })
         let pending = Set(report.blobs.map { $0.digest })

@@ -16,6 +16,10 @@ public struct StoreManifest: Sendable, Equatable {
         public var contentID: String
         /// The .irw format version of the blob ("1.0").
         public var formatVersion: String
+        /// "sha256:" + the SHA-256 of the file's bytes: the blob's digest in an OCI registry
+        /// (docs/OCI.md). Not the tree digest above; recorded by push and pull (computing it
+        /// reads the whole file, which import does not pay for), nil until then.
+        public var ociDigest: String? = nil
     }
 
     public struct Tensors: Sendable, Equatable {
@@ -54,6 +58,9 @@ public struct StoreManifest: Sendable, Equatable {
     public var tensors: Tensors
     public var imported: String
     public var verified: Verification?
+    /// Registry repositories (`REGISTRY/REPO`) this model was pushed to or pulled from, most
+    /// recent first: where `push` may mount its blobs from instead of uploading them.
+    public var remotes: [String] = []
 
     public init(name: String, architecture: String, variant: String?, config: JSON, blob: Blob, source: IRWSource,
                 tensors: Tensors, imported: String, verified: Verification? = nil) {
@@ -96,7 +103,7 @@ public struct StoreManifest: Sendable, Equatable {
             ("blob", .object([
                 ("digest", .string(blob.digest)), ("size", .int(blob.size)),
                 ("content_id", .string(blob.contentID)), ("format_version", .string(blob.formatVersion)),
-            ])),
+            ] + (blob.ociDigest.map { [("oci_digest", JSON.string($0))] } ?? []))),
             ("source", .object([
                 ("file_name", .string(source.fileName)), ("sha256", .string(source.sha256)),
                 ("container", .string(source.container)), ("size", source.size.map { .int($0) } ?? .null),
@@ -110,7 +117,7 @@ public struct StoreManifest: Sendable, Equatable {
             ("verified", verified.map { v in
                 .object([("time", .string(v.time)), ("intact", .bool(v.intact)), ("problems", .array(v.problems.map { .string($0) }))])
             } ?? .null),
-        ])
+        ] + (remotes.isEmpty ? [] : [("remotes", JSON.array(remotes.map { .string($0) }))]))
     }
 
     /// Strict decoding: every field the schema requires, with its type.
@@ -154,11 +161,25 @@ public struct StoreManifest: Sendable, Equatable {
         }
         var sourceSize: Int? = nil
         if let v = s?["size"], !v.isNull { sourceSize = try int(s, "size") }
+        var ociDigest: String? = nil
+        if let v = b?["oci_digest"] {
+            guard let d = v.stringValue, d.hasPrefix("sha256:"), ModelStore.isDigest(String(d.dropFirst(7))) else {
+                throw bad("\"oci_digest\" must be \"sha256:\" and 64 lowercase hex digits")
+            }
+            ociDigest = d
+        }
+        var remotes: [String] = []
+        if let v = o["remotes"] {
+            guard let a = v.arrayValue, a.allSatisfy({ $0.stringValue != nil }) else { throw bad("\"remotes\" must be an array of strings") }
+            remotes = a.compactMap { $0.stringValue }
+        }
         self.init(name: try str(o, "name"), architecture: try str(o, "architecture"), variant: try optStr(o, "variant"), config: config,
                   blob: Blob(digest: digest, size: try int(b, "size"), contentID: try str(b, "content_id"), formatVersion: try str(b, "format_version")),
                   source: IRWSource(fileName: try str(s, "file_name"), sha256: try str(s, "sha256"), container: try str(s, "container"),
                                     size: sourceSize, wrapper: try optStr(s, "wrapper")),
                   tensors: Tensors(count: try int(t, "count"), parameters: try int(t, "parameters"), bytes: try int(t, "bytes"), dtypes: dtypes),
                   imported: try str(o, "imported"), verified: verified)
+        self.blob.ociDigest = ociDigest
+        self.remotes = remotes
     }
 }

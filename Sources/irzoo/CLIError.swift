@@ -1,5 +1,6 @@
 import ArgumentParser
 import IRCheckpoint
+import IRDistribution
 import IRFormat
 import IRRegistry
 import IRStore
@@ -50,6 +51,13 @@ enum ErrorReport {
             return (.inventoryMismatch, InventoryReportText.headline(e))
         case let e as FileWriteError:
             return (.writeFailed, e.description)
+        case let e as DistributionError:
+            switch e.kind {
+            case .usage: return (.usage, e.description)
+            case .notFound: return (.store, e.description)
+            case .refused: return (.unreadableInput, e.description)
+            case .denied, .registry: return (.failure, e.description)
+            }
         case let e as StoreError:
             switch e.kind {
             case .notFound, .nameTaken: return (.store, e.description)

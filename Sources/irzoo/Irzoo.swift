@@ -23,6 +23,8 @@ struct Irzoo: ParsableCommand {
             Remove.self,
             GC.self,
             Run.self,
+            Push.self,
+            Pull.self,
         ]
     )
 }

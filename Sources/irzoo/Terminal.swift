@@ -110,6 +110,14 @@ enum Terminal {
         return s
     }
 
+    /// "4 s", "2 min 5 s", "1 h 3 min" (a progress bar's ETA).
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded(.up))
+        if s < 60 { return "\(s) s" }
+        if s < 3600 { return "\(s / 60) min \(s % 60) s" }
+        return "\(s / 3600) h \(s % 3600 / 60) min"
+    }
+
     static func shape(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
 
     /// Left-aligned columns separated by two spaces; cells are escaped (`escaped`).
@@ -164,7 +172,8 @@ final class ProgressReporter: @unchecked Sendable {
             let filled = Int(fraction * Double(width))
             let bar = String(repeating: "=", count: filled) + (filled < width ? ">" + String(repeating: " ", count: width - filled - 1) : "")
             let rate = Double(done) / max(now - start, 1e-3)
-            fputs("\r\u{1B}[2K\(label) [\(bar)] \(Int(fraction * 100))%  \(Terminal.bytes(done)) / \(Terminal.bytes(total))  \(Terminal.bytes(Int(rate)))/s", stderr)
+            let eta = rate > 0 && done < total ? "  ETA \(Terminal.duration(Double(total - done) / rate))" : ""
+            fputs("\r\u{1B}[2K\(label) [\(bar)] \(Int(fraction * 100))%  \(Terminal.bytes(done)) / \(Terminal.bytes(total))  \(Terminal.bytes(Int(rate)))/s\(eta)", stderr)
             drawn = true
         } else if total >= 64 << 20 {
             // Plain lines at each quarter, for logs.

@@ -55,11 +55,7 @@ struct Import: ParsableCommand {
             throw CLIError(.inventoryMismatch, InventoryReportText.headline(e))
         }
         let m = result.outcome.manifest
-        let status: String
-        switch result.outcome {
-        case .alreadyInstalled: status = "already-installed"
-        case .installed(_, let shared): status = shared ? "installed-shared" : "installed"
-        }
+        let status = result.outcome.status
         if json {
             Terminal.printJSON(.object([
                 ("status", .string(status)), ("seconds", .double(result.seconds)),
@@ -84,6 +80,14 @@ extension ModelStore.CommitOutcome {
     var manifest: StoreManifest {
         switch self {
         case .installed(let m, _), .alreadyInstalled(let m): return m
+        }
+    }
+
+    /// The `--json` status of import and pull.
+    var status: String {
+        switch self {
+        case .alreadyInstalled: return "already-installed"
+        case .installed(_, let shared): return shared ? "installed-shared" : "installed"
         }
     }
 }

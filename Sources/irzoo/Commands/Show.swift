@@ -41,12 +41,13 @@ struct Show: ParsableCommand {
             "blob:          \(path)" + (store.blobSize(m.blob.digest) == nil ? " (MISSING)" : ""),
             "blob size:     \(Terminal.grouped(m.blob.size)) (\(Terminal.bytes(m.blob.size))), format \(m.blob.formatVersion)",
             "digest:        \(m.blob.digest)",
+            "oci digest:    \(m.blob.ociDigest ?? "not recorded yet (`irzoo push` computes it, `irzoo pull` checks it)")",
             "shared with:   \(sharers.isEmpty ? "none" : sharers.joined(separator: ", "))",
             "source:        \(m.source.fileName) (\(m.source.container)" + (m.source.size.map { ", \(Terminal.bytes($0))" } ?? "") + ")",
             "source sha256: \(m.source.sha256)",
             "wrapper:       \(m.source.wrapper ?? "none")",
             "imported:      \(m.imported)",
-        ]
+        ] + m.remotes.map { "remote:        \($0)" }
         // How the weights were mapped, from the blob's own header (the manifest keeps the summary).
         if let header = try? IRWFile.open(path: path).metadata {
             for r in header.keyMapping { lines.append("mapping:       \(r)") }
