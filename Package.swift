@@ -1,15 +1,20 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // System libraries come from Debian's -dev packages; `make deps` installs them.
 let package = Package(
     name: "irzoo",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "irzoo", targets: ["irzoo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `irzoo serve` (issue 17): the HTTP server, without its swift-configuration trait (not used, a longer clean build).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        // multipart/form-data uploads for `irzoo serve`.
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // C libraries, through module maps.
@@ -31,8 +36,15 @@ let package = Package(
         .target(name: "IRImage", dependencies: ["CIRImage", "CPNG", "IRTensor"]),
         .target(name: "IRModels", dependencies: ["IRTensor", "IRRuntime", "IRRegistry"]),
         .target(name: "IRStore", dependencies: ["IRTensor", "IRFormat"]),
+        // `irzoo serve`: HTTP API + the embedded page over the job engine and the store (docs/SERVE.md).
+        .target(name: "IRServe", dependencies: [
+            "IRStore", "IRRegistry", "IRTensor",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "MultipartKit", package: "multipart-kit"),
+            .product(name: "Logging", package: "swift-log"),
+        ], resources: [.embedInCode("Page/index.html"), .embedInCode("Page/app.js"), .embedInCode("Page/app.css")]),
         .executableTarget(name: "irzoo", dependencies: [
-            "IRTensor", "IRCheckpoint", "IRFormat", "IRRegistry", "IRRuntime", "IRModels", "IRStore", "CPNG", "IRImage",
+            "IRTensor", "IRCheckpoint", "IRFormat", "IRRegistry", "IRRuntime", "IRModels", "IRStore", "CPNG", "IRImage", "IRServe",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // `make bench-ops`: the runtime's core operators, timed (Benchmarks/ops.sh compares with PyTorch).
@@ -49,6 +61,7 @@ let package = Package(
         .testTarget(name: "IRModelsTests", dependencies: ["IRTestSupport", "IRModels", "IRRegistry", "IRRuntime", "IRTensor", "IRCheckpoint"]),
         .testTarget(name: "IRRegistryTests", dependencies: ["IRTestSupport", "IRRegistry", "IRTensor", "IRCheckpoint"]),
         .testTarget(name: "IRImageTests", dependencies: ["IRTestSupport", "IRImage", "IRTensor"]),
+        .testTarget(name: "ServeTests", dependencies: ["IRTestSupport", "irzoo", "IRServe", "IRImage", "IRTensor"]),
         .testTarget(name: "CLITests", dependencies: ["IRTestSupport", "irzoo", "IRFormat", "IRTensor", "IRCheckpoint", "IRImage"]),
     ],
     swiftLanguageModes: [.v5]

@@ -23,6 +23,7 @@ struct Irzoo: ParsableCommand {
             Remove.self,
             GC.self,
             Run.self,
+            Serve.self,
         ]
     )
 }
