@@ -10,8 +10,13 @@ PY := $(VENV)/bin/python
 # Debian packages holding the C libraries irzoo links.
 DEB_PACKAGES := zlib1g-dev libpng-dev libhdf5-dev libssl-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# The browser test of `irzoo serve` (issue 17): Debian's Chromium driven by Playwright from PyPI,
+# in a small virtualenv of its own (Playwright only: no torch).
+BROWSER_DEB_PACKAGES := chromium python3-venv
+BROWSER_VENV ?= .venv-browser
+PLAYWRIGHT_VERSION ?= 1.65.3
 
-.PHONY: all deps build test demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer clean
+.PHONY: all deps browser-deps browser-test bench-serve build test demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer clean
 
 all: build
 
@@ -24,6 +29,23 @@ deps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# Chromium and the browser test's virtualenv, when missing.
+browser-deps:
+	@missing=""; for p in $(BROWSER_DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@[ -x $(BROWSER_VENV)/bin/python ] && $(BROWSER_VENV)/bin/python -c 'import playwright' 2>/dev/null || \
+	  (python3 -m venv $(BROWSER_VENV) && $(BROWSER_VENV)/bin/pip install -q playwright==$(PLAYWRIGHT_VERSION))
+
+# `irzoo serve` in a real browser; the screenshot of the comparison view stays in .build/serve-browser/.
+browser-test: browser-deps
+	$(SWIFT) build -c $(CONFIG) --product irzoo
+	set -o pipefail; $(BROWSER_VENV)/bin/python Tools/serve_browser_test.py --irzoo $(BIN) --chromium /usr/bin/chromium \
+	  --out .build/serve-browser 2>&1 | tee .build/browser.log
+
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product irzoo
 
@@ -31,9 +53,11 @@ build: deps
 test: deps
 	$(SWIFT) build -c $(CONFIG) --build-tests
 	set -o pipefail; $(SWIFT) test -c $(CONFIG) --skip-build 2>&1 | tee .build/test.log
+	$(MAKE) --no-print-directory browser-test
 	$(MAKE) --no-print-directory fuzz-smoke
-	@# One plain closing line (XCTest's total; Swift Testing's own summary line counts only its tests).
-	@awk '/Executed [0-9]+ tests?, with [0-9]+ failures?/ {n=$$2; f=$$5} END {printf "tests: %d passed, %d failed\n", n-f, f}' .build/test.log
+	@# One plain closing line (XCTest's total plus the browser checks; Swift Testing's own summary line counts only its tests).
+	@awk '/Executed [0-9]+ tests?, with [0-9]+ failures?/ {n=$$2; f=$$5} /^browser: [0-9]+ passed, [0-9]+ failed/ {bp=$$2; bf=$$4} \
+	  END {printf "tests: %d passed, %d failed\n", n-f+bp, f+bf}' .build/test.log .build/browser.log
 
 demo: build
 	bash Tools/demo.sh $(BIN)
@@ -73,6 +97,11 @@ bench-sdxl: build venv
 
 bench-unirestorer: build venv
 	bash Benchmarks/unirestorer.sh $(PY)
+
+# `irzoo serve` (issue 17): 200 small images through the API with 8 clients beside `irzoo run` on
+# the same folder; throughput, p50/p99 latency, the server's peak RSS. Needs no PyTorch.
+bench-serve: build
+	bash Benchmarks/serve.sh $(BIN)
 
 clean:
 	rm -rf .build .build-* demo-out bench-out

@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "IRModelsTests", dependencies: ["IRTestSupport", "IRModels", "IRRegistry", "IRRuntime", "IRTensor", "IRCheckpoint"]),
         .testTarget(name: "IRRegistryTests", dependencies: ["IRTestSupport", "IRRegistry", "IRTensor", "IRCheckpoint"]),
         .testTarget(name: "IRImageTests", dependencies: ["IRTestSupport", "IRImage", "IRTensor"]),
-        .testTarget(name: "ServeTests", dependencies: ["IRTestSupport", "irzoo", "IRServe", "IRImage", "IRTensor"]),
+        .testTarget(name: "ServeTests", dependencies: ["IRTestSupport", "irzoo", "IRServe", "IRImage", "IRTensor", "IRCheckpoint"]),
         .testTarget(name: "CLITests", dependencies: ["IRTestSupport", "irzoo", "IRFormat", "IRTensor", "IRCheckpoint", "IRImage"]),
     ],
     swiftLanguageModes: [.v5]

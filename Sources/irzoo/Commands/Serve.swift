@@ -33,6 +33,9 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "Jobs waiting or running at once; one more is answered 429.")
     var queue: Int = 64
 
+    @Option(name: .long, help: "Finished jobs kept for status and download (with their files); older ones are removed.")
+    var keepFinished: Int = 256
+
     @Option(name: .long, help: "Worker threads per job (default: every core).")
     var threads: Int?
 
@@ -40,6 +43,7 @@ struct Serve: ParsableCommand {
         if maxUploadMb < 1 { throw ValidationError("--max-upload-mb must be at least 1") }
         if maxMegapixels < 1 { throw ValidationError("--max-megapixels must be at least 1") }
         if queue < 1 { throw ValidationError("--queue must be at least 1") }
+        if keepFinished < 0 { throw ValidationError("--keep-finished cannot be negative") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
@@ -47,7 +51,8 @@ struct Serve: ParsableCommand {
         _ = try StoreAccess.open()  // sweeps a crashed command's leftovers, and says now when no store can be found
         let token = self.token ?? Terminal.environment["IRZOO_SERVE_TOKEN"]
         let configuration = ServeConfiguration(host: host, port: port, token: token, maxUploadBytes: maxUploadMb << 20,
-                                               maxPixels: maxMegapixels * 1_000_000, queueCapacity: queue)
+                                               maxPixels: maxMegapixels * 1_000_000, queueCapacity: queue,
+                                               keepFinished: keepFinished)
         let server: ServeServer
         do {
             server = try ServeServer(configuration: configuration, engine: ServeRunEngine(threads: threads))
