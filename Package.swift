@@ -15,6 +15,7 @@ let package = Package(
         // multipart/form-data uploads for `irzoo serve`.
         .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C libraries, through module maps.
@@ -42,6 +43,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "MultipartKit", package: "multipart-kit"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ], resources: [.embedInCode("Page/index.html"), .embedInCode("Page/app.js"), .embedInCode("Page/app.css")]),
         .executableTarget(name: "irzoo", dependencies: [
             "IRTensor", "IRCheckpoint", "IRFormat", "IRRegistry", "IRRuntime", "IRModels", "IRStore", "CPNG", "IRImage", "IRServe",

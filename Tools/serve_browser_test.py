@@ -2,18 +2,17 @@
 """The browser test of `irzoo serve` (issue 17), run by `make test`.
 
 Debian's Chromium, headless, driven by Playwright (executable_path: Playwright's own browser
-download is not used). It imports the symunet-tiny golden into a private store, starts
-`irzoo serve --port 0`, uploads an image through the page, waits for the result, checks that the
-comparison view shows both images and zooms, downloads the result and checks it is byte for byte
-what `irzoo run` writes for the same input. The screenshot of the comparison view is kept in
---out (a test artifact). The server is stopped by its PID.
+download is not used). It imports the demo denoiser (Zoo/demo, a small SymUNet trained for
+sigma 25 noise) into a private store, starts `irzoo serve --port 0`, uploads the held-out noisy
+photo with its clean reference through the page, waits for the result, checks that the comparison
+view shows both images, zooms and pans, shows PSNR and SSIM, downloads the result and checks it is
+byte for byte what `irzoo run` writes for the same input. The screenshots of the comparison view
+are kept in --out (test artifacts). The server is stopped by its PID.
 """
-import argparse, os, re, shutil, signal, subprocess, sys, tempfile, time
+import argparse, json, os, re, shutil, signal, subprocess, sys, tempfile, time
 
 from playwright.sync_api import sync_playwright
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stdlib_png import write_png  # noqa: E402
 
 
 class Checks:
@@ -33,7 +32,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--irzoo", required=True)
     ap.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
-    ap.add_argument("--fixtures", default="Tests/Fixtures")
+    ap.add_argument("--demo", default="Zoo/demo")
     ap.add_argument("--out", default=".build/serve-browser")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -42,12 +41,16 @@ def main():
     env = dict(os.environ, IRZOO_HOME=os.path.join(work, "store"), TMPDIR=work, TERM="dumb")
     server = None
     try:
-        subprocess.run([args.irzoo, "import", os.path.join(args.fixtures, "models/symunet-tiny/checkpoint.pth"),
-                        "--arch", "symunet", "--name", "tiny"], env=env, check=True, stdout=subprocess.DEVNULL)
-        image = os.path.join(work, "street photo.png")
-        write_png(image, 96, 64, seed=17)
+        subprocess.run([args.irzoo, "import", os.path.join(args.demo, "symunet-demo.pth"), "--arch", "symunet-demo", "--name", "demo"],
+                       env=env, check=True, stdout=subprocess.DEVNULL)
+        # A space in the name: it must survive the upload and come back in the download's name.
+        image = os.path.join(work, "chelsea noisy.png")
+        shutil.copy(os.path.join(args.demo, "chelsea-noisy-s25.png"), image)
+        reference = os.path.join(args.demo, "chelsea-clean.png")
         expected = os.path.join(work, "cli.png")
-        subprocess.run([args.irzoo, "run", "tiny", "--input", image, "--output", expected], env=env, check=True, stdout=subprocess.DEVNULL)
+        cli = subprocess.run([args.irzoo, "run", "demo", "--input", image, "--output", expected, "--reference", reference, "--json"],
+                             env=env, check=True, capture_output=True, text=True)
+        cli_reference = json.loads(cli.stdout)["reference"]
 
         log = open(os.path.join(work, "serve.out"), "w+")
         server = subprocess.Popen([args.irzoo, "serve", "--port", "0"], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -74,20 +77,28 @@ def main():
             page.on("pageerror", lambda e: console_errors.append(str(e)))
             page.goto(url)
             page.wait_for_selector("body[data-ready=true]", timeout=30000)
-            row = page.locator("[data-testid=models] tr[data-model=tiny]")
-            checks.check(row.count() == 1 and "symunet" in row.inner_text().lower(), "the models table lists the installed model")
-            checks.check(page.locator("[data-testid=models] tr[data-model=tiny] input").is_checked(), "the runnable model is selected")
+            row = page.locator("[data-testid=models] tr[data-model=demo]")
+            checks.check(row.count() == 1 and "symunet" in row.inner_text().lower() and "denoise" in row.inner_text(),
+                         f"the models table lists the installed model with what it restores ({row.inner_text()!r})")
+            checks.check(page.locator("[data-testid=models] tr[data-model=demo] input").is_checked(), "the runnable model is selected")
 
+            page.set_input_files("[data-testid=reference]", reference)
             page.set_input_files("[data-testid=files]", image)
             job = page.locator("[data-job]")
             job.first.wait_for(timeout=30000)
             page.wait_for_selector("[data-job][data-state=done]", timeout=120000)
-            checks.check("street photo.png" in job.first.inner_text(), "the job shows the file name")
+            checks.check("chelsea noisy.png" in job.first.inner_text(), "the job shows the file name")
 
             page.wait_for_selector("[data-testid=compare][data-loaded=true]", timeout=30000)
             sizes = page.evaluate("""() => ['before', 'after'].map(id => {
                 const i = document.getElementById(id); return [i.complete, i.naturalWidth, i.naturalHeight]; })""")
-            checks.check(sizes == [[True, 96, 64], [True, 96, 64]], f"the comparison shows both images at 96x64 (got {sizes})")
+            checks.check(sizes == [[True, 451, 300], [True, 451, 300]], f"the comparison shows both images at 451x300 (got {sizes})")
+            psnr = page.inner_text("[data-testid=details] dd[data-key=PSNR]")
+            ssim = page.inner_text("[data-testid=details] dd[data-key=SSIM]")
+            want_psnr = f"input {cli_reference['psnr_input_db']:.2f} dB → result {cli_reference['psnr_output_db']:.2f} dB"
+            want_ssim = f"input {cli_reference['ssim_input']:.4f} → result {cli_reference['ssim_output']:.4f}"
+            checks.check(psnr == want_psnr, f"PSNR shown as irzoo run reports it ({psnr!r} vs {want_psnr!r})")
+            checks.check(ssim == want_ssim, f"SSIM shown as irzoo run reports it ({ssim!r} vs {want_ssim!r})")
 
             # Zoom: 200% and 400% on both images at once (one transform), and the split follows the slider.
             page.click("button.zoom[data-zoom='2']")
@@ -104,8 +115,13 @@ def main():
             page.locator("[data-testid=slider]").fill("300")
             clip = page.evaluate("() => document.getElementById('after').style.clipPath")
             checks.check(clip.startswith("inset(0px 0px 0px") or clip.startswith("inset(0 0 0"), f"the after image is cut at the split ({clip})")
-            page.click("button.zoom[data-zoom='fit']")
+            # The kept view: 200 % on the cat's face, split in the middle.
+            page.click("button.zoom[data-zoom='2']")
             page.locator("[data-testid=slider]").fill("500")
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.mouse.down()
+            page.mouse.move(box["x"] + box["width"] / 2 + 40, box["y"] + box["height"] / 2 + 120, steps=4)
+            page.mouse.up()
             shot = os.path.join(args.out, "serve-compare.png")
             page.locator("#compare-section").screenshot(path=shot)
             page.screenshot(path=os.path.join(args.out, "serve-page.png"), full_page=True)
@@ -116,7 +132,7 @@ def main():
             download = info.value
             got = os.path.join(args.out, "downloaded.png")
             download.save_as(got)
-            checks.check(download.suggested_filename == "street photo-restored.png", f"download name ({download.suggested_filename})")
+            checks.check(download.suggested_filename == "chelsea noisy-restored.png", f"download name ({download.suggested_filename})")
             checks.check(open(got, "rb").read() == open(expected, "rb").read(), "the downloaded file equals what `irzoo run` writes")
             checks.check(console_errors == [], f"no errors in the page's console ({console_errors})")
             browser.close()

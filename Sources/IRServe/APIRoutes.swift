@@ -97,7 +97,8 @@ struct APIRoutes: Sendable {
             let dir = try folder.makeJobFolder(id)
             do {
                 let input = try await store(form.files["image"]!, as: "input", in: dir)
-                let reference = try await form.files["reference"].map { try await store($0, as: "reference", in: dir) }
+                var reference: (path: String, upload: JobSnapshot.Upload)?
+                if let file = form.files["reference"] { reference = try await store(file, as: "reference", in: dir) }
                 var s = submission
                 s.input = input.upload
                 s.reference = reference?.upload

@@ -6,7 +6,8 @@ final class PrivateFolder: Sendable {
     let path: String
 
     init(under root: String) throws {
-        var template = Array((root.hasSuffix("/") ? root : root + "/") .utf8CString.dropLast()) + Array("irzoo-serve-XXXXXX".utf8CString)
+        let prefix = root.hasSuffix("/") ? root : root + "/"
+        var template = Array(prefix.utf8CString.dropLast()) + Array("irzoo-serve-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else {
             throw ServeError.startup("cannot make a private temp folder under \(root): \(String(cString: strerror(errno)))")
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import MultipartKit
+import NIOHTTP1
 
 /// A `multipart/form-data` job submission, parsed from a body already bounded in bytes.
 /// Fields: `model`, `image` (a file), optional `reference` (a file), `prompt`, `steps`, `seed`.

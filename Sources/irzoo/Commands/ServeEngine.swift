@@ -109,7 +109,7 @@ final class ServeRunEngine: JobEngine, @unchecked Sendable {
         let route = RunRouting.lines(model.model)
         return JobResult(width: result.shape[3], height: result.shape[2], format: "png-\(depth)bit",
                          seconds: Date().timeIntervalSince(started), tiling: tiling, route: route.isEmpty ? nil : route,
-                         metrics: quality.map { QualityMetrics(psnrInput: $0.input, psnrOutput: $0.output, ssimInput: nil, ssimOutput: nil) },
+                         metrics: quality.map { QualityMetrics(psnrInput: $0.input, psnrOutput: $0.output, ssimInput: $0.ssimInput, ssimOutput: $0.ssimOutput) },
                          notes: model.notes + diffusion.notes)
     }
 
