@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 
 # Debian packages holding the C libraries irzoo links.
-DEB_PACKAGES := zlib1g-dev libpng-dev libhdf5-dev libssl-dev pkg-config
+DEB_PACKAGES := zlib1g-dev libpng-dev libhdf5-dev libssl-dev pkg-config libjpeg62-turbo-dev libtiff-dev libwebp-dev libexif-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The browser test of `irzoo serve` (issue 17): Debian's Chromium driven by Playwright from PyPI,
 # in a small virtualenv of its own (Playwright only: no torch).

@@ -32,11 +32,17 @@ let package = Package(
         .target(name: "IRFormat", dependencies: ["IRTensor"]),
         .target(name: "IRRuntime", dependencies: ["IRTensor", "IRKernels"]),
         .target(name: "IRRegistry", dependencies: ["IRTensor"], resources: []),
-        // PNG through libpng's classic API; the C shim turns libpng's longjmp errors into return codes.
-        .target(name: "CIRImage", dependencies: ["CPNG"], path: "Sources/CIRImage", linkerSettings: [.linkedLibrary("png16")]),
+        // PNG, JPEG, TIFF, WebP and EXIF through libpng, libjpeg-turbo, libtiff, libwebp and libexif.
+        // C shims own each library's error path (longjmp, handlers) and return codes instead.
+        .target(name: "CIRImage", dependencies: ["CPNG"], path: "Sources/CIRImage", linkerSettings: [
+            .linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("tiff"), .linkedLibrary("webp"),
+            .linkedLibrary("webpmux"), .linkedLibrary("webpdemux"), .linkedLibrary("exif"),
+        ]),
         .target(name: "IRImage", dependencies: ["CIRImage", "CPNG", "IRTensor"]),
         .target(name: "IRModels", dependencies: ["IRTensor", "IRRuntime", "IRRegistry"]),
         .target(name: "IRStore", dependencies: ["IRTensor", "IRFormat"]),
+        // The restoration job engine: decode, plan memory, run (tiled when needed), encode, write; progress events.
+        .target(name: "IRJobs", dependencies: ["IRImage", "IRModels", "IRRuntime", "IRRegistry", "IRTensor"]),
         // `irzoo serve`: HTTP API + the embedded page over the job engine and the store (docs/SERVE.md).
         .target(name: "IRServe", dependencies: [
             "IRStore", "IRRegistry", "IRTensor",
@@ -46,7 +52,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ], resources: [.embedInCode("Page/index.html"), .embedInCode("Page/app.js"), .embedInCode("Page/app.css")]),
         .executableTarget(name: "irzoo", dependencies: [
-            "IRTensor", "IRCheckpoint", "IRFormat", "IRRegistry", "IRRuntime", "IRModels", "IRStore", "CPNG", "IRImage", "IRServe",
+            "IRTensor", "IRCheckpoint", "IRFormat", "IRRegistry", "IRRuntime", "IRModels", "IRStore", "CPNG", "IRImage", "IRJobs", "IRServe",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // `make bench-ops`: the runtime's core operators, timed (Benchmarks/ops.sh compares with PyTorch).
@@ -62,7 +68,8 @@ let package = Package(
         .testTarget(name: "IRRuntimeTests", dependencies: ["IRTestSupport", "IRRuntime", "IRTensor"]),
         .testTarget(name: "IRModelsTests", dependencies: ["IRTestSupport", "IRModels", "IRRegistry", "IRRuntime", "IRTensor", "IRCheckpoint"]),
         .testTarget(name: "IRRegistryTests", dependencies: ["IRTestSupport", "IRRegistry", "IRTensor", "IRCheckpoint"]),
-        .testTarget(name: "IRImageTests", dependencies: ["IRTestSupport", "IRImage", "IRTensor"]),
+        .testTarget(name: "IRImageTests", dependencies: ["IRTestSupport", "IRImage", "IRTensor", "IRCheckpoint"]),
+        .testTarget(name: "IRJobsTests", dependencies: ["IRTestSupport", "IRJobs", "IRImage", "IRModels", "IRRuntime", "IRTensor"]),
         .testTarget(name: "ServeTests", dependencies: ["IRTestSupport", "irzoo", "IRServe", "IRImage", "IRTensor", "IRCheckpoint"]),
         .testTarget(name: "CLITests", dependencies: ["IRTestSupport", "irzoo", "IRFormat", "IRTensor", "IRCheckpoint", "IRImage"]),
     ],

@@ -9,5 +9,5 @@ BIN=${1:-$(irzoo_bin)}
 echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'); flags: $(grep -o -w -E 'avx2|avx512f|avx512bw|fma' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 echo "load: $(uptime)"
 python3 Benchmarks/serve_bench.py --irzoo "$BIN" --fixtures Tests/Fixtures --images "${SERVE_BENCH_IMAGES:-200}" \
-  --clients "${SERVE_BENCH_CLIENTS:-8}" --size "${SERVE_BENCH_SIZE:-64}" --rounds "${SERVE_BENCH_ROUNDS:-2}"
+  --clients "${SERVE_BENCH_CLIENTS:-8}" --size "${SERVE_BENCH_SIZE:-64}" --rounds "${SERVE_BENCH_ROUNDS:-2}" --big "${SERVE_BENCH_BIG_MP:-24}"
 echo "load: $(uptime)"

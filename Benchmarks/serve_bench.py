@@ -3,7 +3,7 @@
 `irzoo run` on the same files, interleaved over a few rounds (this machine is shared: say the
 load). Prints throughput, p50/p99 of the API's submit-to-downloaded latency, the server's RSS
 after each quarter (flat or not) and its peak (VmHWM), and the ratio to the CLI."""
-import argparse, http.client, json, os, re, shutil, signal, subprocess, sys, tempfile, threading, time, uuid
+import argparse, http.client, json, os, re, shutil, signal, struct, subprocess, sys, tempfile, threading, time, uuid, zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tools"))
 from stdlib_png import write_png  # noqa: E402
@@ -89,12 +89,57 @@ def through_api(port, images, clients, pid):
     return time.perf_counter() - start, sorted(latencies), results, errors, rss
 
 
-def through_cli(irzoo, env, images, outdir):
+def through_cli(irzoo, env, folder, outdir):
+    """`irzoo run` on the folder: one process, the model loaded once (the batch form)."""
     start = time.perf_counter()
-    for path in images:
-        subprocess.run([irzoo, "run", "tiny", "--input", path, "--output", os.path.join(outdir, os.path.basename(path))],
-                       env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([irzoo, "run", "tiny", "--input", folder, "--output", outdir + "/"], env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
+
+
+def big_png(path, width, height):
+    """A large RGB PNG fast with the standard library: one random row, shifted per row."""
+    row = os.urandom(width * 3)
+    raw = bytearray()
+    for y in range(height):
+        k = (y * 3 * 7) % len(row)
+        raw += b"\x00" + row[k:] + row[:k]
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(bytes(raw), 1)) + chunk(b"IEND", b""))
+
+
+def responsiveness(port, pid, work, megapixels):
+    """One large image restoring while GET /api/info is timed every 0.2 s: the API must stay responsive."""
+    width = int((megapixels * 1e6 * 1.5) ** 0.5)
+    height = int(megapixels * 1e6 / width)
+    path = os.path.join(work, "big.png")
+    big_png(path, width, height)
+    before = proc_kib(pid, "VmHWM")
+    done = {}
+
+    def job():
+        done["seconds"], _ = one_job(port, path)
+
+    t = threading.Thread(target=job)
+    t.start()
+    pings = []
+    while t.is_alive():
+        start = time.perf_counter()
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        c.request("GET", "/api/info")
+        c.getresponse().read()
+        c.close()
+        pings.append(time.perf_counter() - start)
+        time.sleep(0.2)
+    t.join()
+    pings.sort()
+    print(f"{width}x{height} ({width * height / 1e6:.1f} MP) through the API: {done.get('seconds', float('nan')):.1f} s; "
+          f"GET /api/info meanwhile: {len(pings)} requests, p50 {pct(pings, 50) * 1000:.1f} ms, max {pings[-1] * 1000:.1f} ms; "
+          f"server peak RSS {before / 1024:.0f} -> {proc_kib(pid, 'VmHWM') / 1024:.0f} MiB")
 
 
 def pct(sorted_values, p):
@@ -109,6 +154,7 @@ def main():
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--big", type=float, default=24, help="megapixels of the responsiveness probe (0: none)")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="irzoo-bench-serve-")
     env = dict(os.environ, IRZOO_HOME=os.path.join(work, "store"), TMPDIR=work, TERM="dumb")
@@ -141,17 +187,18 @@ def main():
         print(f"server RSS at start: {proc_kib(server.pid, 'VmRSS') / 1024:.1f} MiB")
         for r in range(a.rounds):
             cli_dir = os.path.join(work, f"cli{r}")
-            os.makedirs(cli_dir)
-            cli_s = through_cli(a.irzoo, env, images, cli_dir)
+            cli_s = through_cli(a.irzoo, env, folder, cli_dir)
             api_s, lat, results, errors, rss = through_api(port, images, a.clients, server.pid)
             same = sum(1 for p in images if p in results and results[p] == open(os.path.join(cli_dir, os.path.basename(p)), "rb").read())
-            print(f"round {r + 1}: irzoo run x{a.images} (one process per image): {cli_s:.2f} s = {a.images / cli_s:.1f} img/s | "
+            print(f"round {r + 1}: irzoo run on the folder: {cli_s:.2f} s = {a.images / cli_s:.1f} img/s | "
                   f"API: {api_s:.2f} s = {a.images / api_s:.1f} img/s, p50 {pct(lat, 50) * 1000:.0f} ms, p99 {pct(lat, 99) * 1000:.0f} ms, "
                   f"errors {len(errors)} | API/CLI throughput {cli_s / api_s:.2f}x | results equal to irzoo run: {same}/{a.images}")
             print(f"  server RSS after each quarter (MiB): {' '.join(f'{k / 1024:.1f}' for k in rss)}")
             if errors:
                 print("  first error:", errors[0])
         print(f"server peak RSS (VmHWM): {proc_kib(server.pid, 'VmHWM') / 1024:.1f} MiB")
+        if a.big:
+            responsiveness(port, server.pid, work, a.big)
     finally:
         if server is not None and server.poll() is None:
             os.kill(server.pid, signal.SIGTERM)

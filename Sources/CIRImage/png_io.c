@@ -1,4 +1,4 @@
-#include "irimage_png.h"
+#include "irimage_codecs.h"
 
 #include <png.h>
 #include <setjmp.h>
@@ -82,6 +82,9 @@ int irimage_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
     if (setjmp(png_jmpbuf(png))) {
         free(pixels);
         free(rows);
+        free(out->icc);
+        out->icc = NULL;
+        out->icc_size = 0;
         png_destroy_read_struct(&png, &info, NULL);
         if (error[0] == 0) snprintf(error, error_size, "corrupt PNG");
         return -1;
@@ -120,7 +123,23 @@ int irimage_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
     if (!pixels || !rows) png_error(png, "out of memory");
     for (png_uint_32 y = 0; y < height; y++) rows[y] = pixels + (size_t)y * rowbytes;
     png_read_image(png, rows);
-    png_read_end(png, NULL);  // checks the remaining chunks' CRCs and that IEND is there
+    png_read_end(png, info);  // checks the remaining chunks' CRCs and that IEND is there
+
+    // iCCP and eXIf (before or after the image data): the profile as stored, the orientation tag.
+    png_charp icc_name = NULL;
+    int icc_compression = 0;
+    png_bytep icc = NULL;
+    png_uint_32 icc_size = 0;
+    if (png_get_iCCP(png, info, &icc_name, &icc_compression, &icc, &icc_size) && icc && icc_size) {
+        out->icc = (uint8_t *)malloc(icc_size);
+        if (!out->icc) png_error(png, "out of memory");
+        memcpy(out->icc, icc, icc_size);
+        out->icc_size = icc_size;
+    }
+    png_bytep exif = NULL;
+    png_uint_32 exif_size = 0;
+    out->orientation = 1;
+    if (png_get_eXIf_1(png, info, &exif_size, &exif) && exif && exif_size) out->orientation = irimage_exif_orientation(exif, exif_size);
 
     out->width = width;
     out->height = height;
@@ -135,6 +154,11 @@ int irimage_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
 
 int irimage_png_encode(const uint8_t *pixels, uint32_t width, uint32_t height, int channels, int bit_depth,
                        uint8_t **out, size_t *out_size, char *error, size_t error_size) {
+    return irimage_png_encode_icc(pixels, width, height, channels, bit_depth, NULL, 0, out, out_size, error, error_size);
+}
+
+int irimage_png_encode_icc(const uint8_t *pixels, uint32_t width, uint32_t height, int channels, int bit_depth,
+                           const uint8_t *icc, size_t icc_size, uint8_t **out, size_t *out_size, char *error, size_t error_size) {
     *out = NULL;
     *out_size = 0;
     if (error_size) error[0] = 0;
@@ -162,6 +186,7 @@ int irimage_png_encode(const uint8_t *pixels, uint32_t width, uint32_t height, i
     png_set_write_fn(png, &ctx, write_bytes, flush_bytes);
     png_set_IHDR(png, info, width, height, bit_depth, color_types[channels], PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (icc && icc_size) png_set_iCCP(png, info, "ICC Profile", PNG_COMPRESSION_TYPE_BASE, (png_const_bytep)icc, (png_uint_32)icc_size);
     png_write_info(png, info);
     if (bit_depth == 16 && host_is_little_endian()) png_set_swap(png);
     size_t rowbytes = (size_t)width * (size_t)channels * (size_t)(bit_depth / 8);
@@ -177,4 +202,44 @@ int irimage_png_encode(const uint8_t *pixels, uint32_t width, uint32_t height, i
     return 0;
 }
 
+int irimage_png_probe(const uint8_t *data, size_t size, irimage_info *out, char *error, size_t error_size) {
+    memset(out, 0, sizeof(*out));
+    if (error_size) error[0] = 0;
+    if (size < 8 || png_sig_cmp((png_const_bytep)data, 0, 8) != 0) {
+        snprintf(error, error_size, "not a PNG file (the first 8 bytes are not the PNG signature)");
+        return -1;
+    }
+    io_context ctx = {error, error_size, data, size, 0, NULL, 0, 0};
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
+    if (!png) { snprintf(error, error_size, "cannot create a libpng reader"); return -1; }
+    png_infop info = png_create_info_struct(png);
+    if (!info) { png_destroy_read_struct(&png, NULL, NULL); snprintf(error, error_size, "cannot create a libpng reader"); return -1; }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, &info, NULL);
+        if (error[0] == 0) snprintf(error, error_size, "corrupt PNG");
+        return -1;
+    }
+    png_set_read_fn(png, &ctx, read_bytes);
+    png_set_user_limits(png, 1u << 24, 1u << 24);
+    png_read_info(png, info);  // the chunks before the image data: no pixel is decoded
+    png_uint_32 width = 0, height = 0;
+    int depth = 0, color = 0;
+    png_get_IHDR(png, info, &width, &height, &depth, &color, NULL, NULL, NULL);
+    int alpha = (color & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS);
+    int colors = (color & PNG_COLOR_MASK_COLOR) ? 3 : 1;
+    out->width = width;
+    out->height = height;
+    out->channels = colors + (alpha ? 1 : 0);
+    out->bit_depth = depth == 16 ? 16 : 8;
+    png_destroy_read_struct(&png, &info, NULL);
+    return 0;
+}
+
 void irimage_free(void *p) { free(p); }
+
+void irimage_decoded_free(irimage_decoded *d) {
+    free(d->pixels);
+    free(d->icc);
+    d->pixels = NULL;
+    d->icc = NULL;
+}

@@ -12,6 +12,8 @@ public final class ComputeContext: @unchecked Sendable {
     public let pool: BufferPool
     /// Worker threads per op (default: every active core).
     public var threads: Int
+    /// When set and cancelled, the next op fails with `CancellationError` (see `CancellationToken`).
+    public var cancellation: CancellationToken?
 
     public init(threads: Int? = nil, pool: BufferPool = BufferPool()) {
         self.pool = pool
@@ -20,6 +22,7 @@ public final class ComputeContext: @unchecked Sendable {
 
     /// An uninitialised pooled tensor (every element must be written before use).
     public func empty(_ shape: [Int]) throws -> Tensor {
+        if let cancellation, cancellation.isCancelled { throw CancellationError() }
         let n = try checkedElementCount(shape)
         return Tensor(shape: shape, storage: pool.take(count: n))
     }

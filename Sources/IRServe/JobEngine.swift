@@ -10,9 +10,39 @@ public protocol JobEngine: Sendable {
     func header(ofImageAt path: String) throws -> ImageHeader
     /// Runs one job to its end on the calling thread (the queue gives it its own), writing the
     /// result to `job.output`. Calls `progress` as the work advances and stops early, throwing
-    /// `JobFailure.cancelled`, once `isCancelled` turns true.
-    func run(_ job: JobRequest, progress: @escaping @Sendable (JobProgress) -> Void,
-             isCancelled: @escaping @Sendable () -> Bool) throws -> JobResult
+    /// `JobFailure.cancelled`, once `cancellation` is cancelled.
+    func run(_ job: JobRequest, progress: @escaping @Sendable (JobProgress) -> Void, cancellation: JobCancellation) throws -> JobResult
+}
+
+/// A job's cancel request, from the API to whatever runs the job: polled (`isCancelled`) or
+/// passed on (`onCancel`, e.g. to the engine's own token, which stops the pass at its next op).
+public final class JobCancellation: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancelled = false
+    private var handlers = [@Sendable () -> Void]()
+
+    public init() {}
+
+    public var isCancelled: Bool { lock.withLock { cancelled } }
+
+    /// Runs `handler` once when the job is cancelled (at once if it already is).
+    public func onCancel(_ handler: @escaping @Sendable () -> Void) {
+        let now = lock.withLock { () -> Bool in
+            if !cancelled { handlers.append(handler) }
+            return cancelled
+        }
+        if now { handler() }
+    }
+
+    public func cancel() {
+        let run = lock.withLock { () -> [@Sendable () -> Void] in
+            guard !cancelled else { return [] }
+            cancelled = true
+            defer { handlers = [] }
+            return handlers
+        }
+        for h in run { h() }
+    }
 }
 
 /// One installed model as the page and the API show it.

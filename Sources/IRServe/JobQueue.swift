@@ -62,7 +62,7 @@ public actor JobQueue {
         var snapshot: JobSnapshot
         let folder: String
         let request: JobRequest
-        let cancelFlag = CancelFlag()
+        let cancellation = JobCancellation()
         init(snapshot: JobSnapshot, folder: String, request: JobRequest) {
             self.snapshot = snapshot
             self.folder = folder
@@ -132,7 +132,7 @@ public actor JobQueue {
             waiting[job.snapshot.model]?.removeAll { $0 == id }
             finish(job, state: .cancelled, result: nil, error: "cancelled before it started")
         case .running:
-            job.cancelFlag.set()
+            job.cancellation.cancel()
             job.snapshot.cancelRequested = true
             publish(job)
         case .done, .failed, .cancelled:
@@ -184,16 +184,16 @@ public actor JobQueue {
         // The others waiting for this model moved up one place.
         for other in queue { if let j = jobs[other] { publish(j) } }
 
-        let engine = self.engine, request = job.request, flag = job.cancelFlag
+        let engine = self.engine, request = job.request, cancellation = job.cancellation
         let progress: @Sendable (JobProgress) -> Void = { [weak self] p in
             Task { await self?.progressed(id, p) }
         }
         let thread = Thread { [weak self] in
             let outcome: Result<JobResult, Error>
-            if flag.isSet {
+            if cancellation.isCancelled {
                 outcome = .failure(JobFailure.cancelled)
             } else {
-                outcome = Result { try engine.run(request, progress: progress, isCancelled: { flag.isSet }) }
+                outcome = Result { try engine.run(request, progress: progress, cancellation: cancellation) }
             }
             Task { await self?.completed(id, outcome) }
         }
@@ -245,12 +245,4 @@ public actor JobQueue {
             order.removeAll { $0 == id }
         }
     }
-}
-
-/// Set once by `cancel`, read by the job's thread.
-final class CancelFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import IRImage
 import IRTestSupport
 import XCTest
 
@@ -74,6 +75,30 @@ final class ServeAPITests: XCTestCase {
         XCTAssertEqual(try http.request("GET", "/api/jobs/\(id)/input").body, input.data)
     }
 
+    /// JPEG (EXIF orientation 6: stored 23x17, shown 17x23), WebP and TIFF uploads go through the
+    /// job engine's codecs; each result is what `irzoo run` writes for the same file.
+    func testOtherFormatsAndOrientation() throws {
+        let server = try ServeProcess()
+        let http = server.client()
+        for (name, format, size) in [("orient-6.jpg", "jpeg", [17, 23]), ("lossy.webp", "webp", [23, 17]), ("rgb8.tif", "tiff", [23, 17])] {
+            let path = TestSupport.fixture("images/" + name)
+            let reply = try http.submit(image: try Data(contentsOf: URL(fileURLWithPath: path)), filename: name)
+            XCTAssertEqual(reply.status, 202, "\(name): \(reply.text)")
+            let job = try reply.json()
+            XCTAssertEqual((job["input"] as? [String: Any])?["format"] as? String, format)
+            let id = try XCTUnwrap(job["id"] as? String)
+            let final = try http.waitFinal(id)
+            XCTAssertEqual(final["state"] as? String, "done", "\(final)")
+            let result = try XCTUnwrap(final["result"] as? [String: Any])
+            XCTAssertEqual([result["width"] as? Int, result["height"] as? Int], size.map { $0 }, name)
+            let cliOut = server.dir.appendingPathComponent(name + ".png").path
+            let cli = try TestSupport.runCLI(["run", "tiny", "--input", path, "--output", cliOut], env: ["IRZOO_HOME": server.home])
+            XCTAssertEqual(cli.status, 0, cli.stderr)
+            XCTAssertEqual(try http.request("GET", "/api/jobs/\(id)/result").body, try Data(contentsOf: URL(fileURLWithPath: cliOut)), name)
+            XCTAssertEqual(try http.request("GET", "/api/jobs/\(id)/input").header("Content-Type"), "image/" + format)
+        }
+    }
+
     /// With a reference: the PSNR numbers are `irzoo run --reference`'s.
     func testReferenceGivesRunsPSNR() throws {
         let server = try ServeProcess()
@@ -91,6 +116,40 @@ final class ServeAPITests: XCTestCase {
         let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(cli.stdout.utf8)) as? [String: Any])
         let cliPSNR = try XCTUnwrap((doc["reference"] as? [String: Any])?["psnr_output_db"] as? Double)
         XCTAssertEqual(try XCTUnwrap(metrics["psnr_output_db"] as? Double), cliPSNR, accuracy: 1e-9)
+        let cliSSIM = try XCTUnwrap((doc["reference"] as? [String: Any])?["ssim_output"] as? Double)
+        XCTAssertEqual(try XCTUnwrap(metrics["ssim_output"] as? Double), cliSSIM, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(metrics["ssim_input"] as? Double), 1, accuracy: 1e-12)
+    }
+
+    /// A running job stops at the engine's next op; a waiting one never starts.
+    func testCancelRunningAndWaitingJobs() throws {
+        let server = try ServeProcess()
+        let http = server.client()
+        let side = 2400
+        let color = (0..<(3 * side * side)).map { Float(($0 * 7919) % 256) / 255 }
+        let big = server.dir.appendingPathComponent("big.png").path
+        try PNGCodec.write(try PNGImage(width: side, height: side, colorChannels: 3, color: color, bitDepth: 8), to: big)
+        let data = try Data(contentsOf: URL(fileURLWithPath: big))
+        let first = try XCTUnwrap(try http.submit(image: data).json()["id"] as? String)
+        let second = try XCTUnwrap(try http.submit(image: data).json()["id"] as? String)
+        // The second waits for the first (one job at a time per model).
+        XCTAssertEqual(try http.request("GET", "/api/jobs/\(second)").json()["queue_position"] as? Int, 0)
+        let cancelled = try http.request("POST", "/api/jobs/\(second)/cancel").json()
+        XCTAssertEqual(cancelled["state"] as? String, "cancelled")
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, try http.request("GET", "/api/jobs/\(first)").json()["state"] as? String == "queued" { usleep(10_000) }
+        let asked = try http.request("POST", "/api/jobs/\(first)/cancel").json()
+        XCTAssertEqual(asked["state"] as? String, "running", "\(asked)")
+        XCTAssertEqual(asked["cancel_requested"] as? Bool, true)
+        let final = try http.waitFinal(first)
+        XCTAssertEqual(final["state"] as? String, "cancelled", "\(final)")
+        XCTAssertEqual(try http.request("GET", "/api/jobs/\(first)/result").status, 409)
+        // The model is free again: the next job runs.
+        let input = try ServeFixtures.inputPNG(in: server.dir)
+        let next = try XCTUnwrap(try http.submit(image: input.data).json()["id"] as? String)
+        XCTAssertEqual(try http.waitFinal(next)["state"] as? String, "done")
+        // Nothing of the cancelled jobs' results is left.
+        XCTAssertFalse(server.tempFiles().contains { $0.hasPrefix("irzoo-serve-") && $0.contains(first) && $0.hasSuffix("result.png") })
     }
 
     func testCancelAWaitingJob() throws {
@@ -128,7 +187,7 @@ final class ServeAPITests: XCTestCase {
         }
         expect(404, try http.submit(model: "nope", image: input.data), "no installed model")
         expect(404, try http.submit(model: "../../etc", image: input.data), "no installed model")
-        expect(422, try http.submit(image: Data("not an image".utf8)), "not a PNG")
+        expect(422, try http.submit(image: Data("not an image".utf8)), "not an image irzoo reads")
         expect(400, try http.submit(image: input.data, extra: [RawHTTP.Part(name: "steps", data: Data("3".utf8))]), "diffusion")
         expect(400, try http.submit(image: input.data, extra: [RawHTTP.Part(name: "evil", data: Data("1".utf8))]), "unknown form field")
         expect(400, try http.submit(image: input.data, extra: [RawHTTP.Part(name: "model", data: Data("tiny".utf8))]), "twice")

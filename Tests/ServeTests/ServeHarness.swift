@@ -256,8 +256,11 @@ enum ServeFixtures {
         var d = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13])
         d.append(ihdr)
         d.append(contentsOf: withUnsafeBytes(of: crc32(ihdr).bigEndian, Array.init))
-        // An IDAT of zeros would inflate to width*height*3 bytes; a little is enough to look real.
-        d.append(contentsOf: [0, 0, 0, 0] + Array("IEND".utf8) + [0xAE, 0x42, 0x60, 0x82])
+        // An empty IDAT: the pixels never come, only the header's promise of them.
+        for kind in ["IDAT", "IEND"] {
+            d.append(contentsOf: [0, 0, 0, 0] + Array(kind.utf8))
+            d.append(contentsOf: withUnsafeBytes(of: crc32(Data(kind.utf8)).bigEndian, Array.init))
+        }
         return d
     }
 

@@ -8,6 +8,7 @@ import Foundation
 import IRCheckpoint
 import IRFormat
 import IRImage
+import IRJobs
 import IRModels
 import IRRegistry
 import IRRuntime
@@ -28,8 +29,12 @@ struct Run: ParsableCommand {
     @Argument(help: "The installed model's name (see `irzoo list`).")
     var name: String
 
-    @Option(name: .long, help: "The input image: a .png, or a float32 .npy [1, C, H, W].")
-    var input: String = ""
+    @Option(name: .customLong("input"), parsing: .upToNextOption,
+            help: "The input: an image (.png .jpg .tif .webp), a float32 .npy [1, C, H, W], or several images or folders (with an --output folder).")
+    var inputs: [String] = []
+
+    /// The one input of the single-file forms.
+    var input: String { inputs.first ?? "" }
 
     @Option(name: .long, help: "Text for a text encoder (clip-text), instead of --input; for unildiff, the prompt that guides the restoration of --input (see docs/CLI.md).")
     var prompt: String?
@@ -46,8 +51,11 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "With --prompt: also write the pooled embedding (projected when the model has a projection) as .npy.")
     var pooledOutput: String?
 
-    @Option(name: .long, help: "Where to write the result: .png or .npy (written atomically).")
+    @Option(name: .long, help: "Where to write the result: an image (.png .jpg .tif .webp; the format follows the extension), a .npy, or a folder for a batch (written atomically).")
     var output: String
+
+    @OptionGroup(title: "Images and batches")
+    var images: ImageJobOptions
 
     @Option(name: .long, help: "An .npz of named extra inputs, e.g. SE-SymUNet's '<module>.pos_embed' arrays.")
     var aux: String?
@@ -92,12 +100,10 @@ struct Run: ParsableCommand {
 
     func run() throws {
         if let prompt, input.isEmpty { return try RunText.run(self, prompt: prompt) }
+        if RunBatch.isBatch(self) { return try RunBatch.run(self) }
         let started = Terminal.now()
-        for (flag, path) in [("--input", input), ("--output", output)] where RunFile.kind(path) == nil {
-            throw CLIError(.usage, "\(flag) \(path): expected a .png or .npy file")
-        }
-        if let tile, let overlap, overlap >= tile {
-            throw CLIError(.usage, "--overlap \(overlap) must be smaller than --tile \(tile)")
+        for (flag, path) in [("--input", input), ("--output", output)] where RunFile.kind(path, format: flag == "--output" ? images.format : nil) == nil {
+            throw CLIError(.usage, "\(flag) \(path): expected an image (.png .jpg .jpeg .tif .tiff .webp) or a .npy file")
         }
         let store = try StoreAccess.open()
         let installed = try store.manifest(named: name)
@@ -113,13 +119,13 @@ struct Run: ParsableCommand {
         let diffusion = try RunDiffusion.configure(model, run: self, storedVocabulary: loaded.vocabulary)
 
         // Every input, checked against the model before any work.
-        let image = try RunInput.read(input, kind: RunFile.kind(input)!, channels: model.inputChannels)
-        let outKind = RunFile.kind(output)!
-        if model.outputKind == .tokens && outKind == .png {
+        let image = try RunInput.read(input, kind: RunFile.kind(input)!, channels: model.inputChannels, maxPixels: images.maxPixels)
+        let outKind = RunFile.kind(output, format: images.format)!
+        if model.outputKind == .tokens && outKind == .image {
             throw CLIError(.usage, "\(name) is a \(model.family) model: it returns tokens, not an image; write them to a .npy")
         }
-        if outKind == .png && image.tensor.shape[0] != 1 {
-            throw CLIError(.usage, "\(input): a batch of \(image.tensor.shape[0]) images cannot be written as one PNG; use a .npy output")
+        if outKind == .image && image.tensor.shape[0] != 1 {
+            throw CLIError(.usage, "\(input): a batch of \(image.tensor.shape[0]) images cannot be written as one image file; use a .npy output")
         }
         try RunInput.check(image.tensor, for: model, path: input)
         let auxTensors = try aux.map { try RunInput.readAux($0) } ?? [:]
@@ -132,10 +138,8 @@ struct Run: ParsableCommand {
         case .npy:
             format = "npy-float32"
             try RunOutput.writeNPY(pass.result, to: output)
-        case .png:
-            let depth = bitDepth ?? image.png?.bitDepth ?? 8
-            format = "png-\(depth)bit"
-            try RunOutput.writePNG(pass.result, like: image, to: output, bitDepth: depth)
+        case .image:
+            format = try RunOutput.writeImage(pass.result, like: image, to: output, bitDepth: bitDepth, options: images)
         }
         let quality = try referenceImage.map { try RunQuality.measure($0, input: image, output: output, outKind: outKind, result: pass.result) }
         report(installed, model: model, notes: loaded.notes + diffusion.notes, input: image.tensor, pass: pass, format: format,
@@ -156,26 +160,16 @@ struct Run: ParsableCommand {
     func forward(_ model: Model, _ x: Tensor, aux auxTensors: [String: Tensor]) throws -> Pass {
         let progress = StepProgress(label: "run \(name)")
         defer { progress.finish() }
-        var plan: TilePlan?
-        var tiles = 1, tiling = "whole image"
+        if let tile, let overlap, overlap >= tile { throw CLIError(.usage, "--overlap \(overlap) must be smaller than --tile \(tile)") }
+        let engine = RestorationEngine(model: model, settings: images.settings(tile: tile, overlap: overlap, aux: auxTensors))
         var times = [Double]()
-        var result: Tensor?
+        var pass: RestorationEngine.Forward?
         do {
-            if let tile {
-                let p = try TilePlan(tile: tile, overlap: overlap ?? min(32, tile / 4))
-                tiles = p.starts(x.shape[2]).count * p.starts(x.shape[3]).count
-                tiling = tiles == 1 ? "whole image (fits one \(tile)-pixel tile)" : "\(tiles) tiles of \(tile) px, overlap \(p.overlap) px"
-                plan = p
-            }
             for _ in 0..<`repeat` {
-                result = nil  // the previous pass's buffers go back to the pool first
-                let start = Terminal.now()
-                if let plan {
-                    result = try TiledInference.run(model, image: x, aux: auxTensors, plan: plan) { progress.update($0, $1, unit: "tiles") }
-                } else {
-                    result = try model.run(x, aux: auxTensors) { progress.update($0, $1, unit: "steps") }
-                }
-                times.append(Terminal.now() - start)
+                pass = nil  // the previous pass's buffers go back to the pool first
+                let p = try engine.forward(x) { progress.update($0, $1, unit: $2.rawValue) }
+                times.append(p.seconds)
+                pass = p
             }
         } catch let e as ModelError {
             let file = e.reason.hasPrefix("aux ") ? (aux ?? input) : input
@@ -183,7 +177,7 @@ struct Run: ParsableCommand {
         } catch let e as RuntimeError {
             throw CLIError(.failure, "\(name): \(e.description)")
         }
-        return Pass(result: result!, seconds: times.min()!, firstSeconds: times[0], tiles: tiles, tiling: tiling)
+        return Pass(result: pass!.result, seconds: times.min()!, firstSeconds: times[0], tiles: pass!.tiles, tiling: pass!.tiling)
     }
 
     func report(_ installed: StoreManifest, model: Model, notes: [String], input x: Tensor, pass: Pass, format: String,
@@ -230,13 +224,12 @@ struct Run: ParsableCommand {
 }
 
 enum RunFile {
-    enum Kind { case png, npy }
+    enum Kind { case image, npy }
 
-    static func kind(_ path: String) -> Kind? {
-        let lower = path.lowercased()
-        if lower.hasSuffix(".png") { return .png }
-        if lower.hasSuffix(".npy") { return .npy }
-        return nil
+    /// `.npy`, an image extension, or anything when `format` (`--format`) names the image format.
+    static func kind(_ path: String, format: ImageFormat? = nil) -> Kind? {
+        if path.lowercased().hasSuffix(".npy") { return .npy }
+        return ImageFormat(extensionOf: path) != nil || format != nil ? .image : nil
     }
 }
 
@@ -293,30 +286,29 @@ enum RunModelLoader {
     }
 }
 
-/// What `--input` held: the tensor the network sees, and the PNG it came from (for alpha, gray
-/// and bit depth on the way out).
+/// What `--input` held: the tensor the network sees, and the image it came from (for alpha, gray,
+/// bit depth and the ICC profile on the way out).
 struct RunInput {
     var tensor: Tensor
-    var png: PNGImage?
+    var decoded: DecodedImage?
+    var png: RasterImage? { decoded?.image }
 
-    /// A PNG becomes what the network takes: RGB planes (a gray image repeated) for an RGB model,
-    /// its one plane for a gray model.
-    static func read(_ path: String, kind: RunFile.Kind, channels: Int) throws -> RunInput {
+    static func read(_ path: String, kind: RunFile.Kind, channels: Int, maxPixels: Int = ImageLimits.defaultMaxPixels) throws -> RunInput {
         switch kind {
-        case .png:
-            let image: PNGImage
-            do { image = try PNGCodec.read(path: path) } catch let e as ImageIOError {
+        case .image:
+            let decoded: DecodedImage
+            do {
+                let probe = try ImageCodecs.probe(path: path)
+                guard probe.pixelCount <= maxPixels else {
+                    throw ImageIOError(file: path, reason: "the header says \(probe.width)x\(probe.height) pixels, more than --max-pixels \(maxPixels) (refused before decoding)")
+                }
+                decoded = try ImageCodecs.read(path: path, maxPixels: maxPixels)
+            } catch let e as ImageIOError {
                 throw CLIError(.unreadableInput, e.file == nil ? "\(path): \(e.reason)" : e.description)
             }
-            let planes: [Float]
-            switch (channels, image.colorChannels) {
-            case (3, _): planes = image.rgbPlanes()
-            case (1, 1): planes = image.color
-            default:
-                throw CLIError(.unreadableInput, "\(path): the model takes \(channels) channel\(channels == 1 ? " (gray)" : "s"), the PNG has \(image.colorChannels == 1 ? "gray" : "RGB") colour")
+            do { return RunInput(tensor: try ImageTensors.input(decoded.image, channels: channels), decoded: decoded) } catch let e as ModelError {
+                throw CLIError(.unreadableInput, "\(path): \(e.reason)")
             }
-            let t = try Tensor(shape: [1, planes.count / image.pixelCount, image.height, image.width], values: planes)
-            return RunInput(tensor: t, png: image)
         case .npy:
             let record = try NumpyArray.read(path: path)
             guard record.dtype == .f32 else {
@@ -325,7 +317,7 @@ struct RunInput {
             guard record.shape.count == 4 else {
                 throw CLIError(.unreadableInput, "\(path): expected an array [1, C, H, W], found shape \(Terminal.shape(record.shape))")
             }
-            return RunInput(tensor: try Tensor(record: record), png: nil)
+            return RunInput(tensor: try Tensor(record: record), decoded: nil)
         }
     }
 
@@ -366,9 +358,9 @@ enum RunQuality {
     }
 
     /// Reads the reference and checks it against the input before any work is done.
-    static func read(_ path: String, matching input: RunInput) throws -> (path: String, image: PNGImage) {
-        let ref: PNGImage
-        do { ref = try PNGCodec.read(path: path) } catch let e as ImageIOError {
+    static func read(_ path: String, matching input: RunInput) throws -> (path: String, image: RasterImage) {
+        let ref: RasterImage
+        do { ref = try ImageCodecs.read(path: path).image } catch let e as ImageIOError {
             throw CLIError(.unreadableInput, e.file == nil ? "\(path): \(e.reason)" : e.description)
         }
         guard input.tensor.shape[2] == ref.height, input.tensor.shape[3] == ref.width, [1, 3].contains(input.tensor.shape[1]) else {
@@ -377,8 +369,9 @@ enum RunQuality {
         return (path, ref)
     }
 
-    static func measure(_ reference: (path: String, image: PNGImage), input: RunInput, output: String, outKind: RunFile.Kind,
-                        result: Tensor) throws -> Result {
+    /// `result` is read only for a .npy output (an image output is read back from `output`).
+    static func measure(_ reference: (path: String, image: RasterImage), input: RunInput, output: String, outKind: RunFile.Kind,
+                        result: Tensor?) throws -> Result {
         // Everything compared as RGB planes (a gray plane counts three times), first image only.
         let refPlanes = reference.image.rgbPlanes()
         let plane = reference.image.pixelCount
@@ -387,7 +380,7 @@ enum RunQuality {
             return t.shape[1] == 1 ? first + first + first : first
         }
         let inputPlanes = input.png?.rgbPlanes() ?? rgb(input.tensor)
-        let outputPlanes = outKind == .png ? try PNGCodec.read(path: output).rgbPlanes() : rgb(result)
+        let outputPlanes = outKind == .image ? try ImageCodecs.read(path: output).image.rgbPlanes() : rgb(result!)
         let (h, w) = (reference.image.height, reference.image.width)
         let ssimMeasurable = min(h, w) >= 11
         do {
@@ -410,28 +403,28 @@ enum RunOutput {
         }
     }
 
-    /// The first image of the batch as a PNG: the input's layout (gray stays gray, alpha is
-    /// re-attached) when the input was a PNG; RGB otherwise. Values are clamped to [0, 1] here,
-    /// as BasicSR does when it saves images.
-    static func writePNG(_ t: Tensor, like input: RunInput, to path: String, bitDepth: Int) throws {
-        let (c, h, w) = (t.shape[1], t.shape[2], t.shape[3])
-        let values = Array(UnsafeBufferPointer(start: t.pointer, count: c * h * w))
+    /// The first image of the batch as an image file in the format `--format` or the extension
+    /// names: the input's layout (gray stays gray, alpha is re-attached) and ICC profile when the
+    /// input was an image. Values are clamped to [0, 1] here, as BasicSR does when it saves images.
+    /// Returns the format written, e.g. "jpeg-8bit".
+    static func writeImage(_ t: Tensor, like input: RunInput, to path: String, bitDepth: Int?, options: ImageJobOptions) throws -> String {
+        let format = options.format ?? ImageFormat(extensionOf: path) ?? .png
+        let wanted = bitDepth ?? input.png?.bitDepth ?? 8
+        guard format.bitDepths.contains(wanted) || bitDepth == nil else {
+            throw CLIError(.usage, "--bit-depth \(wanted): \(format.rawValue) holds \(format.bitDepths.map(String.init).joined(separator: " or "))-bit samples")
+        }
+        let depth = format.bitDepths.contains(wanted) ? wanted : 8
         do {
-            var image: PNGImage
-            if let png = input.png, png.width == w, png.height == h, c == 3 {
-                image = try png.withRestoredColor(rgb: values)
-            } else if let png = input.png, png.width == w, png.height == h, c == png.colorChannels {
-                image = try PNGImage(width: w, height: h, colorChannels: c, color: values, alpha: png.alpha)
-            } else if c == 1 || c == 3 {
-                image = try PNGImage(width: w, height: h, colorChannels: c, color: values)
-            } else {
-                throw CLIError(.usage, "the output has \(c) channels, which a PNG cannot hold; write a .npy")
-            }
-            image.bitDepth = bitDepth
-            try PNGCodec.write(image, to: path)
+            let image = try ImageTensors.restored(t, like: input.png, bitDepth: depth)
+            var encode = options.encodeOptions
+            encode.iccProfile = input.decoded?.iccProfile
+            try ImageCodecs.write(image, to: path, format: format, options: encode)
+        } catch let e as ModelError {
+            throw CLIError(.usage, e.reason)
         } catch let e as ImageIOError {
             throw CLIError(.writeFailed, e.file == nil ? "\(path): \(e.reason)" : e.description)
         }
+        return "\(format.rawValue)-\(depth)bit"
     }
 }
 

@@ -1,0 +1,117 @@
+import IRModels
+import IRRuntime
+
+/// Decides whether an image runs whole or in tiles, from an estimate of a forward pass's peak
+/// memory.
+///
+/// The estimate is measured, not guessed: the model runs on two small probe images (64² and 128²)
+/// and the buffer pool's high-water mark (`BufferPool.peakBytesInUse`, every activation and
+/// scratch buffer the ops draw) is fitted as `fixed + perPixel · pixels`. Every op in the runtime
+/// keeps its memory linear in pixels (attention runs in query blocks), so the line extrapolates;
+/// a margin covers allocations outside the pool. On top come the image-sized buffers of the job
+/// itself (decoded planes, the input and output tensors, the tile blend) and what the process
+/// already holds (the mapped weights once touched), measured after the probes.
+public struct MemoryPlanner {
+    /// Bytes a forward pass draws from the pool: fixed + perPixel · pixels (of the padded input).
+    public struct Estimate: Sendable, Equatable {
+        public var fixed: Double
+        public var perPixel: Double
+        public init(fixed: Double, perPixel: Double) {
+            self.fixed = fixed
+            self.perPixel = perPixel
+        }
+        public func bytes(pixels: Int) -> Int { Int((fixed + perPixel * Double(pixels)) * MemoryPlanner.margin) }
+    }
+
+    /// The probe images' sides.
+    public static let probeSides = [64, 128]
+    /// Allocations outside the pool (weights widened per op, small heap tensors) and size-class rounding.
+    static let margin = 1.25
+    /// Bytes per image pixel the job holds around the forward: the decoded planes with alpha (16),
+    /// the input tensor (12), the output (12), the blend weights (4), the restored planes (16), the
+    /// encoder's samples (8); rounded up.
+    public static let bytesPerImagePixel = 72
+    /// Tiles are multiples of this (every network here pads to at most 32 or 64; 64 keeps both exact).
+    public static let tileQuantum = 64
+    /// Overlap between tiles: no network here has a bounded receptive field (channel attention,
+    /// global pooling), so this is the measured seam-hiding width (docs/CLI.md), not an exact halo.
+    public static let defaultOverlap = 32
+
+    public enum Decision: Sendable, Equatable {
+        case whole(estimatedBytes: Int)
+        case tiles(TilePlan, estimatedBytes: Int)
+    }
+
+    public let budget: Int
+    public private(set) var estimate: Estimate?
+    /// Resident bytes outside the pool after the probes (mapped weights, code, heap).
+    public private(set) var baseline = 0
+
+    public init(budget: Int) { self.budget = budget }
+
+    /// A planner with a known fit (tests, and callers that measured elsewhere).
+    public init(budget: Int, estimate: Estimate, baseline: Int) {
+        self.budget = budget
+        self.estimate = estimate
+        self.baseline = baseline
+    }
+
+    /// Runs the probes once per model; later calls reuse the fit.
+    public mutating func calibrate(_ model: Model, aux: [String: Tensor]) throws -> Estimate {
+        if let estimate { return estimate }
+        let pool = model.context.pool
+        var peaks = [(pixels: Double, bytes: Double)]()
+        for side in MemoryPlanner.probeSides {
+            let s = max(side, model.minimumSide)
+            let x = try MemoryPlanner.probeImage(channels: model.inputChannels, side: s)
+            pool.trim()
+            pool.resetPeak()
+            let before = pool.bytesInUse
+            _ = try model.run(x, aux: aux, progress: nil)
+            peaks.append((Double(s * s), Double(pool.peakBytesInUse - before)))
+        }
+        pool.trim()
+        let perPixel = max(0, (peaks[1].bytes - peaks[0].bytes) / (peaks[1].pixels - peaks[0].pixels))
+        let fixed = max(0, peaks[0].bytes - perPixel * peaks[0].pixels)
+        let e = Estimate(fixed: fixed, perPixel: perPixel)
+        estimate = e
+        baseline = max(0, (SystemMemory.resident ?? 0) - pool.bytesHeld)
+        return e
+    }
+
+    /// Whole when the whole image's forward fits the budget; else the largest square tile that does.
+    public func decide(height: Int, width: Int, minimumSide: Int, overlap: Int = MemoryPlanner.defaultOverlap) throws -> Decision {
+        guard let estimate else { throw ModelError("the memory planner was not calibrated") }
+        let imageBytes = height * width * MemoryPlanner.bytesPerImagePixel
+        let available = budget - baseline - imageBytes
+        let q = MemoryPlanner.tileQuantum
+        func padded(_ n: Int) -> Int { (n + q - 1) / q * q }
+        let whole = estimate.bytes(pixels: padded(height) * padded(width))
+        if whole <= available { return .whole(estimatedBytes: whole + imageBytes + baseline) }
+        let smallest = max(padded(minimumSide), padded(2 * overlap + 1), q)
+        var tile = smallest
+        while tile + q <= max(height, width) && estimate.bytes(pixels: (tile + q) * (tile + q)) <= available { tile += q }
+        let need = estimate.bytes(pixels: tile * tile)
+        guard need <= available else {
+            throw ModelError("even \(smallest)-pixel tiles need about \(SystemMemory.describe(need + imageBytes + baseline)) "
+                + "(\(SystemMemory.describe(imageBytes)) of it for the \(width)x\(height) image itself, \(SystemMemory.describe(baseline)) "
+                + "for the weights and the process), more than --max-memory \(SystemMemory.describe(budget))")
+        }
+        let plan = try TilePlan(tile: tile, overlap: min(overlap, tile / 4))
+        return .tiles(plan, estimatedBytes: need + imageBytes + baseline)
+    }
+
+    /// A deterministic textured probe (gradients and a checkerboard), values in [0, 1].
+    static func probeImage(channels: Int, side: Int) throws -> Tensor {
+        var values = [Float](repeating: 0, count: channels * side * side)
+        for c in 0..<channels {
+            for y in 0..<side {
+                for x in 0..<side {
+                    let check: Float = ((x / 4 + y / 4) % 2 == 0) ? 0.1 : 0
+                    values[(c * side + y) * side + x] = 0.2 + 0.5 * Float(x + y + 7 * c) / Float(2 * side + 14) + check
+                }
+            }
+        }
+        return try Tensor(shape: [1, channels, side, side], values: values)
+    }
+}
