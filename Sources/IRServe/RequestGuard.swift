@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// The port the server actually bound (known only after start when `--port 0`).

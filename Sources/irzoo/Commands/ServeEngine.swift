@@ -45,7 +45,7 @@ final class ServeRunEngine: JobEngine, @unchecked Sendable {
         if [CLIPVisionConfig.family, CLIPTextConfig.family, SDXLUNetConfig.family].contains(family) {
             return (false, "a \(family) model does not turn an image into an image (use `irzoo run`)")
         }
-        if let manifest { return Available.runnability(manifest) }
+        if let manifest { return RegistryListing.runnability(manifest) }
         return ModelFactory.canRun(family: family) ? (true, nil) : (false, "this build has no Swift model of family '\(family)'")
     }
 
