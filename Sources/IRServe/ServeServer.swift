@@ -25,6 +25,7 @@ public struct ServeServer: Sendable {
         defer { folder.remove() }
         let router = Router()
         router.add(middleware: RequestGuard(host: configuration.host, port: port, token: configuration.token))
+        router.add(middleware: AllowedMethods())
         PageRoutes.add(to: router)
         APIRoutes(configuration: configuration, engine: engine, queue: queue, folder: folder).add(to: router)
 

@@ -20,6 +20,12 @@ final class ServeAPITests: XCTestCase {
         XCTAssertEqual(info["token_required"] as? Bool, false)
         XCTAssertEqual(info["queue_capacity"] as? Int, 64)
         XCTAssertTrue(server.stdout.contains("http://127.0.0.1:\(server.port)/"), server.stdout)
+        // A known path under another method: 405 and what it takes.
+        let trace = try http.request("TRACE", "/api/info")
+        XCTAssertEqual(trace.status, 405)
+        XCTAssertEqual(trace.header("Allow"), "GET")
+        XCTAssertEqual(try http.request("DELETE", "/api/jobs").header("Allow"), "GET, POST")
+        XCTAssertEqual(try http.request("GET", "/api/nothing").status, 404)
     }
 
     func testModelsListsTheStore() throws {

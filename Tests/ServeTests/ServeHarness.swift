@@ -29,8 +29,8 @@ final class ServeProcess {
         }
         stdoutPath = dir.appendingPathComponent("serve.out").path
         stderrPath = dir.appendingPathComponent("serve.err").path
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: TestSupport.irzooBinary)
         p.arguments = ["serve", "--port", "0"] + extra
