@@ -16,7 +16,7 @@ BROWSER_DEB_PACKAGES := chromium python3-venv
 BROWSER_VENV ?= .venv-browser
 PLAYWRIGHT_VERSION ?= 1.65.3
 
-.PHONY: all deps browser-deps browser-test bench-serve build test demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer clean
+.PHONY: all deps browser-deps browser-test bench-serve build test demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer bench-batch clean
 
 all: build
 
@@ -102,6 +102,11 @@ bench-unirestorer: build venv
 # the same folder; throughput, p50/p99 latency, the server's peak RSS. Needs no PyTorch.
 bench-serve: build
 	bash Benchmarks/serve.sh $(BIN)
+
+# Issue 13: 50 1-MP JPEGs through symunet-demo beside a PyTorch + PIL loop; then a 24 MP JPEG
+# through SymUNet w48 with automatic tiling (about an hour on 2 cores; BIG=0 skips it).
+bench-batch: build venv
+	bash Benchmarks/batch.sh $(PY)
 
 clean:
 	rm -rf .build .build-* demo-out bench-out

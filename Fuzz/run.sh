@@ -22,7 +22,7 @@ SWIFT_VERSION_LINE=$($SWIFTC --version 2>&1 | head -1)
 # System-library module maps (CZlib, COpenSSL, CHDF5, ...) and the libraries they link.
 INCLUDES=()
 for map in Sources/C*/module.modulemap; do INCLUDES+=(-I "$(dirname "$map")"); done
-LIBS=(-lz -lcrypto -lhdf5_serial)
+LIBS=(-lz -lcrypto -lhdf5_serial -lpng16 -ljpeg -ltiff -lwebp -lwebpmux -lwebpdemux -lexif)
 
 header() { sed -n "s|^// $2:[[:space:]]*||p" "$1" | head -1; }
 module_sources() { find "Sources/$1" -name '*.swift' 2>/dev/null | LC_ALL=C sort; }

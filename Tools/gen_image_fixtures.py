@@ -32,7 +32,17 @@ def pattern(channels, depth=8):
 
 RGB = pattern(3)
 ALPHA = ((np.mgrid[0:H, 0:W][1] * 11) % 256).astype(np.uint8)[..., None]
-SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def fixed_srgb():
+    """littlecms's sRGB profile with a fixed creation date and no profile ID, so reruns write the same bytes."""
+    p = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    p[24:36] = struct.pack(">6H", 2024, 1, 1, 0, 0, 0)
+    p[84:100] = bytes(16)
+    return bytes(p)
+
+
+SRGB = fixed_srgb()
 expected = {}
 
 
@@ -139,10 +149,10 @@ def webp_fixtures():
     # The VP8 frame's data garbled after its header.
     vp8 = data.index(b"VP8 ")
     write_bytes("corrupt.webp", data[: vp8 + 30] + bytes([0x55] * (len(data) - vp8 - 30)))
-    # A VP8X canvas of 16384x16384 (268 megapixels) in front of the small image.
-    canvas = struct.pack("<I", 16383)[:3] * 2
-    vp8x = b"VP8X" + struct.pack("<I", 10) + bytes([0, 0, 0, 0]) + canvas
-    body = b"WEBP" + vp8x + data[12:]
+    # A lossless (VP8L) header claiming 16383x16383 pixels (268 megapixels), then no image data.
+    bits = (16383 - 1) | ((16383 - 1) << 14)
+    vp8l = b"\x2f" + struct.pack("<I", bits) + bytes(8)
+    body = b"WEBP" + b"VP8L" + struct.pack("<I", len(vp8l)) + vp8l
     write_bytes("bomb.webp", b"RIFF" + struct.pack("<I", len(body)) + body)
 
 

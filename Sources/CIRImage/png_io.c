@@ -63,22 +63,36 @@ static int host_is_little_endian(void) {
     return *(const uint8_t *)&one == 1;
 }
 
+// Checks the signature and makes libpng's reader over `ctx` (with the dimension limits);
+// -1 with the reason in ctx->error when it cannot. The caller then owns its setjmp.
+static int open_reader(io_context *ctx, png_structp *png, png_infop *info) {
+    if (ctx->size < 8 || png_sig_cmp((png_const_bytep)ctx->data, 0, 8) != 0) {
+        snprintf(ctx->error, ctx->error_size, "not a PNG file (the first 8 bytes are not the PNG signature)");
+        return -1;
+    }
+    *png = png_create_read_struct(PNG_LIBPNG_VER_STRING, ctx, on_error, on_warning);
+    *info = *png ? png_create_info_struct(*png) : NULL;
+    if (!*info) {
+        if (*png) png_destroy_read_struct(png, NULL, NULL);
+        snprintf(ctx->error, ctx->error_size, "cannot create a libpng reader");
+        return -1;
+    }
+    png_set_read_fn(*png, ctx, read_bytes);
+    png_set_user_limits(*png, 1u << 24, 1u << 24);
+    return 0;
+}
+
 int irimage_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
                        irimage_decoded *out, char *error, size_t error_size) {
     memset(out, 0, sizeof(*out));
     if (error_size) error[0] = 0;
-    if (size < 8 || png_sig_cmp((png_const_bytep)data, 0, 8) != 0) {
-        snprintf(error, error_size, "not a PNG file (the first 8 bytes are not the PNG signature)");
-        return -1;
-    }
     io_context ctx = {error, error_size, data, size, 0, NULL, 0, 0};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
-    if (!png) { snprintf(error, error_size, "cannot create a libpng reader"); return -1; }
-    png_infop info = png_create_info_struct(png);
+    png_structp png;
+    png_infop info;
+    if (open_reader(&ctx, &png, &info)) return -1;
     // Touched after setjmp, so volatile: their values must survive the longjmp.
     uint8_t *volatile pixels = NULL;
     png_bytep *volatile rows = NULL;
-    if (!info) { png_destroy_read_struct(&png, NULL, NULL); snprintf(error, error_size, "cannot create a libpng reader"); return -1; }
     if (setjmp(png_jmpbuf(png))) {
         free(pixels);
         free(rows);
@@ -89,8 +103,6 @@ int irimage_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
         if (error[0] == 0) snprintf(error, error_size, "corrupt PNG");
         return -1;
     }
-    png_set_read_fn(png, &ctx, read_bytes);
-    png_set_user_limits(png, 1u << 24, 1u << 24);
     png_read_info(png, info);
 
     png_uint_32 width = 0, height = 0;
@@ -205,22 +217,15 @@ int irimage_png_encode_icc(const uint8_t *pixels, uint32_t width, uint32_t heigh
 int irimage_png_probe(const uint8_t *data, size_t size, irimage_info *out, char *error, size_t error_size) {
     memset(out, 0, sizeof(*out));
     if (error_size) error[0] = 0;
-    if (size < 8 || png_sig_cmp((png_const_bytep)data, 0, 8) != 0) {
-        snprintf(error, error_size, "not a PNG file (the first 8 bytes are not the PNG signature)");
-        return -1;
-    }
     io_context ctx = {error, error_size, data, size, 0, NULL, 0, 0};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
-    if (!png) { snprintf(error, error_size, "cannot create a libpng reader"); return -1; }
-    png_infop info = png_create_info_struct(png);
-    if (!info) { png_destroy_read_struct(&png, NULL, NULL); snprintf(error, error_size, "cannot create a libpng reader"); return -1; }
+    png_structp png;
+    png_infop info;
+    if (open_reader(&ctx, &png, &info)) return -1;
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_read_struct(&png, &info, NULL);
         if (error[0] == 0) snprintf(error, error_size, "corrupt PNG");
         return -1;
     }
-    png_set_read_fn(png, &ctx, read_bytes);
-    png_set_user_limits(png, 1u << 24, 1u << 24);
     png_read_info(png, info);  // the chunks before the image data: no pixel is decoded
     png_uint_32 width = 0, height = 0;
     int depth = 0, color = 0;

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <tiffio.h>
 
+// The most one strip, tile or scanline buffer may take (libtiff's own allocations included).
+#define MAX_CHUNK_BYTES ((uint64_t)256 << 20)
+
 typedef struct {
     const uint8_t *data;  // reading
     uint8_t *buffer;      // writing (grows)
@@ -88,7 +91,7 @@ static TIFF *open_memory(memory_file *f, const char *mode) {
     if (!options) return NULL;
     TIFFOpenOptionsSetErrorHandlerExtR(options, on_error, f);
     TIFFOpenOptionsSetWarningHandlerExtR(options, on_warning, f);
-    TIFFOpenOptionsSetMaxSingleMemAlloc(options, (tmsize_t)1 << 30);  // one strip or tile; pixels are checked apart
+    TIFFOpenOptionsSetMaxSingleMemAlloc(options, (tmsize_t)MAX_CHUNK_BYTES);  // one strip or tile; pixels are checked apart
     TIFF *tif = TIFFClientOpenExt("memory", mode, (thandle_t)f, mem_read, mem_write, mem_seek, mem_close, mem_size,
                                   mem_map, mem_unmap, options);
     TIFFOpenOptionsFree(options);
@@ -247,7 +250,9 @@ int irimage_tiff_decode(const uint8_t *data, size_t size, uint64_t max_pixels, i
         TIFFGetField(tif, TIFFTAG_TILEWIDTH, &tw);
         TIFFGetField(tif, TIFFTAG_TILELENGTH, &th);
         tmsize_t tile_size = TIFFTileSize(tif);
-        if (tw == 0 || th == 0 || tile_size <= 0 || (uint64_t)tw * th * per_chunk_pixel > (uint64_t)tile_size) {
+        // A tile larger than the cap is a hostile header (real files use tiles of KBs to a few MBs).
+        if (tw == 0 || th == 0 || tile_size <= 0 || (uint64_t)tw * th * per_chunk_pixel > (uint64_t)tile_size ||
+            (uint64_t)tile_size > MAX_CHUNK_BYTES) {
             if (error[0] == 0) snprintf(error, error_size, "corrupt TIFF: bad tile size");
             goto done;
         }
@@ -266,7 +271,7 @@ int irimage_tiff_decode(const uint8_t *data, size_t size, uint64_t max_pixels, i
         }
     } else {
         tmsize_t line = TIFFScanlineSize(tif);
-        if (line <= 0 || (uint64_t)l.width * per_chunk_pixel > (uint64_t)line) {
+        if (line <= 0 || (uint64_t)l.width * per_chunk_pixel > (uint64_t)line || (uint64_t)line > MAX_CHUNK_BYTES) {
             if (error[0] == 0) snprintf(error, error_size, "corrupt TIFF: bad scanline size");
             goto done;
         }

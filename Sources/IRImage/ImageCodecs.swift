@@ -11,6 +11,14 @@ public struct ImageProbe: Sendable, Equatable {
     public var channels: Int
     public var bitDepth: Int
     public var pixelCount: Int { width * height }
+
+    public init(format: ImageFormat, width: Int, height: Int, channels: Int, bitDepth: Int) {
+        self.format = format
+        self.width = width
+        self.height = height
+        self.channels = channels
+        self.bitDepth = bitDepth
+    }
 }
 
 /// A decoded file: the image upright (EXIF orientation applied, as PIL's `ImageOps.exif_transpose`)

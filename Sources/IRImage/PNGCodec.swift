@@ -6,9 +6,8 @@ public enum PNGCodec {
     public static let maxPixels: UInt64 = 1 << 28
 
     public static func read(path: String) throws -> RasterImage {
-        let decoded = try ImageCodecs.read(path: path, maxPixels: Int(maxPixels))
-        guard decoded.format == .png else { throw ImageIOError(file: path, reason: "not a PNG file (the first 8 bytes are not the PNG signature)") }
-        return decoded.image
+        let file = try ImageCodecs.map(path)
+        return try file.whole.withUnsafeBytes { try decode($0, name: path) }
     }
 
     public static func decode(_ bytes: UnsafeRawBufferPointer, name: String? = nil) throws -> RasterImage {

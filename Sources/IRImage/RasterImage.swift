@@ -75,19 +75,29 @@ public struct ImageIOError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Write-to-temp, fsync, rename: a reader sees the old file or the new one, never half of one.
+/// On Linux the temp file is unnamed (O_TMPFILE) until it is whole, so even `kill -9` mid-write
+/// leaves nothing behind; it gets a name only to be renamed over `path`.
 enum AtomicWrite {
     static func write(_ bytes: [UInt8], to path: String) throws {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
         let tmp = (dir as NSString).appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        var named = false
+        var fd: Int32 = -1
+        #if os(Linux)
+        fd = open(dir, O_WRONLY | O_CLOEXEC | 0o20000000 | O_DIRECTORY, 0o644)  // O_TMPFILE (__O_TMPFILE | O_DIRECTORY)
+        #endif
+        if fd < 0 {  // a file system without O_TMPFILE: a named temp file
+            fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            named = true
+        }
         guard fd >= 0 else { throw ImageIOError(file: path, reason: "cannot create \(tmp): \(String(cString: strerror(errno)))") }
         var ok = false
         defer {
-            if !ok { unlink(tmp) }
+            if !ok && named { unlink(tmp) }
         }
         var written = 0
-        let failure: String? = bytes.withUnsafeBytes { b -> String? in
+        var failure: String? = bytes.withUnsafeBytes { b -> String? in
             while written < b.count {
                 let r = Glibc.write(fd, b.baseAddress! + written, b.count - written)
                 if r < 0 {
@@ -97,6 +107,12 @@ enum AtomicWrite {
                 written += r
             }
             return fsync(fd) == 0 ? nil : String(cString: strerror(errno))
+        }
+        if failure == nil && !named {
+            // The whole file gets its temp name, then the rename puts it in place.
+            if linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0 { named = true } else {
+                failure = "cannot name the written file: \(String(cString: strerror(errno)))"
+            }
         }
         close(fd)
         if let failure { throw ImageIOError(file: path, reason: "cannot write: \(failure)") }

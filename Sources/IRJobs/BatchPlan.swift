@@ -10,24 +10,25 @@ public enum BatchPlan {
     public static func items(inputs: [String], output: String, recursive: Bool, format: ImageFormat?) throws -> [BatchItem] {
         let fm = FileManager.default
         let outputRoot = URL(fileURLWithPath: output).standardizedFileURL.path
+        let outputBase = output.hasSuffix("/") && output.count > 1 ? String(output.dropLast()) : output
         var items = [BatchItem]()
         for input in inputs {
             var isDir: ObjCBool = false
             guard fm.fileExists(atPath: input, isDirectory: &isDir) else { throw ImageIOError(file: input, reason: "no such file or folder") }
             if !isDir.boolValue {
-                items.append(BatchItem(input: input, output: outputPath(outputRoot, relative: (input as NSString).lastPathComponent, format: format)))
+                items.append(BatchItem(input: input, output: outputPath(outputBase, relative: (input as NSString).lastPathComponent, format: format)))
                 continue
             }
             let root = URL(fileURLWithPath: input).standardizedFileURL.path
             for relative in try imageFiles(under: root, recursive: recursive, excluding: outputRoot) {
                 items.append(BatchItem(input: (input as NSString).appendingPathComponent(relative),
-                                       output: outputPath(outputRoot, relative: relative, format: format)))
+                                       output: outputPath(outputBase, relative: relative, format: format)))
             }
         }
         var seen = [String: String]()
         for item in items {
             let source = URL(fileURLWithPath: item.input).standardizedFileURL.path
-            if source == item.output { throw ImageIOError(file: item.input, reason: "the output would overwrite the input; choose another --output folder") }
+            if source == URL(fileURLWithPath: item.output).standardizedFileURL.path { throw ImageIOError(file: item.input, reason: "the output would overwrite the input; choose another --output folder") }
             if let other = seen[item.output] {
                 throw ImageIOError(file: item.input, reason: "writes the same output as \(other) (\(item.output)); use --format or separate folders")
             }

@@ -5,8 +5,9 @@ import IRRuntime
 /// memory.
 ///
 /// The estimate is measured, not guessed: the model runs on two small probe images (64² and 128²)
-/// and the buffer pool's high-water mark (`BufferPool.peakBytesInUse`, every activation and
-/// scratch buffer the ops draw) is fitted as `fixed + perPixel · pixels`. Every op in the runtime
+/// and the buffer pool's high-water mark (what `BufferPool.bytesHeld` grows by over a pass: every
+/// activation and scratch buffer the ops draw, and the idle buffers a pass leaves in size classes
+/// it no longer asks for) is fitted as `fixed + perPixel · pixels`. Every op in the runtime
 /// keeps its memory linear in pixels (attention runs in query blocks), so the line extrapolates;
 /// a margin covers allocations outside the pool. On top come the image-sized buffers of the job
 /// itself (decoded planes, the input and output tensors, the tile blend) and what the process
@@ -46,6 +47,7 @@ public struct MemoryPlanner {
     public private(set) var estimate: Estimate?
     /// Resident bytes outside the pool after the probes (mapped weights, code, heap).
     public private(set) var baseline = 0
+    public var isCalibrated: Bool { estimate != nil }
 
     public init(budget: Int) { self.budget = budget }
 
@@ -64,11 +66,13 @@ public struct MemoryPlanner {
         for side in MemoryPlanner.probeSides {
             let s = max(side, model.minimumSide)
             let x = try MemoryPlanner.probeImage(channels: model.inputChannels, side: s)
+            // After a trim the pool holds only live buffers; during a pass it only grows (freed
+            // buffers stay idle in their size class), so what it holds afterwards is the pass's
+            // high-water mark as the process's RSS sees it, idle buffers of other sizes included.
             pool.trim()
-            pool.resetPeak()
-            let before = pool.bytesInUse
+            let before = pool.bytesHeld
             _ = try model.run(x, aux: aux, progress: nil)
-            peaks.append((Double(s * s), Double(pool.peakBytesInUse - before)))
+            peaks.append((Double(s * s), Double(pool.bytesHeld - before)))
         }
         pool.trim()
         let perPixel = max(0, (peaks[1].bytes - peaks[0].bytes) / (peaks[1].pixels - peaks[0].pixels))
@@ -93,7 +97,7 @@ public struct MemoryPlanner {
         while tile + q <= max(height, width) && estimate.bytes(pixels: (tile + q) * (tile + q)) <= available { tile += q }
         let need = estimate.bytes(pixels: tile * tile)
         guard need <= available else {
-            throw ModelError("even \(smallest)-pixel tiles need about \(SystemMemory.describe(need + imageBytes + baseline)) "
+            throw MemoryBudgetError(reason: "even \(smallest)-pixel tiles need about \(SystemMemory.describe(need + imageBytes + baseline)) "
                 + "(\(SystemMemory.describe(imageBytes)) of it for the \(width)x\(height) image itself, \(SystemMemory.describe(baseline)) "
                 + "for the weights and the process), more than --max-memory \(SystemMemory.describe(budget))")
         }
@@ -114,4 +118,10 @@ public struct MemoryPlanner {
         }
         return try Tensor(shape: [1, channels, side, side], values: values)
     }
+}
+
+/// `--max-memory` is too small for the image even in the smallest tiles.
+public struct MemoryBudgetError: Error, CustomStringConvertible, Sendable {
+    public let reason: String
+    public var description: String { reason }
 }

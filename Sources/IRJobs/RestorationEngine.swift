@@ -28,13 +28,16 @@ public final class RestorationEngine {
         public var format: ImageFormat?
         /// `--skip-existing`: an output that exists is taken as done (a resumed batch).
         public var skipExisting = false
+        /// Let the memory planner tile big images (off for exact work such as `.npy` comparisons).
+        public var automaticTiling = true
         public var aux: [String: Tensor] = [:]
         public init() {}
     }
 
     public let model: Model
     public var settings: Settings
-    private var planner: MemoryPlanner
+    /// The memory planner (calibrated on the first image big enough to need it).
+    public private(set) var planner: MemoryPlanner
     private var lastSize: (Int, Int)?
 
     public init(model: Model, settings: Settings) {
@@ -63,6 +66,7 @@ public final class RestorationEngine {
                               : (p, tiles, "\(tiles) tiles of \(tile) px, overlap \(p.overlap) px", nil)
         }
         if case .unsupported = model.tiling { return (nil, 1, "whole image", nil) }
+        guard settings.automaticTiling else { return (nil, 1, "whole image", nil) }
         // No bigger than a probe: running it costs what measuring would.
         guard model.outputKind == .image, height * width > MemoryPlanner.probeSides.last! * MemoryPlanner.probeSides.last! else {
             return (nil, 1, "whole image", nil)
@@ -71,7 +75,12 @@ public final class RestorationEngine {
     }
 
     private func planned(height: Int, width: Int) throws -> (plan: TilePlan?, tiles: Int, tiling: String, estimatedBytes: Int?) {
-        _ = try planner.calibrate(model, aux: settings.aux)
+        do {
+            // Probes run without aux inputs (their shapes follow the real image); models take their defaults.
+            _ = try planner.calibrate(model, aux: [:])
+        } catch let e where !(e is CancellationError) {
+            return (nil, 1, "whole image (memory not estimated: \(e))", nil)
+        }
         switch try planner.decide(height: height, width: width, minimumSide: model.minimumSide, overlap: settings.overlap ?? MemoryPlanner.defaultOverlap) {
         case .whole(let bytes):
             return (nil, 1, "whole image (about \(SystemMemory.describe(bytes)) of --max-memory \(SystemMemory.describe(planner.budget)))", bytes)
@@ -190,6 +199,7 @@ public final class RestorationEngine {
         switch error {
         case let e as ImageIOError: return e.description
         case let e as ModelError: return "\(input): \(e.reason)"
+        case let e as MemoryBudgetError: return "\(input): \(e.reason)"
         case let e as RuntimeError: return "\(input): \(e.description)"
         default: return "\(input): \(error)"
         }

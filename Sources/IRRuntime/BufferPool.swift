@@ -16,8 +16,6 @@ public final class BufferPool: @unchecked Sendable {
     private var _fresh = 0
     private var _reused = 0
     private var _bytesHeld = 0
-    private var _bytesInUse = 0
-    private var _peakBytesInUse = 0
 
     public init() { pthread_mutex_init(&lock, nil) }
 
@@ -33,15 +31,6 @@ public final class BufferPool: @unchecked Sendable {
     /// Bytes allocated by this pool and not yet released (in use plus idle).
     public var bytesHeld: Int { locked { _bytesHeld } }
 
-    /// Bytes lent to live tensors right now (size classes, so up to 1/8 above what was asked).
-    public var bytesInUse: Int { locked { _bytesInUse } }
-    /// The most bytes lent at once since the pool was made or `resetPeak()`: the high-water mark
-    /// of a forward pass's activations, which auto-tiling extrapolates to bigger images.
-    public var peakBytesInUse: Int { locked { _peakBytesInUse } }
-
-    /// Starts a new high-water mark from what is in use now.
-    public func resetPeak() { locked { _peakBytesInUse = _bytesInUse } }
-
     /// Frees every idle buffer (those no tensor uses). Buffers in use are unaffected.
     public func trim() {
         locked {
@@ -56,8 +45,6 @@ public final class BufferPool: @unchecked Sendable {
     func take(count: Int) -> TensorStorage {
         let cls = BufferPool.sizeClass(max(count, 1))
         let reused: UnsafeMutablePointer<Float>? = locked {
-            _bytesInUse += cls * 4
-            _peakBytesInUse = max(_peakBytesInUse, _bytesInUse)
             if var list = free[cls], let p = list.popLast() {
                 free[cls] = list
                 _reused += 1
@@ -73,10 +60,7 @@ public final class BufferPool: @unchecked Sendable {
     }
 
     func giveBack(_ p: UnsafeMutablePointer<Float>, sizeClass: Int) {
-        locked {
-            free[sizeClass, default: []].append(p)
-            _bytesInUse -= sizeClass * 4
-        }
+        locked { free[sizeClass, default: []].append(p) }
     }
 
     /// Rounds up to a multiple of 2^(floor(log2 n) - 3): at most 12.5% waste, few classes.

@@ -8,7 +8,7 @@ import Darwin
 /// command stops at STEP: it creates the file named by `IRZOO_TEST_PAUSE_MARKER` (if set), then
 /// sleeps `IRZOO_TEST_PAUSE_SECONDS` (default 60) so the test can `kill -9` it there, or run
 /// another command beside it. Steps: loaded, staged, writing, written, locked, intent, blob,
-/// manifest (import) and removed (rm).
+/// manifest (import), removed (rm) and image-written (after each image of a batch run).
 enum TestHooks {
     static func pause(at step: String) {
         let env = Terminal.environment

@@ -202,7 +202,7 @@ final class RunCommandTests: XCTestCase {
         try expect(["--input", golden("symunet-tiny", "input.npy"), "--aux", golden("se-symunet-tiny", "aux.npz")], status: 3,
                    "aux.npz", "not an input of symunet")
         // Unknown extension and bad options.
-        try expect(["--input", cli.path("x.jpg")], status: 2, "x.jpg")
+        try expect(["--input", cli.path("x.gif")], status: 2, "x.gif")
         try expect(["--input", golden("symunet-tiny", "input.npy"), "--tile", "32", "--overlap", "40"], status: 2, "--overlap")
     }
 

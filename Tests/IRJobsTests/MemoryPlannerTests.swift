@@ -59,7 +59,7 @@ final class BatchPlanTests: XCTestCase {
         let input = dir.appendingPathComponent("in").path
         try fm.createDirectory(atPath: input + "/sub/deeper", withIntermediateDirectories: true)
         for name in ["b.jpg", "a.PNG", ".hidden.jpg", "notes.txt", "sub/c.tif", "sub/deeper/d.webp"] {
-            fm.createFile(atPath: input + "/" + name, contents: Data([1]))
+            _ = fm.createFile(atPath: input + "/" + name, contents: Data([1]))
         }
         let out = dir.appendingPathComponent("out").path
         let flat = try BatchPlan.items(inputs: [input], output: out, recursive: false, format: nil)
@@ -70,7 +70,7 @@ final class BatchPlanTests: XCTestCase {
         // An output folder inside the input is not walked (a rerun would restore its own results).
         let inside = input + "/sub/restored"
         try fm.createDirectory(atPath: inside, withIntermediateDirectories: true)
-        fm.createFile(atPath: inside + "/old.jpg", contents: Data([1]))
+        _ = fm.createFile(atPath: inside + "/old.jpg", contents: Data([1]))
         XCTAssertFalse(try BatchPlan.items(inputs: [input], output: inside, recursive: true, format: nil).contains { $0.input.contains("restored") })
     }
 
@@ -78,7 +78,7 @@ final class BatchPlanTests: XCTestCase {
         let dir = TestSupport.makeTempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let fm = FileManager.default
-        for name in ["x.jpg", "x.png"] { fm.createFile(atPath: dir.path + "/" + name, contents: Data([1])) }
+        for name in ["x.jpg", "x.png"] { _ = fm.createFile(atPath: dir.path + "/" + name, contents: Data([1])) }
         XCTAssertThrowsError(try BatchPlan.items(inputs: [dir.path], output: dir.path + "/out", recursive: false, format: .webp)) {
             XCTAssertTrue("\($0)".contains("writes the same output"), "\($0)")
         }

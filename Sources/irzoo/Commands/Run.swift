@@ -143,7 +143,7 @@ struct Run: ParsableCommand {
         }
         let quality = try referenceImage.map { try RunQuality.measure($0, input: image, output: output, outKind: outKind, result: pass.result) }
         report(installed, model: model, notes: loaded.notes + diffusion.notes, input: image.tensor, pass: pass, format: format,
-               aux: auxTensors.keys.sorted(), quality: quality, totalSeconds: Terminal.now() - started)
+               aux: auxTensors.keys.sorted(), quality: quality, totalSeconds: Terminal.now() - started, image: image)
     }
 
     struct Pass {
@@ -153,6 +153,8 @@ struct Run: ParsableCommand {
         var firstSeconds: Double
         var tiles: Int
         var tiling: String
+        /// The memory planner's numbers, when it chose the tiling.
+        var memory: JSON? = nil
     }
 
     /// The forward pass (`--repeat` times), whole or in tiles, with progress on a terminal. Model
@@ -161,7 +163,9 @@ struct Run: ParsableCommand {
         let progress = StepProgress(label: "run \(name)")
         defer { progress.finish() }
         if let tile, let overlap, overlap >= tile { throw CLIError(.usage, "--overlap \(overlap) must be smaller than --tile \(tile)") }
-        let engine = RestorationEngine(model: model, settings: images.settings(tile: tile, overlap: overlap, aux: auxTensors))
+        var settings = images.settings(tile: tile, overlap: overlap, aux: auxTensors)
+        settings.automaticTiling = RunFile.kind(input) == .image  // .npy is the exact path: whole unless --tile
+        let engine = RestorationEngine(model: model, settings: settings)
         var times = [Double]()
         var pass: RestorationEngine.Forward?
         do {
@@ -174,14 +178,22 @@ struct Run: ParsableCommand {
         } catch let e as ModelError {
             let file = e.reason.hasPrefix("aux ") ? (aux ?? input) : input
             throw CLIError(.unreadableInput, "\(file): \(e.reason)")
+        } catch let e as MemoryBudgetError {
+            throw CLIError(.usage, "\(input): \(e.reason)")
         } catch let e as RuntimeError {
             throw CLIError(.failure, "\(name): \(e.description)")
         }
-        return Pass(result: pass!.result, seconds: times.min()!, firstSeconds: times[0], tiles: pass!.tiles, tiling: pass!.tiling)
+        var memory: JSON?
+        if let estimated = pass!.estimatedBytes {
+            memory = .object([("budget", .int(engine.planner.budget)), ("estimated_peak_bytes", .int(estimated)),
+                              ("baseline_bytes", .int(engine.planner.baseline))])
+        }
+        return Pass(result: pass!.result, seconds: times.min()!, firstSeconds: times[0], tiles: pass!.tiles, tiling: pass!.tiling, memory: memory)
     }
 
     func report(_ installed: StoreManifest, model: Model, notes: [String], input x: Tensor, pass: Pass, format: String,
-                aux auxNames: [String], quality: RunQuality.Result?, totalSeconds: Double) {
+                aux auxNames: [String], quality: RunQuality.Result?, totalSeconds: Double, image: RunInput? = nil) {
+        let outputIsImage = RunFile.kind(output, format: images.format) == .image
         var tilingNote: String?
         if case .approximate(let why) = model.tiling, pass.tiles > 1 { tilingNote = why }
         if json {
@@ -195,6 +207,13 @@ struct Run: ParsableCommand {
                 ("total_seconds", .double(totalSeconds)),
             ]
             if let tilingNote { fields.append(("tiling_note", .string(tilingNote))) }
+            if let memory = pass.memory { fields.append(("memory", memory)) }
+            if let decoded = image?.decoded {
+                fields.append(("input_format", .string(decoded.format.rawValue)))
+                fields.append(("orientation", .int(decoded.orientation)))
+                fields.append(("icc_profile", decoded.iccProfile.map { .object([("carried", .bool(outputIsImage)), ("bytes", .int($0.count))]) }
+                               ?? .object([("carried", .bool(false))])))
+            }
             fields += RunDiffusion.jsonFields(model)
             if !auxNames.isEmpty { fields.append(("aux", .array(auxNames.map { .string($0) }))) }
             if !notes.isEmpty { fields.append(("notes", .array(notes.map { .string($0) }))) }
@@ -212,6 +231,8 @@ struct Run: ParsableCommand {
               + "in \(Terminal.format(pass.seconds, 2)) s (\(pass.tiling), \(model.context.threads) threads)")
         for line in RunRouting.lines(model) { Terminal.say("route: \(line)") }
         for n in notes { Terminal.say("note: \(n)") }
+        if let d = image?.decoded, d.orientation != 1 { Terminal.say("note: EXIF orientation \(d.orientation) applied on reading (the output is upright)") }
+        if let icc = image?.decoded?.iccProfile, outputIsImage { Terminal.say("note: the input's ICC profile (\(icc.count) bytes) is carried into the output unchanged") }
         if let tilingNote { Terminal.say("note: the tiled result approximates the whole-image one: \(tilingNote)") }
         if let q = quality {
             Terminal.say("PSNR against \(q.path): input \(Terminal.format(q.input, 2)) dB, output \(Terminal.format(q.output, 2)) dB "
