@@ -197,7 +197,7 @@ struct APIRoutes: Sendable {
         headers[.cacheControl] = "no-store"
         let body = ResponseBody { writer in
             let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             for await snapshot in stream {
                 let data = try encoder.encode(snapshot)
                 var buffer = ByteBuffer(string: "event: job\ndata: ")
@@ -236,7 +236,7 @@ struct APIRoutes: Sendable {
 /// Encodes a reply as JSON (keys sorted, so replies are stable to read and to diff).
 func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = .sortedKeys
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     let data = try encoder.encode(value)
     var headers = HTTPFields()
     headers[.contentType] = "application/json; charset=utf-8"

@@ -177,7 +177,9 @@ struct ErrorBody: Codable {
         var headers = extra
         headers[.contentType] = "application/json; charset=utf-8"
         let line = message.split(whereSeparator: \.isNewline).joined(separator: " ")
-        let data = (try? JSONEncoder().encode(ErrorBody(error: line))) ?? Data("{\"error\":\"error\"}".utf8)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        let data = (try? encoder.encode(ErrorBody(error: line))) ?? Data("{\"error\":\"error\"}".utf8)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
