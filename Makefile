@@ -9,6 +9,9 @@ PY := $(VENV)/bin/python
 
 # Debian packages holding the C libraries irzoo links.
 DEB_PACKAGES := zlib1g-dev libpng-dev libhdf5-dev libssl-dev pkg-config libjpeg62-turbo-dev libtiff-dev libwebp-dev libexif-dev
+# What `make test-kernels` needs: user-mode qemu (a Haswell and an arm64 CPU) and arm64 cross
+# headers, C runtime and linker for the toolchain's clang.
+KERNEL_DEB_PACKAGES := qemu-user libc6-dev-arm64-cross libgcc-12-dev-arm64-cross binutils-aarch64-linux-gnu
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The browser test of `irzoo serve` (issue 17): Debian's Chromium driven by Playwright from PyPI,
 # in a small virtualenv of its own (Playwright only: no torch).
@@ -16,18 +19,25 @@ BROWSER_DEB_PACKAGES := chromium python3-venv
 BROWSER_VENV ?= .venv-browser
 PLAYWRIGHT_VERSION ?= 1.65.3
 
-.PHONY: all deps browser-deps browser-test bench-serve build test demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer bench-batch clean
+.PHONY: all deps kernel-deps browser-deps browser-test bench-serve build test test-kernels demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer bench-batch clean
 
 all: build
 
-# Installs the C libraries when any is missing (apt-get update first, as a fresh machine needs).
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Installs the Debian packages of $(1) that are missing (apt-get update first, as a fresh machine needs).
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+endef
+
+deps:
+	$(call apt_install,$(DEB_PACKAGES))
+
+kernel-deps:
+	$(call apt_install,$(KERNEL_DEB_PACKAGES))
 
 # Chromium and the browser test's virtualenv, when missing.
 browser-deps:
@@ -49,15 +59,63 @@ browser-test: browser-deps
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product irzoo
 
-# Release mode: the numerics are too slow in debug.
+# SIMD levels this CPU runs (IRKernels dispatch: baseline always; avx2 needs AVX2+FMA; avx512 AVX-512F).
+SIMD_LEVELS := $(shell if [ "$$(uname -m)" = aarch64 ]; then echo baseline neon; else \
+	  l=baseline; grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && l="$$l avx2"; \
+	  grep -qw avx512f /proc/cpuinfo && l="$$l avx512"; echo $$l; fi)
+SIMD_NATIVE := $(lastword $(SIMD_LEVELS))
+# The suites whose results go through the per-level kernels; run again at every lower level.
+NUMERIC_SUITES := IRRuntimeTests|IRModelsTests
+
+# Release mode: the numerics are too slow in debug. The whole suite runs at the CPU's own level,
+# the numeric suites once more at each lower level, then the kernel conformance program and a
+# short fuzz smoke.
 test: deps
 	$(SWIFT) build -c $(CONFIG) --build-tests
 	set -o pipefail; $(SWIFT) test -c $(CONFIG) --skip-build 2>&1 | tee .build/test.log
+	@set -o pipefail; for level in $(filter-out $(SIMD_NATIVE),$(SIMD_LEVELS)); do \
+	  echo "== numeric suites at IRZOO_SIMD=$$level"; start=$$(date +%s); \
+	  IRZOO_SIMD=$$level $(SWIFT) test -c $(CONFIG) --skip-build --filter '$(NUMERIC_SUITES)' 2>&1 | tee .build/test-$$level.log || exit 1; \
+	  echo "== IRZOO_SIMD=$$level: $$(( $$(date +%s) - start )) s"; \
+	done
+	$(MAKE) --no-print-directory test-kernels
 	$(MAKE) --no-print-directory browser-test
 	$(MAKE) --no-print-directory fuzz-smoke
-	@# One plain closing line (XCTest's total plus the browser checks; Swift Testing's own summary line counts only its tests).
-	@awk '/Executed [0-9]+ tests?, with [0-9]+ failures?/ {n=$$2; f=$$5} /^browser: [0-9]+ passed, [0-9]+ failed/ {bp=$$2; bf=$$4} \
-	  END {printf "tests: %d passed, %d failed\n", n-f+bp, f+bf}' .build/test.log .build/browser.log
+	@echo "SIMD levels: whole suite at $(SIMD_NATIVE); $(NUMERIC_SUITES) again at: $(or $(filter-out $(SIMD_NATIVE),$(SIMD_LEVELS)),none)"
+	@# One plain closing line (XCTest's totals over every run plus the browser checks; Swift Testing's own summary line counts only its tests).
+	@{ for log in .build/test.log $(foreach l,$(filter-out $(SIMD_NATIVE),$(SIMD_LEVELS)),.build/test-$(l).log); do \
+	  awk '/Executed [0-9]+ tests?, with [0-9]+ failures?/ {n=$$2; f=$$5} END {print n, f}' $$log; \
+	done; awk '/^browser: [0-9]+ passed, [0-9]+ failed/ {print $$2 + $$4, $$4}' .build/browser.log; } \
+	  | awk '{n+=$$1; f+=$$2} END {printf "tests: %d passed, %d failed\n", n-f, f}'
+
+# Kernel conformance (Tests/KernelConformance): every IRKernels kernel against a scalar reference
+# on odd sizes and degenerate values, natively at each level this CPU has; on x86-64 also under
+# qemu as a Haswell (AVX2+FMA, no AVX-512: the dispatch must pick avx2, and an AVX-512 instruction
+# must trap there) and as a Nehalem (no AVX: baseline); and cross-compiled for arm64 under
+# qemu-aarch64 (NEON). Seconds, not minutes.
+CLANG ?= $(or $(shell command -v clang),$(dir $(shell command -v swift))clang)
+KC_SOURCES := $(wildcard Sources/IRKernels/*.c) $(wildcard Tests/KernelConformance/*.c)
+KC_FLAGS := -O3 -ffp-contract=off -Wall -ISources/IRKernels/include -ISources/IRKernels -pthread
+KC := .build/kernel-conformance
+# Haswell without the system features user-mode TCG does not emulate (they only print warnings).
+QEMU_HASWELL := qemu-x86_64 -cpu Haswell,-pcid,-x2apic,-tsc-deadline,-hle,-rtm,-invpcid
+
+test-kernels: kernel-deps
+	@mkdir -p $(KC)
+	$(CLANG) $(KC_FLAGS) $(KC_SOURCES) -lm -o $(KC)/native
+	$(KC)/native
+ifneq ($(shell uname -m),aarch64)
+	$(QEMU_HASWELL) $(KC)/native --expect-cpu avx2
+	@# A leak of AVX-512 code into the AVX2 path would trap under this CPU model: show that it does.
+	@(ulimit -c 0; $(QEMU_HASWELL) $(KC)/native --avx512-probe) >/dev/null 2>&1; status=$$?; \
+	if [ $$status -eq 132 ]; then echo "ok: an AVX-512 instruction traps (SIGILL) on the emulated Haswell (the shell reports it above)"; \
+	else echo "FAIL: the AVX-512 probe on the emulated Haswell exited with $$status, not SIGILL"; exit 1; fi
+	qemu-x86_64 -cpu Nehalem $(KC)/native --expect-cpu baseline
+	$(CLANG) --target=aarch64-linux-gnu -static $(KC_FLAGS) $(KC_SOURCES) -lm -o $(KC)/aarch64
+	qemu-aarch64 $(KC)/aarch64 --expect-cpu neon
+else
+	@echo "arm64 host: the x86-64 levels are not emulated here"
+endif
 
 demo: build
 	bash Tools/demo.sh $(BIN)

@@ -8,13 +8,23 @@ a RuntimeError there. Every value comes from torch (CPU, float32) with fixed see
 deliberately odd (sizes that are not multiples of 8, 1x1 images, large channel counts, every
 padding mode).
 
-Usage: python Tools/gen_op_goldens.py   (from the repository root, torch and safetensors needed)
+The `degenerate_<family>` files hold the same ops on degenerate inputs: constant and zero-variance
+tensors, values near the float range (±88, ±1e30, ±FLT_MAX), denormals, ±inf and NaN. Their
+golden is torch's float32 answer, checked to be the same with oneDNN on and off (the two CPU paths
+torch has for several ops); where the paths differ, or torch's float32 formulation overflows where
+the operation's value does not, the case pins torch's float64 answer rounded to float32 and says
+why in its parameters (`golden`). The runtime tests them at every SIMD level, NaN and inf position
+for position.
+
+Usage: python Tools/gen_op_goldens.py [FAMILY ...]   (from the repository root, torch and
+safetensors needed; no arguments: every family)
 """
 import json
 import math
 import os
 import struct
 import sys
+import warnings
 
 import numpy as np
 import torch
@@ -75,10 +85,152 @@ class Family:
         path = os.path.join(OUT, f"{self.name}.safetensors")
         write_safetensors(self.tensors, path, self.meta)
         check = load_file(path)  # the reference reader agrees with what was written
-        assert check.keys() == self.tensors.keys() and all(np.array_equal(check[k], self.tensors[k]) for k in check)
+        assert check.keys() == self.tensors.keys() and all(np.array_equal(check[k], self.tensors[k], equal_nan=True) for k in check)
         size = os.path.getsize(path)
         print(f"{self.name}: {len(self.meta)} cases, {size / 1024:.1f} KiB")
         return size
+
+
+class DegenerateFamily(Family):
+    """Cases on degenerate inputs: torch's float32 answer, or its float64 one where `pin64` says why."""
+
+    def __init__(self, name):
+        super().__init__("degenerate_" + name)
+
+    def case(self, name, params, tensors, fn, pin64=None):
+        params = dict(params)
+        wide = {k: (v.double() if v is not None else None) for k, v in tensors.items()}
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # oneDNN's flag setter warns about TF32
+            out32 = fn(**tensors)
+            with torch.backends.mkldnn.flags(enabled=False):
+                aten32 = fn(**tensors)
+            out64 = fn(**wide).to(torch.float32)
+        paths_agree = same_specials(out32, aten32) and close_finite(out32, aten32)
+        if pin64:
+            params["golden"] = "float64: " + pin64
+            out = out64
+        else:
+            assert paths_agree, f"{self.name}/{name}: torch's float32 paths (oneDNN on/off) differ; pin float64 and say why"
+            params["golden"] = "float32"
+            out = out32
+        if not same_specials(out32, out64):
+            # Where float32 and float64 part ways on NaN/inf (overflow in float32 arithmetic):
+            # shown when the fixtures are written, so each pin is a decision, not an accident.
+            print(f"  {self.name}/{name}: float32 and float64 differ at {int((special_code(out32) != special_code(out64)).sum())}"
+                  f" NaN/inf positions; golden = {params['golden']}")
+        super().case(name, params, tensors, lambda **_: out)
+
+
+def special_code(t):
+    """0 finite, 1 NaN, 2 +inf, 3 -inf, per element."""
+    return torch.isnan(t) * 1 + (t == float("inf")) * 2 + (t == float("-inf")) * 3
+
+
+def same_specials(a, b):
+    return bool(torch.equal(special_code(a), special_code(b)))
+
+
+def close_finite(a, b, tol=1e-5):
+    m = torch.isfinite(a) & torch.isfinite(b)
+    return bool(((a[m] - b[m]).abs() <= tol * b[m].abs().clamp_min(1)).all())
+
+
+# ----------------------------------------------------------------------------------------------
+# Reference forms of the upstream modules the runtime's fused ops stand for.
+
+def mdta(q, k, v, temperature, heads):
+    # Restormer Attention.forward after the qkv convs.
+    b, c, h, w = q.shape
+    q, k, v = (t.reshape(b, heads, c // heads, h * w) for t in (q, k, v))
+    q = F.normalize(q, dim=-1)
+    k = F.normalize(k, dim=-1)
+    attn = (q @ k.transpose(-2, -1)) * temperature.reshape(heads, 1, 1)
+    attn = attn.softmax(dim=-1)
+    return (attn @ v).reshape(b, c, h, w)
+
+
+def swin(q, k, v, heads, window, shift, bias=None, layout="nchw"):
+    # Swin: roll by -shift, window partition, biased masked attention, reverse, roll back.
+    if layout == "nchw":
+        q, k, v = (t.permute(0, 2, 3, 1) for t in (q, k, v))
+    b, h, w, c = q.shape
+    d = c // heads
+    if shift:
+        q, k, v = (torch.roll(t, shifts=(-shift, -shift), dims=(1, 2)) for t in (q, k, v))
+
+    def part(t):
+        t = t.reshape(b, h // window, window, w // window, window, c).permute(0, 1, 3, 2, 4, 5)
+        return t.reshape(-1, window * window, heads, d).permute(0, 2, 1, 3)
+
+    qw, kw, vw = part(q), part(k), part(v)
+    attn = (qw * d ** -0.5) @ kw.transpose(-2, -1)
+    if bias is not None:
+        attn = attn + bias.unsqueeze(0)
+    if shift:
+        img = torch.zeros(1, h, w, 1)
+        cnt = 0
+        for hs in (slice(0, -window), slice(-window, -shift), slice(-shift, None)):
+            for ws in (slice(0, -window), slice(-window, -shift), slice(-shift, None)):
+                img[:, hs, ws, :] = cnt
+                cnt += 1
+        mw = img.reshape(1, h // window, window, w // window, window, 1).permute(0, 1, 3, 2, 4, 5).reshape(-1, window * window)
+        mask = mw.unsqueeze(1) - mw.unsqueeze(2)
+        mask = mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
+        nw = mask.shape[0]
+        attn = attn.view(b, nw, heads, window * window, window * window) + mask.unsqueeze(1).unsqueeze(0)
+        attn = attn.view(-1, heads, window * window, window * window)
+    attn = attn.softmax(-1)
+    o = (attn @ vw).permute(0, 2, 1, 3).reshape(b, h // window, w // window, window, window, c)
+    o = o.permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, c)
+    if shift:
+        o = torch.roll(o, shifts=(shift, shift), dims=(1, 2))
+    return o.permute(0, 3, 1, 2).contiguous() if layout == "nchw" else o
+
+
+def swin_bias(table, window, heads):
+    """Swin's relative position bias [heads, w², w²] gathered from its table [(2w−1)², heads]."""
+    n = window * window
+    coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)
+    index = rel[:, :, 0] * (2 * window - 1) + rel[:, :, 1]
+    return table[index.reshape(-1)].reshape(n, n, heads).permute(2, 0, 1).contiguous()
+
+
+def restormer_ln(x, w, b=None, bias_free=False, eps=1e-5):
+    # Restormer LayerNorm on to_3d(x) = 'b c h w -> b (h w) c', then back.
+    bsz, c, h, wd = x.shape
+    t = x.permute(0, 2, 3, 1).reshape(bsz, h * wd, c)
+    sigma = t.var(-1, keepdim=True, unbiased=False)
+    if bias_free:
+        y = t / torch.sqrt(sigma + eps) * w
+    else:
+        mu = t.mean(-1, keepdim=True)
+        y = (t - mu) / torch.sqrt(sigma + eps) * w + b
+    return y.reshape(bsz, h, wd, c).permute(0, 3, 1, 2)
+
+
+def nafnet_ln(x, w, b, eps=1e-6):
+    mu = x.mean(1, keepdim=True)
+    var = (x - mu).pow(2).mean(1, keepdim=True)
+    y = (x - mu) / (var + eps).sqrt()
+    return w.view(1, -1, 1, 1) * y + b.view(1, -1, 1, 1)
+
+
+def tlsc(x, kernel):
+    # NAFNet local_arch.AvgPool2d.forward with auto_pad=True, fast_imp=False.
+    kh, kw = kernel
+    if kh >= x.size(-2) and kw >= x.size(-1):
+        return F.adaptive_avg_pool2d(x, 1)
+    n, c, h, w = x.shape
+    s = x.cumsum(dim=-1).cumsum_(dim=-2)
+    s = F.pad(s, (1, 0, 1, 0))
+    k1, k2 = min(h, kh), min(w, kw)
+    s1, s2, s3, s4 = s[:, :, :-k1, :-k2], s[:, :, :-k1, k2:], s[:, :, k1:, :-k2], s[:, :, k1:, k2:]
+    out = (s4 + s1 - s2 - s3) / (k1 * k2)
+    _h, _w = out.shape[2:]
+    pad2d = ((w - _w) // 2, (w - _w + 1) // 2, (h - _h) // 2, (h - _h + 1) // 2)
+    return F.pad(out, pad2d, mode="replicate")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -210,68 +362,17 @@ def attention():
     sdpa("sdpa_scale_3d", f.randn(5, 7, 10), f.randn(5, 13, 10), f.randn(5, 13, 6), scale=0.3)
     sdpa("sdpa_clip_like", f.randn(1, 4, 50, 32), f.randn(1, 4, 50, 32), f.randn(1, 4, 50, 32))
 
-    def mdta(q, k, v, temperature, heads):
-        # Restormer Attention.forward after the qkv convs.
-        b, c, h, w = q.shape
-        q, k, v = (t.reshape(b, heads, c // heads, h * w) for t in (q, k, v))
-        q = F.normalize(q, dim=-1)
-        k = F.normalize(k, dim=-1)
-        attn = (q @ k.transpose(-2, -1)) * temperature.reshape(heads, 1, 1)
-        attn = attn.softmax(dim=-1)
-        return (attn @ v).reshape(b, c, h, w)
-
     for name, shape, heads in [("mdta_h3", (1, 12, 9, 11), 3), ("mdta_b2_h1", (2, 8, 5, 7), 1),
                                ("mdta_48ch", (1, 48, 16, 19), 1), ("mdta_1x1", (1, 6, 1, 1), 2)]:
         t = {"q": f.randn(*shape), "k": f.randn(*shape), "v": f.randn(*shape), "temperature": f.rand(heads, lo=0.5, hi=2.0)}
         f.case(name, {"heads": heads}, t, lambda q, k, v, temperature, heads=heads: mdta(q, k, v, temperature, heads))
 
-    def swin(q, k, v, heads, window, shift, bias=None, layout="nchw"):
-        # Swin: roll by -shift, window partition, biased masked attention, reverse, roll back.
-        if layout == "nchw":
-            q, k, v = (t.permute(0, 2, 3, 1) for t in (q, k, v))
-        b, h, w, c = q.shape
-        d = c // heads
-        if shift:
-            q, k, v = (torch.roll(t, shifts=(-shift, -shift), dims=(1, 2)) for t in (q, k, v))
-
-        def part(t):
-            t = t.reshape(b, h // window, window, w // window, window, c).permute(0, 1, 3, 2, 4, 5)
-            return t.reshape(-1, window * window, heads, d).permute(0, 2, 1, 3)
-
-        qw, kw, vw = part(q), part(k), part(v)
-        attn = (qw * d ** -0.5) @ kw.transpose(-2, -1)
-        if bias is not None:
-            attn = attn + bias.unsqueeze(0)
-        if shift:
-            img = torch.zeros(1, h, w, 1)
-            cnt = 0
-            for hs in (slice(0, -window), slice(-window, -shift), slice(-shift, None)):
-                for ws in (slice(0, -window), slice(-window, -shift), slice(-shift, None)):
-                    img[:, hs, ws, :] = cnt
-                    cnt += 1
-            mw = img.reshape(1, h // window, window, w // window, window, 1).permute(0, 1, 3, 2, 4, 5).reshape(-1, window * window)
-            mask = mw.unsqueeze(1) - mw.unsqueeze(2)
-            mask = mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
-            nw = mask.shape[0]
-            attn = attn.view(b, nw, heads, window * window, window * window) + mask.unsqueeze(1).unsqueeze(0)
-            attn = attn.view(-1, heads, window * window, window * window)
-        attn = attn.softmax(-1)
-        o = (attn @ vw).permute(0, 2, 1, 3).reshape(b, h // window, w // window, window, window, c)
-        o = o.permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, c)
-        if shift:
-            o = torch.roll(o, shifts=(shift, shift), dims=(1, 2))
-        return o.permute(0, 3, 1, 2).contiguous() if layout == "nchw" else o
-
     def win(name, shape, heads, window, shift, with_bias, layout):
         t = {"q": f.randn(*shape), "k": f.randn(*shape), "v": f.randn(*shape)}
         if with_bias:
-            n = window * window
             table = f.randn((2 * window - 1) ** 2, heads)
             t["table"] = table
-            coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
-            rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)
-            index = rel[:, :, 0] * (2 * window - 1) + rel[:, :, 1]
-            t["bias"] = table[index.reshape(-1)].reshape(n, n, heads).permute(2, 0, 1).contiguous()
+            t["bias"] = swin_bias(table, window, heads)
         p = {"heads": heads, "window": window, "shift": shift, "layout": layout}
         f.case(name, p, t, lambda q, k, v, table=None, bias=None: swin(q, k, v, heads, window, shift, bias, layout))
 
@@ -290,24 +391,6 @@ def normalization():
     f.case("ln_two_dims", {"eps": 1e-5}, {"x": f.randn(2, 5, 6), "w": f.randn(5, 6), "b": f.randn(5, 6)},
            lambda x, w, b: F.layer_norm(x, (5, 6), w, b, 1e-5))
     f.error("err_ln", {"eps": 1e-5}, {"x": f.randn(2, 5), "w": f.randn(6), "b": f.randn(6)}, lambda x, w, b: F.layer_norm(x, (6,), w, b))
-
-    def restormer_ln(x, w, b=None, bias_free=False, eps=1e-5):
-        # Restormer LayerNorm on to_3d(x) = 'b c h w -> b (h w) c', then back.
-        bsz, c, h, wd = x.shape
-        t = x.permute(0, 2, 3, 1).reshape(bsz, h * wd, c)
-        sigma = t.var(-1, keepdim=True, unbiased=False)
-        if bias_free:
-            y = t / torch.sqrt(sigma + eps) * w
-        else:
-            mu = t.mean(-1, keepdim=True)
-            y = (t - mu) / torch.sqrt(sigma + eps) * w + b
-        return y.reshape(bsz, h, wd, c).permute(0, 3, 1, 2)
-
-    def nafnet_ln(x, w, b, eps=1e-6):
-        mu = x.mean(1, keepdim=True)
-        var = (x - mu).pow(2).mean(1, keepdim=True)
-        y = (x - mu) / (var + eps).sqrt()
-        return w.view(1, -1, 1, 1) * y + b.view(1, -1, 1, 1)
 
     f.case("chln_withbias", {"eps": 1e-5, "variant": "withBias"}, {"x": f.randn(2, 48, 5, 7), "w": f.randn(48), "b": f.randn(48)}, restormer_ln)
     f.case("chln_biasfree", {"eps": 1e-5, "variant": "biasFree"}, {"x": f.randn(1, 20, 9, 3) + 1.5, "w": f.randn(20)},
@@ -332,12 +415,10 @@ def normalization():
     return f
 
 
-def activations():
-    f = Family("activations")
-    x = torch.cat([torch.linspace(-30, 30, 241), f.randn(300, scale=3), torch.tensor([0.0, -0.0, 1e-6, -1e-6, 88.0, -88.0, 200.0, -200.0])])
-    x = x.reshape(1, -1)
+def activation_cases(f, x, **gelu_options):
+    """The single-input activations on x (gelu_options: e.g. a float64 pin for GELU)."""
     f.case("relu", {}, {"x": x}, lambda x: F.relu(x))
-    f.case("gelu", {}, {"x": x}, lambda x: F.gelu(x))
+    f.case("gelu", {}, {"x": x}, lambda x: F.gelu(x), **gelu_options)
     f.case("gelu_tanh", {}, {"x": x}, lambda x: F.gelu(x, approximate="tanh"))
     f.case("quick_gelu", {}, {"x": x}, lambda x: x * torch.sigmoid(1.702 * x))
     f.case("silu", {}, {"x": x}, lambda x: F.silu(x))
@@ -346,6 +427,13 @@ def activations():
     f.case("leaky_relu", {"slope": 0.1}, {"x": x}, lambda x: F.leaky_relu(x, 0.1))
     f.case("softplus", {"beta": 1.0, "threshold": 20.0}, {"x": x}, lambda x: F.softplus(x))
     f.case("softplus_beta2", {"beta": 2.0, "threshold": 5.0}, {"x": x}, lambda x: F.softplus(x, 2.0, 5.0))
+
+
+def activations():
+    f = Family("activations")
+    x = torch.cat([torch.linspace(-30, 30, 241), f.randn(300, scale=3), torch.tensor([0.0, -0.0, 1e-6, -1e-6, 88.0, -88.0, 200.0, -200.0])])
+    x = x.reshape(1, -1)
+    activation_cases(f, x)
     g = f.randn(2, 10, 3, 5)
     f.case("gated_gelu", {"activation": "gelu", "dim": 1}, {"x": g}, lambda x: F.gelu(x.chunk(2, 1)[0]) * x.chunk(2, 1)[1])
     f.case("gated_none", {"activation": "none", "dim": 1}, {"x": g}, lambda x: x.chunk(2, 1)[0] * x.chunk(2, 1)[1])
@@ -418,21 +506,6 @@ def pooling():
     for name, shape, size in [("adaptive_3x4", (1, 3, 10, 7), (3, 4)), ("adaptive_1", (2, 5, 9, 11), (1, 1)),
                               ("adaptive_up", (1, 2, 3, 2), (5, 4))]:
         f.case(name, {"size": list(size)}, {"x": f.randn(*shape)}, lambda x, size=size: F.adaptive_avg_pool2d(x, size))
-
-    def tlsc(x, kernel):
-        # NAFNet local_arch.AvgPool2d.forward with auto_pad=True, fast_imp=False.
-        kh, kw = kernel
-        if kh >= x.size(-2) and kw >= x.size(-1):
-            return F.adaptive_avg_pool2d(x, 1)
-        n, c, h, w = x.shape
-        s = x.cumsum(dim=-1).cumsum_(dim=-2)
-        s = F.pad(s, (1, 0, 1, 0))
-        k1, k2 = min(h, kh), min(w, kw)
-        s1, s2, s3, s4 = s[:, :, :-k1, :-k2], s[:, :, :-k1, k2:], s[:, :, k1:, :-k2], s[:, :, k1:, k2:]
-        out = (s4 + s1 - s2 - s3) / (k1 * k2)
-        _h, _w = out.shape[2:]
-        pad2d = ((w - _w) // 2, (w - _w + 1) // 2, (h - _h) // 2, (h - _h + 1) // 2)
-        return F.pad(out, pad2d, mode="replicate")
 
     for name, shape, kernel in [("tlsc_local", (1, 4, 20, 17), (12, 12)), ("tlsc_global", (2, 3, 9, 9), (12, 12)),
                                 ("tlsc_one_dim_larger", (1, 2, 30, 8), (12, 12)), ("tlsc_k1", (1, 2, 5, 6), (1, 1)),
@@ -555,6 +628,322 @@ def embedding():
     return f
 
 
+# ----------------------------------------------------------------------------------------------
+# Degenerate inputs. NaN, inf and values at the edges of exp's range, placed at every vector lane.
+NAN, INF = float("nan"), float("inf")
+FLT_MAX = float(np.finfo(np.float32).max)
+EDGES = [NAN, INF, -INF, FLT_MAX, -FLT_MAX, 1e30, -1e30, 88.7, -88.7, 88.73, 89.0, -89.0, 100.0, -100.0, -103.0,
+         -104.5, 1e-40, -1e-40, 0.0, -0.0, 20.0, -20.0, 9.1, -9.1, 1.0, -1.0, 1e-7, 3.0, -3.0]
+
+
+def edge_vector(length):
+    """The edge values rotated so that each meets every lane position of 4, 8 and 16 wide vectors."""
+    return torch.tensor([EDGES[(i * 7 + i // len(EDGES)) % len(EDGES)] for i in range(length)], dtype=torch.float32)
+
+
+def sprinkle(t, gen, values, every=7):
+    """t with values[j] written at every `every`-th element (a fixed pattern from gen)."""
+    flat = t.clone().reshape(-1)
+    idx = torch.randperm(flat.numel(), generator=gen)[: max(1, flat.numel() // every)]
+    for j, i in enumerate(idx.tolist()):
+        flat[i] = values[j % len(values)]
+    return flat.reshape(t.shape)
+
+
+GELU_PATHS = ("torch's float32 GELU differs by path: oneDNN's gives NaN at +inf and inf at FLT_MAX, ATen's and "
+              "float64 give +inf and FLT_MAX (x·Φ(x) → x)")
+
+
+def degenerate_activations():
+    f = DegenerateFamily("activations")
+    x = edge_vector(3 * len(EDGES) + 7).reshape(1, -1)
+    activation_cases(f, x, pin64=GELU_PATHS)
+    g = torch.cat([edge_vector(2 * 37).reshape(1, 2, 37), f.randn(1, 2, 37)], dim=1)  # act(edges) · random
+    f.case("gated_gelu", {"activation": "gelu", "dim": 1}, {"x": g}, lambda x: F.gelu(x.chunk(2, 1)[0]) * x.chunk(2, 1)[1],
+           pin64=GELU_PATHS)
+    f.case("gated_none", {"activation": "none", "dim": 1}, {"x": g}, lambda x: x.chunk(2, 1)[0] * x.chunk(2, 1)[1])
+    t = torch.cat([f.randn(3, 29), edge_vector(3 * 29).reshape(3, 29)], dim=-1)  # random · edges
+    f.case("gated_silu_last", {"activation": "silu", "dim": -1}, {"x": t}, lambda x: F.silu(x.chunk(2, -1)[0]) * x.chunk(2, -1)[1])
+    return f
+
+
+MEAN_ROUNDING = ("torch's float32 mean of equal channels is off by its own rounding, which (x − μ)/√(σ² + ε) "
+                 "multiplies by 1/√ε (4e-6 at 0.37, 1e31 at 1e36); float64 and the runtime (exact for equal "
+                 "channels) give w·0 + b")
+STATS_OVERFLOW = ("torch's float32 LayerNorm/GroupNorm form E[x²] − E[x]², which overflows at |x| ≳ 1e19 (NaN, or 0 "
+                  "near 1e19); float64 gives the normalised values, as the runtime's double statistics do")
+
+
+def degenerate_norm():
+    f = DegenerateFamily("norm")
+    gen = f.gen
+
+    def rows(n):
+        """Rows: constant 0.37, zeros, one NaN, one +inf, one -inf, random with 1e-40s, tiny (1e-30)."""
+        r = [torch.full((n,), 0.37), torch.zeros(n), f.randn(n), f.randn(n), f.randn(n), f.randn(n), f.randn(n) * 1e-30]
+        r[2][n // 3] = NAN
+        r[3][n // 2] = INF
+        r[4][1] = -INF
+        r[5][::3] = 1e-40
+        return torch.stack(r)
+
+    x = rows(37)
+    f.case("ln_degenerate_rows", {"eps": 1e-5}, {"x": x, "w": f.randn(37), "b": f.randn(37)}, lambda x, w, b: F.layer_norm(x, (37,), w, b, 1e-5))
+    f.case("ln_constant_huge", {"eps": 1e-5}, {"x": torch.full((2, 40), 1e30), "w": f.randn(40), "b": f.randn(40)},
+           lambda x, w, b: F.layer_norm(x, (40,), w, b, 1e-5), pin64=STATS_OVERFLOW)
+
+    def pixels(c, hw):
+        """[1, c, 1, hw]: per pixel, equal channels (0.37, 0, 3e4, 1e20, 1e36), one NaN channel, one inf
+        channel, random."""
+        cols = [torch.full((c,), v) for v in (0.37, 0.0, 3e4, -1e20, 1e36)]
+        for _ in range(hw - len(cols)):
+            cols.append(f.randn(c))
+        t = torch.stack(cols, dim=1)
+        t[c // 2, 5] = NAN
+        t[1, 6] = INF
+        t[2, 7] = -INF
+        return t.reshape(1, c, 1, hw)
+
+    for c in (48, 7):
+        xp = pixels(c, 13)
+        f.case(f"chln_biasfree_degenerate_{c}", {"eps": 1e-5, "variant": "biasFree"}, {"x": xp, "w": f.randn(c)},
+               lambda x, w: restormer_ln(x, w, bias_free=True))
+        f.case(f"chln_withbias_degenerate_{c}", {"eps": 1e-5, "variant": "withBias"}, {"x": xp, "w": f.randn(c), "b": f.randn(c)},
+               restormer_ln, pin64=MEAN_ROUNDING)
+        f.case(f"chln_nafnet_degenerate_{c}", {"eps": 1e-6, "variant": "withBias"}, {"x": xp, "w": f.randn(c), "b": f.randn(c)},
+               nafnet_ln, pin64=MEAN_ROUNDING)
+    g = torch.stack([torch.full((4, 5), 0.37), torch.zeros(4, 5), f.randn(4, 5), f.randn(4, 5)]).reshape(1, 16, 5)
+    g[0, 9, 2] = NAN
+    g[0, 13, 0] = INF
+    f.case("gn_degenerate_groups", {"groups": 4, "eps": 1e-5}, {"x": g, "w": f.randn(16), "b": f.randn(16)},
+           lambda x, w, b: F.group_norm(x, 4, w, b, 1e-5))
+    f.case("gn_constant_huge", {"groups": 2, "eps": 1e-5}, {"x": torch.full((1, 4, 3, 3), -1e30)},
+           lambda x: F.group_norm(x, 2, eps=1e-5), pin64=STATS_OVERFLOW)
+    xb = sprinkle(f.randn(2, 5, 3, 3), gen, [NAN, INF, -INF, 1e30, 1e-40])
+    f.case("bn2d_degenerate", {"eps": 1e-5}, {"x": xb, "mean": f.randn(5), "var": torch.tensor([0.0, 1.0, 0.0, 1e-30, 2.0]),
+                                              "w": f.randn(5), "b": f.randn(5)},
+           lambda x, mean, var, w, b: F.batch_norm(x, mean, var, w, b, False, 0.1, 1e-5))
+    f.case("rms", {"eps": 1e-6}, {"x": rows(64), "w": f.randn(64)},
+           lambda x, w: x * torch.rsqrt(torch.mean(x ** 2, dim=-1, keepdim=True) + 1e-6) * w)
+    srows = torch.tensor([[1.0, INF, 0.0, 2.0, -1.0], [-INF] * 5, [1.0, NAN, 2.0, 3.0, 4.0], [3e38, -3e38, 0.0, 1.0, -1.0],
+                          [88.0, 89.0, -1e30, 0.0, 1.0], [-INF, 5.0, -INF, 5.0, 0.0], [0.37] * 5, [INF, INF, 1.0, 0.0, 0.0],
+                          [-FLT_MAX, -FLT_MAX, -FLT_MAX, -FLT_MAX, -FLT_MAX], [1e-40, 0.0, -0.0, 1e-45, 0.0]])
+    f.case("softmax_degenerate_last", {"dim": -1}, {"x": srows.repeat(1, 4)}, lambda x: torch.softmax(x, -1))
+    f.case("softmax_degenerate_dim0", {"dim": 0}, {"x": srows.t().contiguous()}, lambda x: torch.softmax(x, 0))
+    lrows = torch.stack([torch.zeros(6), torch.tensor([NAN, 1, 2, 3, 4, 5.0]), torch.tensor([INF, 1, 2, 3, 4, 5.0]),
+                         torch.full((6,), 1e20), torch.full((6,), 1e-30), torch.full((6,), 3e38), torch.full((6,), 0.37),
+                         torch.tensor([1e-40, 0, 0, 0, 0, 0.0])])
+    f.case("l2_degenerate_last", {"dim": -1}, {"x": lrows}, lambda x: F.normalize(x, dim=-1))
+    f.case("l2_degenerate_dim0", {"dim": 0}, {"x": lrows.t().contiguous()}, lambda x: F.normalize(x, dim=0))
+    return f
+
+
+def degenerate_attention():
+    f = DegenerateFamily("attention")
+    gen = f.gen
+
+    def sdpa(name, q, k, v, mask=None):
+        t = {"q": q, "k": k, "v": v}
+        if mask is not None:
+            t["mask"] = mask
+        # torch's own math form (its fused CPU kernels give 0, not NaN, for a fully masked row).
+        def fn(q, k, v, mask=None):
+            s = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+            if mask is not None:
+                s = s + mask
+            return s.softmax(-1) @ v
+        f.case(name, {"causal": False, "scale": None}, t, fn)
+
+    q, k, v = f.randn(1, 2, 9, 8), f.randn(1, 2, 11, 8), f.randn(1, 2, 11, 8)
+    q[0, 0, 3, 2] = NAN
+    k[0, 1, 4, 0] = INF
+    v[0, 0, 7, 5] = -INF
+    sdpa("sdpa_nan_inf", q, k, v)
+    mask = f.randn(9, 11)
+    mask[2, :] = -INF
+    mask[5, ::2] = -INF
+    sdpa("sdpa_masked_rows", f.randn(1, 2, 9, 8), f.randn(1, 2, 11, 8), f.randn(1, 2, 11, 8), mask)
+    c = torch.full((1, 1, 5, 4), 0.37)
+    sdpa("sdpa_constant", c, c, f.randn(1, 1, 5, 4))
+    big = f.rand(1, 1, 6, 8, lo=0.5, hi=1.0) * 1e20
+    sdpa("sdpa_overflow", big, big, f.randn(1, 1, 6, 8))
+
+    def mdta_case(name, q, k, v, heads):
+        t = {"q": q, "k": k, "v": v, "temperature": f.rand(heads, lo=0.5, hi=2.0)}
+        f.case(name, {"heads": heads}, t, lambda q, k, v, temperature, heads=heads: mdta(q, k, v, temperature, heads))
+
+    shape = (1, 8, 5, 7)
+    q, k = f.randn(*shape), f.randn(*shape)
+    q[0, 1] = 0.0          # a zero-norm row of q
+    k[0, 6] = 0.0          # and of k, in the other head
+    q[0, 4] = 0.37         # constant rows
+    k[0, 4] = 0.37
+    mdta_case("mdta_zero_and_constant_rows", q, k, f.randn(*shape), 2)
+    q, k, v = f.randn(*shape), f.randn(*shape), f.randn(*shape)
+    q[0, 0, 2, 3] = NAN
+    k[0, 5, 1, 1] = INF
+    v[0, 2, 4, 6] = -INF
+    mdta_case("mdta_nan_inf", q, k, v, 2)
+    q, k = f.randn(*shape), f.randn(*shape)
+    q[0, 2] = q[0, 2] * 1e20    # ‖q‖ past the float range: float32 F.normalize gives 0 (x / inf)
+    k[0, 3] = k[0, 3] * 1e19
+    q[0, 5] = q[0, 5] * 1e-30   # below eps: q / 1e-12
+    mdta_case("mdta_huge_and_tiny_rows", q, k, f.randn(*shape), 2)
+
+    qw, kw, vw = f.randn(1, 8, 8, 8), f.randn(1, 8, 8, 8), f.randn(1, 8, 8, 8)
+    qw[0, 3, 1, 2] = NAN
+    vw[0, 0, 6, 6] = INF
+    table = f.randn(49, 2)
+    f.case("win_nan_inf", {"heads": 2, "window": 4, "shift": 2, "layout": "nchw"},
+           {"q": qw, "k": kw, "v": vw, "table": table, "bias": swin_bias(table, 4, 2)},
+           lambda q, k, v, table=None, bias=None: swin(q, k, v, 2, 4, 2, bias, "nchw"))
+    return f
+
+
+def degenerate_linear():
+    f = DegenerateFamily("linear")
+    gen = f.gen
+    x = sprinkle(f.randn(6, 33), gen, [NAN, INF, -INF, 1e30, 1e-40, 0.0], every=9)
+    f.case("linear_nan_inf", {}, {"x": x, "w": f.randn(17, 33), "b": f.randn(17)}, lambda x, w, b: F.linear(x, w, b))
+    w = f.randn(9, 20)
+    w[2] = 0.0             # inf · 0 = NaN in that output feature
+    w[5, 3] = NAN
+    xi = f.randn(4, 20)
+    xi[1, 7] = INF
+    f.case("linear_zero_and_nan_weights", {}, {"x": xi, "w": w}, lambda x, w: F.linear(x, w))
+    f.case("linear_constant", {}, {"x": torch.full((3, 16), 0.37), "w": torch.full((5, 16), 0.01), "b": torch.zeros(5)},
+           lambda x, w, b: F.linear(x, w, b))
+    a, b = f.rand(3, 7, 18, lo=0.5, hi=1.0) * 1e20, f.rand(3, 18, 5, lo=0.5, hi=1.0) * 1e20
+    a[1] = a[1] * 1e-20
+    f.case("mm_overflow", {"transposeA": False, "transposeB": False}, {"a": a, "b": b}, lambda a, b: a @ b)
+    a, b = sprinkle(f.randn(2, 9, 13), gen, [NAN, INF, -INF]), f.randn(2, 11, 13)
+    f.case("mm_nan_inf_tb", {"transposeA": False, "transposeB": True}, {"a": a, "b": b}, lambda a, b: a @ b.transpose(-1, -2))
+    return f
+
+
+def degenerate_conv2d():
+    f = DegenerateFamily("conv2d")
+    gen = f.gen
+
+    def add(name, x, w, b=None, stride=1, padding=0, dilation=1, groups=1, mode="zeros"):
+        p = dict(stride=_pair(stride), padding=_pair(padding), dilation=_pair(dilation), groups=groups, mode=mode)
+        o, _, kh, kw = w.shape
+        c = x.shape[1]
+
+        def fn(x, w, b=None):
+            m = torch.nn.Conv2d(c, o, (kh, kw), stride=stride, padding=padding, dilation=dilation, groups=groups,
+                                bias=b is not None, padding_mode=mode).to(x.dtype)
+            m.weight.copy_(w)
+            if b is not None:
+                m.bias.copy_(b)
+            return m(x)
+
+        t = {"x": x, "w": w}
+        if b is not None:
+            t["b"] = b
+        f.case(name, p, t, fn)
+
+    x = f.randn(1, 5, 11, 13)
+    x[0, 1, 4, 6] = NAN    # NaN spreads to its 3x3 neighbourhood in every output channel
+    x[0, 3, 0, 0] = INF    # inf: ±inf by each weight's sign, at the corner (zero padding)
+    x[0, 2, 9, 2] = -INF
+    add("k3_nan_inf", x, f.randn(6, 5, 3, 3, scale=0.3), f.randn(6), padding=1)
+    add("k3_nan_inf_reflect", x, f.randn(4, 5, 3, 3, scale=0.3), padding=1, mode="reflect")
+    w = f.randn(4, 5, 1, 1)
+    w[1, 3] = 0.0           # inf · 0 = NaN
+    add("k1_nan_inf_zero_weight", x, w, f.randn(4))
+    add("dw3_nan_inf", x, f.randn(5, 1, 3, 3), f.randn(5), padding=1, groups=5)
+    add("k3_constant", torch.full((1, 4, 6, 7), 0.37), torch.full((3, 4, 3, 3), 0.01), torch.zeros(3), padding=1)
+    big = f.rand(1, 3, 5, 6, lo=0.5, hi=1.0) * 1e20
+    add("k3_overflow", big, f.rand(2, 3, 3, 3, lo=0.5, hi=1.0) * 1e20, padding=1)
+    # Wide rows: the kernel reads the input in place; NaN in one row of a 2-band image.
+    xw = f.randn(1, 1, 41, 101)
+    xw[0, 0, 20, 70] = NAN
+    xw[0, 0, 40, 100] = INF
+    add("k3_bands_nan_inf", xw, f.randn(2, 1, 3, 3, scale=0.3), f.randn(2), padding=1)
+    return f
+
+
+def degenerate_conv_transpose2d():
+    f = DegenerateFamily("conv_transpose2d")
+    x = f.randn(1, 4, 5, 6)
+    x[0, 1, 2, 3] = NAN
+    x[0, 2, 0, 5] = INF
+    w = f.randn(4, 3, 3, 3, scale=0.3)
+    w[3, 1] = 0.0
+    x[0, 3, 4, 0] = -INF  # meets a zero weight slice: NaN in output channel 1 only
+    p = dict(stride=[2, 2], padding=[1, 1], output_padding=[1, 1], groups=1, dilation=[1, 1])
+    f.case("k3_s2_nan_inf", p, {"x": x, "w": w, "b": f.randn(3)}, lambda x, w, b: F.conv_transpose2d(x, w, b, 2, 1, 1))
+    return f
+
+
+def degenerate_pooling():
+    f = DegenerateFamily("pooling")
+    gen = f.gen
+    x = sprinkle(f.randn(1, 2, 12, 11), gen, [NAN, INF, -INF, 1e30], every=23)
+    f.case("avg_k3_s2_p1_nan_inf", {"kernel": [3, 3], "stride": [2, 2], "padding": [1, 1], "ceil": False,
+                                    "countIncludePad": True, "divisor": None}, {"x": x}, lambda x: F.avg_pool2d(x, 3, 2, 1))
+    f.case("adaptive_nan_inf", {"size": [3, 4]}, {"x": x}, lambda x: F.adaptive_avg_pool2d(x, (3, 4)))
+    f.case("tlsc_local_nan_inf", {"kernel": [4, 5]}, {"x": x}, lambda x: tlsc(x, (4, 5)))
+    f.case("tlsc_global_nan", {"kernel": [12, 12]}, {"x": x}, lambda x: tlsc(x, (12, 12)))
+    f.case("tlsc_constant", {"kernel": [4, 4]}, {"x": torch.full((1, 1, 9, 9), 0.37)}, lambda x: tlsc(x, (4, 4)))
+    return f
+
+
+def degenerate_interpolate():
+    f = DegenerateFamily("interpolate")
+    gen = f.gen
+    x = torch.rand(1, 2, 7, 9, generator=gen)
+    x[0, 0, 3, 4] = NAN
+    x[0, 1, 1, 1] = INF
+    x[0, 1, 5, 7] = -INF
+
+    def add(name, mode, size, ac=None, aa=False):
+        p = {"mode": mode, "size": list(size), "scale": None, "alignCorners": ac, "antialias": aa}
+        kw = {} if ac is None else {"align_corners": ac}
+        if aa:
+            kw["antialias"] = True
+        f.case(name, p, {"x": x}, lambda x: F.interpolate(x, size=size, mode=mode, **kw))
+
+    add("nearest_nan_inf", "nearest", (14, 18))
+    add("bilinear_nan_inf", "bilinear", (13, 20), ac=False)
+    add("bilinear_ac_nan_inf", "bilinear", (13, 17), ac=True)
+    add("bicubic_nan_inf", "bicubic", (15, 22), ac=False)
+    add("bicubic_aa_down_nan_inf", "bicubic", (4, 5), ac=False, aa=True)
+    add("area_nan_inf", "area", (3, 4))
+    return f
+
+
+def degenerate_fft():
+    f = DegenerateFamily("fft")
+    x = f.randn(1, 3, 6, 7)
+    x[0, 0, 2, 3] = NAN
+    x[0, 1, 0, 0] = INF
+    f.case("rfft2_nan_inf", {"norm": "backward"}, {"x": x}, lambda x: torch.view_as_real(torch.fft.rfft2(x)).contiguous())
+    f.case("rfft2_constant", {"norm": "ortho"}, {"x": torch.full((1, 1, 5, 6), 0.37)},
+           lambda x: torch.view_as_real(torch.fft.rfft2(x, norm="ortho")).contiguous())
+    X = torch.view_as_real(torch.fft.rfft2(f.randn(1, 2, 6, 8))).contiguous()
+    X[0, 0, 1, 2, 0] = NAN
+    f.case("irfft2_nan", {"size": [6, 8], "norm": "backward"}, {"x": X},
+           lambda x: torch.fft.irfft2(torch.view_as_complex(x), s=(6, 8)))
+    return f
+
+
+def degenerate_shape():
+    f = DegenerateFamily("shape")
+    gen = f.gen
+    x = sprinkle(f.randn(1, 2, 4, 5), gen, [NAN, INF, -INF])
+    f.case("pad_reflect_nan_inf", {"pads": [2, 1, 1, 2], "mode": "reflect", "value": 0.0}, {"x": x},
+           lambda x: F.pad(x, [2, 1, 1, 2], mode="reflect"))
+    f.case("pad_constant_nan_inf", {"pads": [1, 1, 0, 1], "mode": "constant", "value": -2.5}, {"x": x},
+           lambda x: F.pad(x, [1, 1, 0, 1], value=-2.5))
+    a = torch.tensor([INF, -INF, INF, NAN, 0.0, 1.0, -0.0, FLT_MAX, 1e-40, 0.0])
+    b = torch.tensor([INF, -INF, -INF, 1.0, 0.0, 0.0, 0.0, FLT_MAX, 1e-40, INF])
+    for op, fn in [("add", torch.add), ("sub", torch.sub), ("mul", torch.mul), ("div", torch.div)]:
+        f.case(f"{op}_edges", {"op": op, "alpha": None}, {"a": a, "b": b}, lambda a, b, fn=fn: fn(a, b))
+    return f
+
+
 def write_safetensors(tensors, path, metadata):
     """safetensors with keys in sorted order, so that regenerating gives byte-identical files
     (the library's writer orders its header through a hash map)."""
@@ -579,10 +968,17 @@ def _pair(v):
     return list(v) if isinstance(v, (tuple, list)) else [v, v]
 
 
+FAMILIES = (conv2d, conv_transpose2d, linear_matmul, attention, normalization, activations, shape_ops, pooling,
+            interpolate, fft, embedding, degenerate_activations, degenerate_norm, degenerate_attention, degenerate_linear,
+            degenerate_conv2d, degenerate_conv_transpose2d, degenerate_pooling, degenerate_interpolate, degenerate_fft, degenerate_shape)
+
+
 def main():
+    only = set(sys.argv[1:])
     total = 0
-    for make in (conv2d, conv_transpose2d, linear_matmul, attention, normalization, activations, shape_ops, pooling,
-                 interpolate, fft, embedding):
+    for make in FAMILIES:
+        if only and make.__name__ not in only:
+            continue
         total += make().save()
     print(f"total {total / 1024:.1f} KiB")
     if total > 3 * 1024 * 1024:

@@ -9,7 +9,7 @@
     ({                                                                                            \
         vf_##S y_;                                                                                \
         switch (kind) {                                                                           \
-        case IRK_ACT_RELU: y_ = x > 0.0f ? x : (vf_##S)0.0f; break;                              \
+        case IRK_ACT_RELU: y_ = x < 0.0f ? (vf_##S)0.0f : x; break; /* NaN stays NaN */         \
         case IRK_ACT_GELU_ERF: y_ = x * 0.5f * (1.0f + verf_##S(x * 0.70710678118654752f)); break; \
         case IRK_ACT_GELU_TANH: {                                                                 \
             vf_##S inner = (x + x * x * x * 0.044715f) * 0.79788456080286536f;                    \
@@ -101,30 +101,35 @@
             for (; i < n; i++) y[i] *= inv;                                                       \
         }                                                                                         \
     }                                                                                             \
-    /* Per-pixel LayerNorm over channels, one vector of pixels at a time. */                      \
+    /* Per-pixel LayerNorm over channels, one vector of pixels at a time. The statistics are taken */ \
+    /* about the first channel (shifted data: equal channels give a mean equal to them and a variance */ \
+    /* of exactly 0, as torch's double-accumulated var does at any magnitude) and the squares are */ \
+    /* divided by C before they are summed, so no partial sum overflows before the variance would. */ \
     ATTR static void chnorm_##S(const float *x, float *y, long C, long HW, long p0, long p1,      \
                                 const float *w, const float *b, float eps, int mode) {            \
         float invc = 1.0f / (float)C;                                                             \
         for (long p = p0; p < p1; p += VW) {                                                      \
             long cnt = p1 - p < VW ? p1 - p : VW;                                                 \
             float tmp[VW];                                                                        \
+            vf_##S x0;                                                                            \
+            if (cnt == VW) x0 = vload_##S(x + p);                                                 \
+            else { for (int j = 0; j < VW; j++) tmp[j] = j < cnt ? x[p + j] : 0.0f; x0 = vload_##S(tmp); } \
             vf_##S sum = 0.0f;                                                                    \
-            for (long c = 0; c < C; c++) {                                                        \
+            for (long c = 1; c < C; c++) {                                                        \
                 vf_##S v;                                                                         \
                 if (cnt == VW) v = vload_##S(x + c * HW + p);                                     \
                 else { for (int j = 0; j < VW; j++) tmp[j] = j < cnt ? x[c * HW + p + j] : 0.0f; v = vload_##S(tmp); } \
-                sum += v;                                                                         \
+                sum += v - x0;                                                                    \
             }                                                                                     \
-            vf_##S mean = sum * invc;                                                             \
-            vf_##S sq = 0.0f;                                                                     \
+            vf_##S mean = x0 + sum * invc;                                                        \
+            vf_##S var = 0.0f;                                                                    \
             for (long c = 0; c < C; c++) {                                                        \
                 vf_##S v;                                                                         \
                 if (cnt == VW) v = vload_##S(x + c * HW + p);                                     \
                 else { for (int j = 0; j < VW; j++) tmp[j] = j < cnt ? x[c * HW + p + j] : 0.0f; v = vload_##S(tmp); } \
                 vf_##S d = v - mean;                                                              \
-                sq += d * d;                                                                      \
+                var += d * invc * d;                                                              \
             }                                                                                     \
-            vf_##S var = sq * invc;                                                               \
             vf_##S rstd;                                                                          \
             for (int j = 0; j < VW; j++) rstd[j] = 1.0f / sqrtf(var[j] + eps);                    \
             for (long c = 0; c < C; c++) {                                                        \

@@ -14,12 +14,14 @@
     ATTR static inline vf_##S vmin_##S(vf_##S a, vf_##S b) { return a < b ? a : b; }                \
     ATTR static inline vf_##S vmax_##S(vf_##S a, vf_##S b) { return a > b ? a : b; }                \
     ATTR static inline vf_##S vabs_##S(vf_##S a) { return a < 0.0f ? -a : a; }                      \
-    /* exp: x = n ln2 + r, |r| <= ln2/2; Cephes polynomial; 2^n through the exponent bits. */       \
+    /* exp: x = n ln2 + r, |r| <= ln2/2; Cephes polynomial; 2^n applied as two factors 2^(n/2), so */ \
+    /* results below FLT_MIN come out as denormals and n = 128 overflows to inf, as expf does. */      \
+    /* x is clamped only for the reduction: NaN stays NaN, +inf gives inf, -inf gives 0. */        \
     ATTR static inline vf_##S vexp_##S(vf_##S x) {                                                  \
-        x = vmin_##S(vmax_##S(x, (vf_##S)-87.3f), (vf_##S)88.7f);                                   \
-        vf_##S fx = x * 1.44269504088896341f + 12582912.0f;                                         \
+        vf_##S xc = vmin_##S(vmax_##S(x, (vf_##S)-104.0f), (vf_##S)89.0f);                          \
+        vf_##S fx = xc * 1.44269504088896341f + 12582912.0f;                                        \
         fx = fx - 12582912.0f; /* round to nearest */                                               \
-        vf_##S r = x - fx * 0.693359375f;                                                           \
+        vf_##S r = xc - fx * 0.693359375f;                                                          \
         r = r - fx * -2.12194440e-4f;                                                               \
         vf_##S p = (vf_##S)1.9875691500E-4f;                                                        \
         p = p * r + 1.3981999507E-3f;                                                               \
@@ -29,8 +31,9 @@
         p = p * r + 5.0000001201E-1f;                                                               \
         p = p * (r * r) + r + 1.0f;                                                                 \
         vi_##S n = __builtin_convertvector(fx, vi_##S);                                             \
-        vi_##S bits = (n + 127) << 23;                                                              \
-        return p * (vf_##S)bits;                                                                    \
+        vi_##S n1 = n >> 1;                                                                         \
+        vf_##S y = p * (vf_##S)((n1 + 127) << 23) * (vf_##S)((n - n1 + 127) << 23);                 \
+        return x != x ? x : y;                                                                      \
     }                                                                                               \
     ATTR static inline vf_##S verf_##S(vf_##S x) {                                                  \
         vf_##S ax = vabs_##S(x);                                                                    \
@@ -46,7 +49,8 @@
     ATTR static inline vf_##S vtanh_##S(vf_##S x) {                                                 \
         vf_##S ax = vmin_##S(vabs_##S(x), (vf_##S)20.0f);                                           \
         vf_##S y = 1.0f - 2.0f / (vexp_##S(ax + ax) + 1.0f);                                        \
-        return x < 0.0f ? -y : y;                                                                   \
+        y = x < 0.0f ? -y : y;                                                                      \
+        return x != x ? x : y; /* the clamp above would turn NaN into 1 */                          \
     }                                                                                               \
     ATTR static inline vf_##S vsigmoid_##S(vf_##S x) { return 1.0f / (1.0f + vexp_##S(-x)); }
 

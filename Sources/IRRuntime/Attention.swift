@@ -127,22 +127,43 @@ extension ComputeContext {
             }
             for (t, row) in r.enumerated() {
                 let dst = row < b * c ? qn + row : kn + (row - b * c)
-                dst[0] = Swift.max(Float(sq[t].squareRoot()), 1e-12)
+                dst[0] = l2NormDenominator(sumOfSquares: sq[t], eps: 1e-12)
             }
         }
         let scores = try empty([b * heads, d, d])
         let sp = scores.mutablePointer
         // Gram matrices q·kᵀ (d×d, depth N): split over heads, or over N when there are few heads.
         try gramPerHead(qp, kp, rows: d, depth: n, count: b * heads, into: sp)
-        // Fold in the norms and the temperature, then softmax each row.
+        // Fold in the norms and the temperature, then softmax each row. The fold is torch's
+        // normalize-then-multiply up to rounding while ‖q_i‖·‖k_j‖ (which bounds every partial sum
+        // of q_i·k_j) stays far from overflow; otherwise (huge or non-finite norms) the head is
+        // computed as torch does: normalised copies, then their products.
         for item in 0..<(b * heads) {
             let h = item % heads
             let t = tp[h]
             let g = sp + item * d * d
             let rowBase = item * d
+            var qmax: Float = 0, kmax: Float = 0, finite = true
             for i in 0..<d {
-                let qi = qn[rowBase + i]
-                for j in 0..<d { g[i * d + j] = g[i * d + j] / (qi * kn[rowBase + j]) * t }
+                finite = finite && qn[rowBase + i].isFinite && kn[rowBase + i].isFinite
+                qmax = Swift.max(qmax, qn[rowBase + i])
+                kmax = Swift.max(kmax, kn[rowBase + i])
+            }
+            if finite && Double(qmax) * Double(kmax) <= 1e36 {
+                for i in 0..<d {
+                    let qi = qn[rowBase + i]
+                    for j in 0..<d { g[i * d + j] = g[i * d + j] / (qi * kn[rowBase + j]) * t }
+                }
+            } else {
+                withScratch(2 * d * n) { unit in
+                    for i in 0..<d {
+                        let qr = qp + (rowBase + i) * n, kr = kp + (rowBase + i) * n
+                        let qd = qn[rowBase + i], kd = kn[rowBase + i]
+                        for p in 0..<n { unit[i * n + p] = qr[p] / qd; unit[(d + i) * n + p] = kr[p] / kd }
+                    }
+                    irk_gram_nt(unit, n, unit + d * n, n, d, d, n, g, d, 0)
+                }
+                for e in 0..<(d * d) { g[e] = g[e] * t }
             }
             irk_softmax_rows(g, g, d, d, 1)
         }

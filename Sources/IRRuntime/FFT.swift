@@ -25,8 +25,11 @@ final class FFTPlan {
             if m % p == 0 { f.append(p); m /= p } else { p += 1 }
         }
         factors = f
-        cosT = (0..<n).map { cos(-2 * Double.pi * Double($0) / Double(n)) }
-        sinT = (0..<n).map { sin(-2 * Double.pi * Double($0) / Double(n)) }
+        // Quarter turns are exact (1, -i, -1, i): the butterflies then add or swap instead of
+        // multiplying, so inf·0 makes no NaN where pocketfft (torch) gives a finite part.
+        let quarter: [(Double, Double)] = [(1, 0), (0, -1), (-1, 0), (0, 1)]
+        cosT = (0..<n).map { (4 * $0) % n == 0 ? quarter[4 * $0 / n].0 : cos(-2 * Double.pi * Double($0) / Double(n)) }
+        sinT = (0..<n).map { (4 * $0) % n == 0 ? quarter[4 * $0 / n].1 : sin(-2 * Double.pi * Double($0) / Double(n)) }
     }
 
     /// In-place transform of (re, im); `inverse` uses e^{+2πi/n}. No scaling.
@@ -64,8 +67,14 @@ final class FFTPlan {
                 for j in 0..<p {
                     let t = (j * e * step) % n
                     let c = cosT[t], s = sign * sinT[t]
-                    sr += yr[j] * c - yi[j] * s
-                    si += yr[j] * s + yi[j] * c
+                    if s == 0 {
+                        sr += yr[j] * c; si += yi[j] * c
+                    } else if c == 0 {
+                        sr -= yi[j] * s; si += yr[j] * s
+                    } else {
+                        sr += yr[j] * c - yi[j] * s
+                        si += yr[j] * s + yi[j] * c
+                    }
                 }
                 outRe[k + m * q] = sr
                 outIm[k + m * q] = si

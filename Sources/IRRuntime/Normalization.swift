@@ -190,10 +190,18 @@ extension ComputeContext {
                 let base = o * size * inner + i
                 var q: Double = 0
                 for j in 0..<size { let v = Double(src[base + j * inner]); q += v * v }
-                let denom = Swift.max(Float(q.squareRoot()), eps)
+                let denom = l2NormDenominator(sumOfSquares: q, eps: eps)
                 for j in 0..<size { dst[base + j * inner] = src[base + j * inner] / denom }
             }
         }
         return out
     }
+}
+
+/// torch's `max(‖x‖₂, eps)` from a sum of squares taken in double: the norm is rounded as torch's
+/// float32 reduction gives it (a sum of squares past the float range is inf, so x/inf = 0 as in
+/// torch), and NaN stays NaN (clamp_min propagates it).
+func l2NormDenominator(sumOfSquares q: Double, eps: Float) -> Float {
+    let norm = Float(q).squareRoot()
+    return norm.isNaN ? norm : Swift.max(norm, eps)
 }

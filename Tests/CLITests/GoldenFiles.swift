@@ -19,10 +19,11 @@ extension XCTestCase {
         try npy(path, file: file, line: line).values
     }
 
-    /// The largest element-wise |a − b| (infinity, and a failure, when the counts differ).
+    /// The largest element-wise |a − b| (infinity, and a failure, when the counts differ; infinity
+    /// where NaN/inf positions differ, see FloatDifference).
     func maxAbs(_ a: [Float], _ b: [Float], file: StaticString = #filePath, line: UInt = #line) -> Float {
         XCTAssertEqual(a.count, b.count, file: file, line: line)
         guard a.count == b.count else { return .infinity }
-        return zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
+        return FloatDifference(a, b).maxAbsOrInfinity
     }
 }

@@ -54,16 +54,16 @@ struct ModelCase {
     }
 }
 
-/// max |a − b| over two tensors of one shape.
+/// max |a − b| over two tensors of one shape: +inf where NaN/inf positions differ (FloatDifference).
 func maxAbsDifference(_ a: Tensor, _ b: Tensor, file: StaticString = #filePath, line: UInt = #line) -> Float {
     XCTAssertEqual(a.shape, b.shape, "shapes differ", file: file, line: line)
     guard a.shape == b.shape else { return .infinity }
-    var m: Float = 0
-    for i in 0..<a.count {
-        let d = abs(a.pointer[i] - b.pointer[i])
-        if !(d <= m) { m = d.isNaN ? .infinity : d }
-    }
-    return m
+    return floatDifference(a, b).maxAbsOrInfinity
+}
+
+/// The element-wise comparison of two tensors' values, NaN and inf position for position.
+func floatDifference(_ got: Tensor, _ want: Tensor) -> FloatDifference {
+    got.withUnsafeBufferPointer { g in want.withUnsafeBufferPointer { w in FloatDifference(g, w) } }
 }
 
 func assertClose(_ a: Tensor, _ b: Tensor, tolerance: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
@@ -71,3 +71,17 @@ func assertClose(_ a: Tensor, _ b: Tensor, tolerance: Float, _ what: String, fil
     print("golden \(what): max abs error \(d) (tolerance \(tolerance))")
     XCTAssertLessThanOrEqual(d, tolerance, "\(what): max abs error \(d)", file: file, line: line)
 }
+
+/// A published-size network on constant weights 0.01 against PyTorch's answer
+/// (Tests/Fixtures/models/published-degenerate, Tools/gen_published_degenerate_goldens.py): NaN and
+/// inf exactly where torch has them; finite values (up to 2e6, after dozens of blocks of float32
+/// rounding, where torch's own float32 and float64 differ by up to 1.4e-5 relative) within
+/// 1e-4·max(1, |torch|).
+func assertMatchesPublishedDegenerate(_ y: Tensor, _ golden: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    let want = try ModelCase("published-degenerate").tensor(golden)
+    XCTAssertEqual(y.shape, want.shape, golden, file: file, line: line)
+    let d = floatDifference(y, want)
+    print("published degenerate \(golden) [\(ComputeContext.simdLevel)]: \(d)")
+    XCTAssertTrue(d.within(scaled: 1e-4), "\(golden): \(d)", file: file, line: line)
+}
+

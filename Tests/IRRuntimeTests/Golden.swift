@@ -59,24 +59,24 @@ struct GoldenFile {
 /// The tolerance of every golden: max|ours − torch| ≤ 1e-5 · max(1, |torch|), element-wise.
 let goldenTolerance: Float = 1e-5
 
-/// Worst element-wise violation ratio (|a − b| / (tol · max(1, |b|))); ≤ 1 passes.
+/// Worst element-wise violation ratio (|a − b| / (tol · max(1, |b|))); ≤ 1 passes. NaN and ±inf
+/// must sit where torch has them (+inf otherwise).
 func goldenError(_ got: Tensor, _ want: Tensor) -> Float {
-    var worst: Float = 0
-    for i in 0..<want.count {
-        let a = got.pointer[i], b = want.pointer[i]
-        if a.isNaN != b.isNaN { return .infinity }
-        if a.isNaN { continue }
-        let e = abs(a - b) / (goldenTolerance * max(1, abs(b)))
-        worst = max(worst, e)
-    }
-    return worst
+    let d = got.withUnsafeBufferPointer { g in want.withUnsafeBufferPointer { w in FloatDifference(g, w) } }
+    return d.maxScaledOrInfinity / goldenTolerance
 }
 
 extension XCTestCase {
-    /// Runs `body` for every case of `family` at every SIMD level this CPU supports, comparing
-    /// its result with torch's (or expecting a RuntimeError where torch refused).
-    func checkGoldens(_ family: String, file: StaticString = #filePath, line: UInt = #line,
+    /// Runs `body` for every case of each family (the plain one and its `degenerate_` twin) at every
+    /// SIMD level this CPU supports, comparing its result with torch's, NaN and inf position for
+    /// position (or expecting a RuntimeError where torch refused).
+    func checkGoldens(_ families: String..., file: StaticString = #filePath, line: UInt = #line,
                       _ body: (GoldenFile, String, ComputeContext) throws -> [Tensor]) throws {
+        for family in families { try checkGoldens(family: family, file: file, line: line, body) }
+    }
+
+    private func checkGoldens(family: String, file: StaticString, line: UInt,
+                              _ body: (GoldenFile, String, ComputeContext) throws -> [Tensor]) throws {
         let golden = try GoldenFile(family)
         XCTAssertFalse(golden.cases.isEmpty, "no cases in \(family)", file: file, line: line)
         let original = ComputeContext.simdLevel

@@ -2,10 +2,11 @@ import XCTest
 import IRRuntime
 
 /// Every operator against PyTorch (fixtures: Tools/gen_op_goldens.py), at every SIMD level and
-/// with 1 and 2 threads; torch's refusals must be RuntimeErrors here.
+/// with 1 and 2 threads; torch's refusals must be RuntimeErrors here. Each family also runs its
+/// `degenerate_` cases: constant and zero-variance inputs, values near the float range, inf, NaN.
 final class OperatorGoldenTests: XCTestCase {
     func testConv2d() throws {
-        try checkGoldens("conv2d") { g, c, ctx in
+        try checkGoldens("conv2d", "degenerate_conv2d") { g, c, ctx in
             let mode = PaddingMode(rawValue: g.string(c, "mode"))!
             return [try ctx.conv2d(g.tensor(c, "x"), weight: g.tensor(c, "w"), bias: g.optional(c, "b"),
                                    stride: g.size2(c, "stride"), padding: g.size2(c, "padding"),
@@ -14,7 +15,7 @@ final class OperatorGoldenTests: XCTestCase {
     }
 
     func testConvTranspose2d() throws {
-        try checkGoldens("conv_transpose2d") { g, c, ctx in
+        try checkGoldens("conv_transpose2d", "degenerate_conv_transpose2d") { g, c, ctx in
             [try ctx.convTranspose2d(g.tensor(c, "x"), weight: g.tensor(c, "w"), bias: g.optional(c, "b"),
                                      stride: g.size2(c, "stride"), padding: g.size2(c, "padding"),
                                      outputPadding: g.size2(c, "output_padding"), groups: g.int(c, "groups"),
@@ -23,7 +24,7 @@ final class OperatorGoldenTests: XCTestCase {
     }
 
     func testLinearAndMatmul() throws {
-        try checkGoldens("linear") { g, c, ctx in
+        try checkGoldens("linear", "degenerate_linear") { g, c, ctx in
             if c.hasPrefix("linear") || c == "err_linear" {
                 return [try ctx.linear(g.tensor(c, "x"), weight: g.tensor(c, "w"), bias: g.optional(c, "b"))]
             }
@@ -33,7 +34,7 @@ final class OperatorGoldenTests: XCTestCase {
     }
 
     func testAttention() throws {
-        try checkGoldens("attention") { g, c, ctx in
+        try checkGoldens("attention", "degenerate_attention") { g, c, ctx in
             if c.hasPrefix("sdpa") {
                 let scale = g.isNull(c, "scale") ? nil : Float(g.double(c, "scale"))
                 return [try ctx.scaledDotProductAttention(g.tensor(c, "q"), g.tensor(c, "k"), g.tensor(c, "v"),
@@ -57,7 +58,7 @@ final class OperatorGoldenTests: XCTestCase {
     }
 
     func testNormalization() throws {
-        try checkGoldens("norm") { g, c, ctx in
+        try checkGoldens("norm", "degenerate_norm") { g, c, ctx in
             let x = g.tensor(c, "x")
             switch c {
             case _ where c.hasPrefix("ln") || c == "err_ln":
@@ -83,7 +84,7 @@ final class OperatorGoldenTests: XCTestCase {
     }
 
     func testActivations() throws {
-        try checkGoldens("activations") { g, c, ctx in
+        try checkGoldens("activations", "degenerate_activations") { g, c, ctx in
             let x = g.tensor(c, "x")
             switch c {
             case "relu": return [try ctx.relu(x)]
@@ -104,7 +105,7 @@ final class OperatorGoldenTests: XCTestCase {
     }
 
     func testShapeOps() throws {
-        try checkGoldens("shape") { g, c, ctx in
+        try checkGoldens("shape", "degenerate_shape") { g, c, ctx in
             switch c {
             case _ where c.hasPrefix("pixel_shuffle") || c == "err_pixel_shuffle":
                 return [try ctx.pixelShuffle(g.tensor(c, "x"), g.int(c, "r"))]
@@ -138,7 +139,7 @@ final class OperatorGoldenTests: XCTestCase {
     }
 
     func testPooling() throws {
-        try checkGoldens("pooling") { g, c, ctx in
+        try checkGoldens("pooling", "degenerate_pooling") { g, c, ctx in
             let x = g.tensor(c, "x")
             if c.hasPrefix("adaptive") { return [try ctx.adaptiveAvgPool2d(x, outputSize: g.size2(c, "size"))] }
             if c.hasPrefix("tlsc") { return [try ctx.localAvgPool2d(x, kernel: g.size2(c, "kernel"))] }
@@ -150,7 +151,7 @@ final class OperatorGoldenTests: XCTestCase {
     }
 
     func testInterpolate() throws {
-        try checkGoldens("interpolate") { g, c, ctx in
+        try checkGoldens("interpolate", "degenerate_interpolate") { g, c, ctx in
             let mode = InterpolationMode(rawValue: g.string(c, "mode"))!
             let p = g.params(c)
             let size = (p["size"] as? [Int]).map { Size2($0[0], $0[1]) }
@@ -161,7 +162,7 @@ final class OperatorGoldenTests: XCTestCase {
     }
 
     func testFFT() throws {
-        try checkGoldens("fft") { g, c, ctx in
+        try checkGoldens("fft", "degenerate_fft") { g, c, ctx in
             if c == "anyir_fusion" {
                 let (a, b) = (g.tensor(c, "a"), g.tensor(c, "b"))
                 let sum = try ctx.add(ctx.rfft2(a), ctx.rfft2(b))
