@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IRJobs
 import IRServe
 
 /// `irzoo serve`: a local page to restore images and compare before and after, and the JSON API
@@ -36,6 +37,9 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "Finished jobs kept for status and download (with their files); older ones are removed.")
     var keepFinished: Int = 256
 
+    @Option(name: .long, help: "Memory a job's forward pass may take, as `irzoo run --max-memory` (e.g. 4G); larger images run in tiles. Default: the engine's.")
+    var maxMemory: String?
+
     @Option(name: .long, help: "Worker threads per job (default: every core).")
     var threads: Int?
 
@@ -44,6 +48,7 @@ struct Serve: ParsableCommand {
         if maxMegapixels < 1 { throw ValidationError("--max-megapixels must be at least 1") }
         if queue < 1 { throw ValidationError("--queue must be at least 1") }
         if keepFinished < 0 { throw ValidationError("--keep-finished cannot be negative") }
+        if let maxMemory, SystemMemory.parse(maxMemory) == nil { throw ValidationError("--max-memory \(maxMemory): expected bytes, or a size such as 8G or 512M") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
@@ -55,7 +60,7 @@ struct Serve: ParsableCommand {
                                                keepFinished: keepFinished)
         let server: ServeServer
         do {
-            server = try ServeServer(configuration: configuration, engine: ServeRunEngine(threads: threads))
+            server = try ServeServer(configuration: configuration, engine: ServeRunEngine(threads: threads, maxMemory: maxMemory))
         } catch let e as ServeError {
             throw CLIError(.usage, e.description)
         }

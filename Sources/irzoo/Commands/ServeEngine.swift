@@ -23,8 +23,13 @@ final class ServeRunEngine: JobEngine, @unchecked Sendable {
     private let lock = NSLock()
     private var loaded = [String: Loaded]()
     let threads: Int?
+    /// `--max-memory` for every job, as `irzoo run` takes it.
+    let maxMemory: String?
 
-    init(threads: Int?) { self.threads = threads }
+    init(threads: Int?, maxMemory: String? = nil) {
+        self.threads = threads
+        self.maxMemory = maxMemory
+    }
 
     func models() throws -> [ServeModel] {
         let store = try StoreAccess.open(sweep: false)
@@ -81,6 +86,7 @@ final class ServeRunEngine: JobEngine, @unchecked Sendable {
         if let p = job.prompt { args += ["--prompt", p] }
         if let s = job.steps { args += ["--steps", String(s)] }
         if let s = job.seed { args += ["--seed", String(s)] }
+        if let m = maxMemory { args += ["--max-memory", m] }
         let options = try Run.parse(args)
         let entry = try load(job.model, settings: options.images.settings(tile: nil, overlap: nil, aux: [:]))
         let model = entry.model.model
