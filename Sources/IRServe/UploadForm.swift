@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import MultipartKit
+import NIOCore
 import NIOHTTP1
 
 /// A `multipart/form-data` job submission, parsed from a body already bounded in bytes.
@@ -24,6 +25,9 @@ struct UploadForm {
     static func parse(contentType: String?, body: ByteBuffer) throws -> UploadForm {
         guard let contentType, let boundary = boundary(of: contentType) else {
             throw JobFailure.badRequest("expected Content-Type multipart/form-data with a boundary")
+        }
+        guard headerNamesAreASCII(body, boundary: boundary) else {
+            throw JobFailure.badRequest("a form part's header has a name that is not ASCII")
         }
         var parts = [MultipartPart]()
         var headers = HTTPHeaders(), data = ByteBuffer()
@@ -62,6 +66,46 @@ struct UploadForm {
             }
         }
         return form
+    }
+
+    /// MultipartKit 4.7.1 looks each byte of a part's header *name* up in a 128-entry table, so a
+    /// byte over 0x7F there traps (a remote crash, found by schemathesis). Header names are ASCII
+    /// (RFC 7578), so such a body is refused before the parser sees it: after every "--boundary",
+    /// in each line of the header block, the bytes before the first ':' (all of them when there is
+    /// none) must be ASCII. Values (UTF-8 file names) are not restricted.
+    static func headerNamesAreASCII(_ body: ByteBuffer, boundary: String) -> Bool {
+        let bytes = body.readableBytesView
+        let delimiter = Array(("--" + boundary).utf8)
+        guard bytes.count >= delimiter.count else { return true }
+        var i = bytes.startIndex
+        while let start = firstIndex(of: delimiter, in: bytes, from: i) {
+            var j = start + delimiter.count
+            var inName = true
+            // Up to the blank line that ends the header block.
+            while j < bytes.endIndex {
+                let b = bytes[j]
+                if b == 0x0D, j + 3 < bytes.endIndex, bytes[j + 1] == 0x0A, bytes[j + 2] == 0x0D, bytes[j + 3] == 0x0A { break }
+                if b == 0x0A { inName = true } else if b == 0x3A { inName = false } else if inName && b >= 0x80 { return false }
+                j += 1
+            }
+            i = start + delimiter.count
+        }
+        return true
+    }
+
+    static func firstIndex(of needle: [UInt8], in hay: ByteBufferView, from: Int) -> Int? {
+        guard !needle.isEmpty, hay.endIndex - from >= needle.count else { return nil }
+        var k = from
+        let last = hay.endIndex - needle.count
+        while k <= last {
+            if hay[k] == needle[0] {
+                var m = 1
+                while m < needle.count && hay[k + m] == needle[m] { m += 1 }
+                if m == needle.count { return k }
+            }
+            k += 1
+        }
+        return nil
     }
 
     /// The boundary parameter of a multipart/form-data content type (1-70 characters, RFC 2046).

@@ -200,7 +200,14 @@ final class ServeAPITests: XCTestCase {
         expect(400, try http.request("POST", "/api/jobs", headers: [("Content-Type", "application/json")], body: Data("{}".utf8)), "multipart/form-data")
         expect(400, try http.request("POST", "/api/jobs", headers: [("Content-Type", "multipart/form-data; boundary=")], body: Data("x".utf8)), "multipart/form-data")
         expect(400, try http.request("POST", "/api/jobs", headers: [("Content-Type", "multipart/form-data; boundary=abc")], body: Data("garbage".utf8)), "multipart")
-        // A model too small for the network's minimum side fails as a job, with the reason.
+        // A non-ASCII byte in a part's header name trapped MultipartKit 4.7.1 (schemathesis found it): refused, still serving.
+        let crash = Data("--\(RawHTTP.boundary)\r\n".utf8) + Data([0xF1, 0xBC, 0x82, 0x9A, 0x40]) + Data("--\(RawHTTP.boundary)--\r\n".utf8)
+        expect(400, try http.request("POST", "/api/jobs", headers: [("Content-Type", "multipart/form-data; boundary=\(RawHTTP.boundary)")], body: crash), "not ASCII")
+        let named = Data("--\(RawHTTP.boundary)\r\nCont\u{e9}nt-Disposition: form-data; name=\"model\"\r\n\r\ntiny\r\n--\(RawHTTP.boundary)--\r\n".utf8)
+        expect(400, try http.request("POST", "/api/jobs", headers: [("Content-Type", "multipart/form-data; boundary=\(RawHTTP.boundary)")], body: named), "not ASCII")
+        // A UTF-8 file name (a header value) is fine.
+        XCTAssertEqual(try http.submit(image: input.data, filename: "na\u{ef}ve caf\u{e9}.png").status, 202)
+        XCTAssertEqual(try http.request("GET", "/api/info").status, 200, "still serving")
         XCTAssertEqual(try http.request("GET", "/api/jobs/not-a-uuid").status, 404)
         XCTAssertEqual(try http.request("GET", "/api/jobs/../../etc/passwd").status, 404)
         XCTAssertTrue(server.tempFiles().allSatisfy { $0.hasPrefix("irzoo-serve-") }, "\(server.tempFiles())")
