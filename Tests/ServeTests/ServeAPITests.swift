@@ -1,4 +1,5 @@
 import Foundation
+import IRCheckpoint
 import IRImage
 import IRTestSupport
 import XCTest
@@ -103,6 +104,37 @@ final class ServeAPITests: XCTestCase {
             XCTAssertEqual(try http.request("GET", "/api/jobs/\(id)/result").body, try Data(contentsOf: URL(fileURLWithPath: cliOut)), name)
             XCTAssertEqual(try http.request("GET", "/api/jobs/\(id)/input").header("Content-Type"), "image/" + format)
         }
+    }
+
+    /// A routed model (the tiny UniRestorer golden): the job reports the route `irzoo run` prints,
+    /// and writes the same file.
+    func testRoutedModelReportsItsRoute() throws {
+        let server = try ServeProcess()
+        let imported = try TestSupport.runCLI(["import", TestSupport.fixture("models/unirestorer-tiny/model.pth"), "--name", "uni", "--arch", "unirestorer"],
+                                              env: ["IRZOO_HOME": server.home])
+        XCTAssertEqual(imported.status, 0, imported.stderr)
+        let http = server.client()
+        let models = try XCTUnwrap(try http.request("GET", "/api/models").json()["models"] as? [[String: Any]])
+        XCTAssertEqual(models.first { $0["name"] as? String == "uni" }?["kind"] as? String, "routed")
+        // The first image of the golden batch as a PNG.
+        let r = try NumpyArray.read(path: TestSupport.fixture("models/unirestorer-tiny/input.npy"))
+        let (h, w) = (r.shape[2], r.shape[3])
+        let values = r.data.withUnsafeBytes { Array($0.bindMemory(to: Float.self).prefix(3 * h * w)) }
+        let png = server.dir.appendingPathComponent("uni.png").path
+        try PNGCodec.write(try PNGImage(width: w, height: h, colorChannels: 3, color: values, bitDepth: 8), to: png)
+        let reply = try http.submit(model: "uni", image: try Data(contentsOf: URL(fileURLWithPath: png)))
+        XCTAssertEqual(reply.status, 202, reply.text)
+        let id = try XCTUnwrap(reply.json()["id"] as? String)
+        let final = try http.waitFinal(id)
+        XCTAssertEqual(final["state"] as? String, "done", "\(final)")
+        let route = try XCTUnwrap((final["result"] as? [String: Any])?["route"] as? [String], "\(final)")
+        let cliOut = server.dir.appendingPathComponent("uni-cli.png").path
+        let cli = try TestSupport.runCLI(["run", "uni", "--input", png, "--output", cliOut], env: ["IRZOO_HOME": server.home])
+        XCTAssertEqual(cli.status, 0, cli.stderr)
+        let cliRoute = cli.stdout.split(separator: "\n").filter { $0.hasPrefix("route: ") }.map { String($0.dropFirst(7)) }
+        XCTAssertFalse(cliRoute.isEmpty, cli.stdout)
+        XCTAssertEqual(route, cliRoute)
+        XCTAssertEqual(try http.request("GET", "/api/jobs/\(id)/result").body, try Data(contentsOf: URL(fileURLWithPath: cliOut)))
     }
 
     /// With a reference: the PSNR numbers are `irzoo run --reference`'s.
