@@ -17,13 +17,16 @@ import IRTensor
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run an installed model on a PNG or a .npy array.",
+        abstract: "Run an installed model on an image, a folder of images, or a .npy array.",
         discussion: """
-            PNG in and out (8 or 16 bit, gray, RGB or RGBA; alpha is kept, a gray image runs as RGB and \
-            comes back gray), or float32 .npy arrays [1, C, H, W] with the values the network sees \
-            (RGB in [0, 1]), unclamped, for exact work. Models that return tokens (the CLIP vision \
-            tower) write .npy only. --tile runs big images in overlapping tiles with bounded memory; \
-            tiled results approximate whole-image ones (see docs/CLI.md).
+            Images in and out: JPEG, PNG, TIFF (8 or 16 bit) and WebP, the output format following its \
+            extension (--format overrides); the EXIF orientation is applied and the ICC profile carried. \
+            Alpha is kept, a gray image runs as RGB and comes back gray. Float32 .npy arrays [1, C, H, W] \
+            hold the values the network sees (RGB in [0, 1]), unclamped, for exact work. A folder or \
+            several inputs with an --output folder restore every image with the model loaded once. Big \
+            images run in tiles chosen to fit --max-memory (--tile sets them); tiled results approximate \
+            whole-image ones (see docs/CLI.md). Models that return tokens (the CLIP vision tower) write \
+            .npy only.
             """)
 
     @Argument(help: "The installed model's name (see `irzoo list`).")
@@ -60,7 +63,7 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "An .npz of named extra inputs, e.g. SE-SymUNet's '<module>.pos_embed' arrays.")
     var aux: String?
 
-    @Option(name: .long, help: "Run in square tiles of this many pixels (bounded memory for big images).")
+    @Option(name: .long, help: "Run in square tiles of this many pixels instead of the automatic choice (see --max-memory).")
     var tile: Int?
 
     @Option(name: .long, help: "Pixels neighbouring tiles share and blend (default: a quarter of the tile, at most 32).")
