@@ -18,8 +18,13 @@ TEST_DEB_PACKAGES := docker-registry apache2-utils openssl ca-certificates
 # `make bench-registry`: skopeo beside irzoo, GNU time for peak RSS.
 BENCH_REGISTRY_DEB_PACKAGES := docker-registry skopeo time
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# The browser test of `irzoo serve` (issue 17): Debian's Chromium driven by Playwright from PyPI,
+# in a small virtualenv of its own (Playwright only: no torch).
+BROWSER_DEB_PACKAGES := chromium python3-venv
+BROWSER_VENV ?= .venv-browser
+PLAYWRIGHT_VERSION ?= 1.65.3
 
-.PHONY: all deps kernel-deps test-deps build test test-kernels demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer bench-batch bench-registry clean
+.PHONY: all deps kernel-deps test-deps browser-deps browser-test bench-serve build test test-kernels demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer bench-batch bench-registry clean
 
 all: build
 
@@ -41,6 +46,18 @@ kernel-deps:
 
 test-deps:
 	$(call apt_install,$(TEST_DEB_PACKAGES))
+
+# Chromium and the browser test's virtualenv, when missing.
+browser-deps:
+	$(call apt_install,$(BROWSER_DEB_PACKAGES))
+	@[ -x $(BROWSER_VENV)/bin/python ] && $(BROWSER_VENV)/bin/python -c 'import playwright' 2>/dev/null || \
+	  (python3 -m venv $(BROWSER_VENV) && $(BROWSER_VENV)/bin/pip install -q playwright==$(PLAYWRIGHT_VERSION))
+
+# `irzoo serve` in a real browser; the screenshot of the comparison view stays in .build/serve-browser/.
+browser-test: browser-deps
+	$(SWIFT) build -c $(CONFIG) --product irzoo
+	set -o pipefail; $(BROWSER_VENV)/bin/python Tools/serve_browser_test.py --irzoo $(BIN) --chromium /usr/bin/chromium \
+	  --out .build/serve-browser 2>&1 | tee .build/browser.log
 
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product irzoo
@@ -65,12 +82,14 @@ test: deps test-deps
 	  echo "== IRZOO_SIMD=$$level: $$(( $$(date +%s) - start )) s"; \
 	done
 	$(MAKE) --no-print-directory test-kernels
+	$(MAKE) --no-print-directory browser-test
 	$(MAKE) --no-print-directory fuzz-smoke
 	@echo "SIMD levels: whole suite at $(SIMD_NATIVE); $(NUMERIC_SUITES) again at: $(or $(filter-out $(SIMD_NATIVE),$(SIMD_LEVELS)),none)"
-	@# One plain closing line (XCTest's totals over every run; Swift Testing's own summary line counts only its tests).
-	@for log in .build/test.log $(foreach l,$(filter-out $(SIMD_NATIVE),$(SIMD_LEVELS)),.build/test-$(l).log); do \
+	@# One plain closing line (XCTest's totals over every run plus the browser checks; Swift Testing's own summary line counts only its tests).
+	@{ for log in .build/test.log $(foreach l,$(filter-out $(SIMD_NATIVE),$(SIMD_LEVELS)),.build/test-$(l).log); do \
 	  awk '/Executed [0-9]+ tests?, with [0-9]+ failures?/ {n=$$2; f=$$5} END {print n, f}' $$log; \
-	done | awk '{n+=$$1; f+=$$2} END {printf "tests: %d passed, %d failed\n", n-f, f}'
+	done; awk '/^browser: [0-9]+ passed, [0-9]+ failed/ {print $$2 + $$4, $$4}' .build/browser.log; } \
+	  | awk '{n+=$$1; f+=$$2} END {printf "tests: %d passed, %d failed\n", n-f, f}'
 
 # Kernel conformance (Tests/KernelConformance): every IRKernels kernel against a scalar reference
 # on odd sizes and degenerate values, natively at each level this CPU has; on x86-64 also under
@@ -139,6 +158,11 @@ bench-sdxl: build venv
 
 bench-unirestorer: build venv
 	bash Benchmarks/unirestorer.sh $(PY)
+
+# `irzoo serve` (issue 17): 200 small images through the API with 8 clients beside `irzoo run` on
+# the same folder; throughput, p50/p99 latency, the server's peak RSS. Needs no PyTorch.
+bench-serve: build
+	bash Benchmarks/serve.sh $(BIN)
 
 # Issue 13: 50 1-MP JPEGs through symunet-demo beside a PyTorch + PIL loop; then a 24 MP JPEG
 # through SymUNet w48 with automatic tiling (about an hour on 2 cores; BIG=0 skips it).

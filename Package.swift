@@ -1,18 +1,24 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // System libraries come from Debian's -dev packages; `make deps` installs them.
 let package = Package(
     name: "irzoo",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "irzoo", targets: ["irzoo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        // HTTP for `push`/`pull` (issue 16); brings SwiftNIO, whose HTTP/1 codec the test servers use too.
+        // HTTP client for `push`/`pull` (issue 16); brings SwiftNIO, whose HTTP/1 codec the test servers use too.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
-        .package(url: "https://github.com/apple/swift-nio", from: "2.100.0"),
+        // `irzoo serve` (issue 17): the HTTP server, without its swift-configuration trait (not used, a longer clean build).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        // multipart/form-data uploads for `irzoo serve`.
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // C libraries, through module maps.
@@ -47,8 +53,18 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // `irzoo serve`: HTTP API + the embedded page over the job engine and the store (docs/SERVE.md).
+        .target(name: "IRServe", dependencies: [
+            "IRStore", "IRRegistry", "IRTensor",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "MultipartKit", package: "multipart-kit"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ], resources: [.embedInCode("Page/index.html"), .embedInCode("Page/app.js"), .embedInCode("Page/app.css")]),
         .executableTarget(name: "irzoo", dependencies: [
-            "IRTensor", "IRCheckpoint", "IRFormat", "IRRegistry", "IRRuntime", "IRModels", "IRStore", "CPNG", "IRImage", "IRJobs", "IRDistribution",
+            "IRTensor", "IRCheckpoint", "IRFormat", "IRRegistry", "IRRuntime", "IRModels", "IRStore", "CPNG", "IRImage", "IRJobs", "IRDistribution", "IRServe",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // `make bench-ops`: the runtime's core operators, timed (Benchmarks/ops.sh compares with PyTorch).
@@ -76,6 +92,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        .testTarget(name: "ServeTests", dependencies: ["IRTestSupport", "irzoo", "IRServe", "IRImage", "IRTensor", "IRCheckpoint"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -25,6 +25,7 @@ struct Irzoo: ParsableCommand {
             Run.self,
             Push.self,
             Pull.self,
+            Serve.self,
         ]
     )
 }

@@ -223,7 +223,9 @@ struct Run: ParsableCommand {
             if let routing = RunRouting.json(model) { fields.append(("routing", routing)) }
             if let q = quality {
                 fields.append(("reference", .object([("path", .string(q.path)), ("psnr_input_db", .double(q.input)),
-                                                     ("psnr_output_db", .double(q.output)), ("gain_db", .double(q.output - q.input))])))
+                                                     ("psnr_output_db", .double(q.output)), ("gain_db", .double(q.output - q.input)),
+                                                     ("ssim_input", q.ssimInput.map { .double($0) } ?? .null),
+                                                     ("ssim_output", q.ssimOutput.map { .double($0) } ?? .null)])))
             }
             Terminal.printJSON(.object(fields))
             return
@@ -238,6 +240,9 @@ struct Run: ParsableCommand {
         if let q = quality {
             Terminal.say("PSNR against \(q.path): input \(Terminal.format(q.input, 2)) dB, output \(Terminal.format(q.output, 2)) dB "
                   + "(\(q.output >= q.input ? "+" : "")\(Terminal.format(q.output - q.input, 2)) dB)")
+            if let si = q.ssimInput, let so = q.ssimOutput {
+                Terminal.say("SSIM against \(q.path): input \(Terminal.format(si, 4)), output \(Terminal.format(so, 4))")
+            }
         }
     }
 }
@@ -367,7 +372,14 @@ struct RunInput {
 /// PSNR against a clean reference, on what was read and what was written (a PNG output is read
 /// back, so the number is the file's, after clamping and rounding).
 enum RunQuality {
-    struct Result { var path: String; var input: Double; var output: Double }
+    struct Result {
+        var path: String
+        var input: Double
+        var output: Double
+        /// SSIM (scikit-image's Gaussian form); nil when a side is under 11 pixels.
+        var ssimInput: Double?
+        var ssimOutput: Double?
+    }
 
     /// Reads the reference and checks it against the input before any work is done.
     static func read(_ path: String, matching input: RunInput) throws -> (path: String, image: RasterImage) {
@@ -381,8 +393,9 @@ enum RunQuality {
         return (path, ref)
     }
 
+    /// `result` is read only for a .npy output (an image output is read back from `output`).
     static func measure(_ reference: (path: String, image: RasterImage), input: RunInput, output: String, outKind: RunFile.Kind,
-                        result: Tensor) throws -> Result {
+                        result: Tensor?) throws -> Result {
         // Everything compared as RGB planes (a gray plane counts three times), first image only.
         let refPlanes = reference.image.rgbPlanes()
         let plane = reference.image.pixelCount
@@ -391,10 +404,14 @@ enum RunQuality {
             return t.shape[1] == 1 ? first + first + first : first
         }
         let inputPlanes = input.png?.rgbPlanes() ?? rgb(input.tensor)
-        let outputPlanes = outKind == .image ? try ImageCodecs.read(path: output).image.rgbPlanes() : rgb(result)
+        let outputPlanes = outKind == .image ? try ImageCodecs.read(path: output).image.rgbPlanes() : rgb(result!)
+        let (h, w) = (reference.image.height, reference.image.width)
+        let ssimMeasurable = min(h, w) >= 11
         do {
             return Result(path: reference.path, input: try ImageMetrics.psnr(inputPlanes, refPlanes),
-                          output: try ImageMetrics.psnr(outputPlanes, refPlanes))
+                          output: try ImageMetrics.psnr(outputPlanes, refPlanes),
+                          ssimInput: ssimMeasurable ? try ImageMetrics.ssim(inputPlanes, refPlanes, channels: 3, height: h, width: w) : nil,
+                          ssimOutput: ssimMeasurable ? try ImageMetrics.ssim(outputPlanes, refPlanes, channels: 3, height: h, width: w) : nil)
         } catch let e as ImageIOError {
             throw CLIError(.usage, "\(reference.path): \(e.reason)")
         }
