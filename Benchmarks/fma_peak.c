@@ -67,8 +67,10 @@ int main(int argc, char **argv) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
     int has512 = __builtin_cpu_supports("avx512f"), has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (has512 && (!want || strcmp(want, "avx512") == 0)) loop = loop_avx512, level = "avx512", width = 16;
-    else if (has2 && (!want || strcmp(want, "baseline") != 0)) loop = loop_avx2, level = "avx2", width = 8;
+    // As cpu.c reads IRZOO_SIMD: baseline, or avx2 where the CPU has it; anything else is the CPU's best.
+    int base = want && strcmp(want, "baseline") == 0, avx2 = want && strcmp(want, "avx2") == 0;
+    if (has512 && !base && !avx2) loop = loop_avx512, level = "avx512", width = 16;
+    else if (has2 && !base) loop = loop_avx2, level = "avx2", width = 8;
     else loop = loop_base, level = "baseline", width = 4;
 #elif defined(__aarch64__)
     (void)want;
