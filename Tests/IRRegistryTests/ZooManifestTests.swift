@@ -112,12 +112,12 @@ final class ZooManifestTests: XCTestCase {
         let text = c.json.description
         XCTAssertTrue(text.hasPrefix("{\"LayerNorm_type\":\"WithBias\",\"bias\":false,\"dec_blk_nums\":[6,6,4]"), text)
         let family = try XCTUnwrap(ArchitectureFamily.named("symunet"))
-        let overridden = try family.decode(c.json.merging(.object(["width": .integer(32)])))
+        let overridden = try family.decode(c.json.merging(.object(["width": .int(32)])))
         XCTAssertEqual(overridden.typed(SymUNetConfig.self)?.width, 32)
-        XCTAssertThrowsError(try family.decode(c.json.merging(.object(["wdth": .integer(32)])))) { error in
+        XCTAssertThrowsError(try family.decode(c.json.merging(.object(["wdth": .int(32)])))) { error in
             XCTAssertTrue("\(error)".contains("'wdth'"), "\(error)")
         }
-        XCTAssertThrowsError(try family.decode(c.json.merging(.object(["width": .integer(0)])))) { error in
+        XCTAssertThrowsError(try family.decode(c.json.merging(.object(["width": .int(0)])))) { error in
             XCTAssertTrue("\(error)".contains("width"), "\(error)")
         }
     }
