@@ -1,3 +1,4 @@
+import IRTensor
 import XCTest
 import IRTestSupport
 import IRCheckpoint

@@ -109,7 +109,7 @@ final class ZooManifestTests: XCTestCase {
 
     func testConfigJSONIsCanonicalAndOverridable() throws {
         let c = try ModelConfig(SymUNetConfig.published)
-        let text = c.json.description
+        let text = c.json.serialized()
         XCTAssertTrue(text.hasPrefix("{\"LayerNorm_type\":\"WithBias\",\"bias\":false,\"dec_blk_nums\":[6,6,4]"), text)
         let family = try XCTUnwrap(ArchitectureFamily.named("symunet"))
         let overridden = try family.decode(c.json.merging(.object(["width": .int(32)])))

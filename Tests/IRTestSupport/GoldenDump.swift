@@ -4,7 +4,8 @@ import Foundation
 /// floats, raw little-endian, to `dir/<hash of the reference>-<n>.f32`. Running the numeric suites
 /// before and after a refactor and `cmp`-ing the two directories proves the outputs bit-identical,
 /// which the tolerance-based asserts alone cannot. Named by the reference's content (not by test
-/// order), so a filtered run lines up with a full one.
+/// order), so a filtered run lines up with a full one; `n` counts comparisons against the same
+/// reference, whose order can vary between runs, so compare each reference's outputs as a set.
 enum GoldenDump {
     private static let directory: URL? = ProcessInfo.processInfo.environment["IRZOO_GOLDEN_DUMP"]
         .flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0, isDirectory: true) }
