@@ -1,23 +1,6 @@
 import IRRuntime
 import IRRegistry
 
-/// The hyperparameters the Restormer U-Net skeleton reads off a family's config.
-protocol RestormerUNetShape {
-    var inputChannels: Int { get }
-    var outputChannels: Int { get }
-    /// Blocks per level: encoder_level1...3 (mirrored by decoder_level3...1), then latent.
-    var blocks: [Int] { get }
-    var refinementBlocks: Int { get }
-    var heads: [Int] { get }
-    var bias: Bool { get }
-    /// dim · 2^level.
-    func channels(level: Int) -> Int
-}
-
-extension RestormerConfig: RestormerUNetShape {}
-extension PromptIRConfig: RestormerUNetShape {}
-extension AnyIRConfig: RestormerUNetShape {}
-
 /// Restormer's 4-level U-Net (CVPR 2022, `restormer_arch.py`) under its upstream names, with the
 /// transformer stage left to the family: Restormer runs Restormer blocks, PromptIR the same plus
 /// prompts on the decoder path, AnyIR its DABs. patch_embed; encoder_level1...3 each followed by
@@ -45,7 +28,7 @@ struct RestormerUNet<Stage> {
     ///   - bottleneckChannels: the width the family's bottleneck hands to up4_3 (the latent's
     ///     8·dim in Restormer, 4·dim where PromptIR and AnyIR reduce it first).
     ///   - stage: builds the `count` blocks of one level under `scope`.
-    init(family: String, _ w: Weights, config c: some RestormerUNetShape, patchEmbedBias: Bool, bottleneckChannels: Int,
+    init(family: String, _ w: Weights, config c: some RestormerUNetConfig, patchEmbedBias: Bool, bottleneckChannels: Int,
          stage: (_ scope: String, _ count: Int, _ channels: Int, _ heads: Int) throws -> Stage) throws {
         self.family = family
         (inputChannels, outputChannels) = (c.inputChannels, c.outputChannels)
