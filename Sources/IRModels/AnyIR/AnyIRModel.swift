@@ -33,9 +33,7 @@ public final class AnyIRModel: Model {
 
     public var family: String { AnyIRConfig.family }
     public var inputChannels: Int { config.inputChannels }
-    public var outputKind: ModelOutputKind { .image }
     public var minimumSide: Int { unet.padding.minimumSide }
-    public var auxInputNames: [String] { [] }
     public var tiling: TilingSupport {
         .approximate("MDTA attends channel x channel over the whole image and GatedDA scales by whole-image mean and deviation, so a tile sees other statistics than the full image")
     }

@@ -47,9 +47,7 @@ public final class PromptIRModel: Model {
 
     public var family: String { PromptIRConfig.family }
     public var inputChannels: Int { config.inputChannels }
-    public var outputKind: ModelOutputKind { .image }
     public var minimumSide: Int { unet.padding.minimumSide }
-    public var auxInputNames: [String] { [] }
     public var tiling: TilingSupport {
         .approximate("MDTA attends channel x channel over the whole image and the prompt weights come from whole-image means, so a tile sees other statistics than the full image")
     }

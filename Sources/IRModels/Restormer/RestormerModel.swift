@@ -24,9 +24,7 @@ public final class RestormerModel: Model {
 
     public var family: String { RestormerConfig.family }
     public var inputChannels: Int { config.inputChannels }
-    public var outputKind: ModelOutputKind { .image }
     public var minimumSide: Int { unet.padding.minimumSide }
-    public var auxInputNames: [String] { [] }
     public var tiling: TilingSupport {
         .approximate("MDTA attends channel x channel over the whole image, so a tile sees other statistics than the full image")
     }
