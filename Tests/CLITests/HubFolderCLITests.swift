@@ -226,6 +226,34 @@ final class HubFolderCLITests: XCTestCase {
         try assertRefused([d], status: 4, "config.json contradicts the weights: latent_channels is 8 there, 4 from the tensor shapes")
     }
 
+    func testIndexThatIsNotAnIndex() throws {
+        let d = try copy("sdxl-vae")
+        try Data("{\"weight_map\": [1, 2]}".utf8).write(to: URL(fileURLWithPath: d + "/diffusion_pytorch_model.safetensors.index.json"))
+        try assertRefused([d], "diffusion_pytorch_model.safetensors.index.json: not a shard index: no \"weight_map\" object")
+        try Data("{\"weight_map\": {\"a\": 7}}".utf8).write(to: URL(fileURLWithPath: d + "/diffusion_pytorch_model.safetensors.index.json"))
+        try assertRefused([d], "weight_map[\"a\"] is")
+    }
+
+    func testPipelineFolderIsNotTakenForAComponent() throws {
+        let d = cli.path("pipeline")
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: hub("sdxl-vae"), toPath: d + "/vae")
+        try Data("{\"_class_name\": \"StableDiffusionXLPipeline\", \"vae\": [\"diffusers\", \"AutoencoderKL\"]}".utf8)
+            .write(to: URL(fileURLWithPath: d + "/model_index.json"))
+        try assertRefused([d], "model_index.json: this is a whole pipeline")
+        XCTAssertEqual(try cli.run(["import", d + "/vae", "--name", "vae"]).status, 0)
+    }
+
+    func testConvertAFolderToOneSafetensorsFile() throws {
+        let out = cli.path("vae.safetensors")
+        let r = try cli.run(["convert", hub("sdxl-vae"), "-o", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let config = try String(contentsOfFile: golden("sdxl-vae-tiny", "config.json"), encoding: .utf8)
+        XCTAssertEqual(try cli.run(["import", out, "--name", "converted", "--config", config]).status, 0)
+        XCTAssertEqual(try cli.run(["import", hub("sdxl-vae"), "--name", "folder"]).status, 0)
+        XCTAssertEqual(try storedTensors("converted"), try storedTensors("folder"))
+    }
+
     func testKilledFolderImportLeavesTheStoreAsItWas() throws {
         for step in ["loaded", "writing", "written"] {
             let h = CLIHarness()
