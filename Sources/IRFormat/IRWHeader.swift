@@ -45,13 +45,10 @@ public struct IRWSource: Sendable, Equatable {
     }
 }
 
-/// What the file is and how it was made.
-public struct IRWMetadata: Sendable, Equatable {
-    /// Registry id (`symunet`, ...) or `raw` for a table no architecture claimed.
-    public var architecture: String
-    public var variant: String?
-    /// The architecture's configuration: a JSON object.
-    public var config: JSON
+/// How a file's weights were made: which source, how its keys were mapped, by which program,
+/// when. Format 1.0 kept this in the header; from 1.1 it lives in the store's record beside the
+/// blob (docs/FORMAT.md, "Content, not provenance"), so the same weights give the same bytes.
+public struct IRWProvenance: Sendable, Equatable {
     public var source: IRWSource
     /// The key-mapping rules applied, one human-readable line each, in order.
     public var keyMapping: [String]
@@ -62,18 +59,44 @@ public struct IRWMetadata: Sendable, Equatable {
     /// Anything else worth keeping (dtype conversion, choices made), one line each.
     public var notes: [String]
 
-    public init(architecture: String = "raw", variant: String? = nil, config: JSON = .object(JSON.Object()),
-                source: IRWSource, keyMapping: [String] = [], converter: String = IRWLayout.converter,
+    public init(source: IRWSource, keyMapping: [String] = [], converter: String = IRWLayout.converter,
                 created: String = Timestamp.now(), notes: [String] = []) {
-        self.architecture = architecture
-        self.variant = variant
-        self.config = config
         self.source = source
         self.keyMapping = keyMapping
         self.converter = converter
         self.created = created
         self.notes = notes
     }
+}
+
+/// What the file is: its architecture and configuration, and (read from a 1.0 file, or handed to
+/// the writer, which does not store it) how it was made.
+public struct IRWMetadata: Sendable, Equatable {
+    /// Registry id (`symunet`, ...) or `raw` for a table no architecture claimed.
+    public var architecture: String
+    public var variant: String?
+    /// The architecture's configuration: a JSON object.
+    public var config: JSON
+    /// Nil for a file of format 1.1 or later, which holds content only.
+    public var provenance: IRWProvenance?
+
+    public init(architecture: String = "raw", variant: String? = nil, config: JSON = .object(JSON.Object()),
+                provenance: IRWProvenance?) {
+        self.architecture = architecture
+        self.variant = variant
+        self.config = config
+        self.provenance = provenance
+    }
+
+    public init(architecture: String = "raw", variant: String? = nil, config: JSON = .object(JSON.Object()),
+                source: IRWSource, keyMapping: [String] = [], converter: String = IRWLayout.converter,
+                created: String = Timestamp.now(), notes: [String] = []) {
+        self.init(architecture: architecture, variant: variant, config: config,
+                  provenance: IRWProvenance(source: source, keyMapping: keyMapping, converter: converter, created: created, notes: notes))
+    }
+
+    public var keyMapping: [String] { provenance?.keyMapping ?? [] }
+    public var notes: [String] { provenance?.notes ?? [] }
 }
 
 extension IRWLayout {
@@ -101,33 +124,21 @@ public struct IRWHeader: Sendable {
 
     // MARK: encoding
 
+    /// The header as a 1.1 writer stores it: content only (no provenance, no source key names),
+    /// serialized canonically by the writer.
     public func encodedJSON() -> JSON {
         let m = metadata
-        let source = JSON.object([
-            ("file_name", .string(m.source.fileName)),
-            ("sha256", .string(m.source.sha256)),
-            ("container", .string(m.source.container)),
-            ("size", m.source.size.map { .int($0) } ?? .null),
-            ("wrapper", .stringOrNull(m.source.wrapper)),
-        ])
         let meta = JSON.object([
             ("architecture", .string(m.architecture)),
             ("variant", .stringOrNull(m.variant)),
             ("config", m.config),
-            ("source", source),
-            ("key_mapping", .array(m.keyMapping.map { .string($0) })),
-            ("converter", .string(m.converter)),
-            ("created", .string(m.created)),
-            ("notes", .array(m.notes.map { .string($0) })),
         ])
         let table = tensors.map { t -> JSON in
-            var fields: [(String, JSON)] = [
+            .object([
                 ("name", .string(t.name)), ("dtype", .string(t.dtype.rawValue)),
                 ("shape", .array(t.shape.map { .int($0) })),
                 ("offset", .int(t.offset)), ("length", .int(t.length)), ("sha256", .string(t.sha256)),
-            ]
-            if let s = t.sourceName { fields.append(("source_name", .string(s))) }
-            return .object(fields)
+            ])
         }
         return .object([
             ("endianness", .string("little")),
@@ -142,7 +153,8 @@ public struct IRWHeader: Sendable {
     /// Parses and validates a header: strict JSON, a complete tensor table whose ranges tile
     /// `dataLength` bytes exactly (64-byte aligned starts, zero-filled gaps below 64 bytes, no
     /// overlaps), known dtypes, overflow-checked sizes, unique names. Unknown fields are ignored.
-    public static func decode(_ bytes: UnsafeRawBufferPointer, dataLength: Int, path: String) throws -> IRWHeader {
+    /// `minor` is the preamble's minor version: 1.0 headers carry provenance, 1.1 ones do not.
+    public static func decode(_ bytes: UnsafeRawBufferPointer, dataLength: Int, path: String, minor: UInt16 = IRWLayout.minorVersion) throws -> IRWHeader {
         func bad(_ reason: String, _ entry: String = "header") -> IRWError { IRWError(.malformed, path: path, entry: entry, reason: reason) }
         let root: JSON
         do { root = try JSON.parse(bytes) } catch let e as JSONParseError {
@@ -156,7 +168,7 @@ public struct IRWHeader: Sendable {
             throw bad("alignment must be \(IRWLayout.alignment) (found \(obj["alignment"]?.serialized() ?? "nothing"))")
         }
         guard let metaJSON = obj["metadata"]?.objectValue else { throw bad("missing the \"metadata\" object") }
-        let metadata = try decodeMetadata(metaJSON, bad)
+        let metadata = try decodeMetadata(metaJSON, withProvenance: minor == 0, bad)
         guard let rows = obj["tensors"]?.arrayValue else { throw bad("missing the \"tensors\" array") }
         guard rows.count <= IRWLayout.maxTensorCount else { throw bad("\(rows.count) tensors is more than the limit of \(IRWLayout.maxTensorCount)") }
 
@@ -209,7 +221,7 @@ public struct IRWHeader: Sendable {
         return header
     }
 
-    private static func decodeMetadata(_ m: JSON.Object, _ bad: (String, String) -> IRWError) throws -> IRWMetadata {
+    private static func decodeMetadata(_ m: JSON.Object, withProvenance: Bool, _ bad: (String, String) -> IRWError) throws -> IRWMetadata {
         func string(_ key: String, in o: JSON.Object, _ what: String) throws -> String {
             guard let s = o[key]?.stringValue else { throw bad("\(what)\"\(key)\" must be a string", "header") }
             return s
@@ -219,29 +231,35 @@ public struct IRWHeader: Sendable {
             guard let s = v.stringValue else { throw bad("\(what)\"\(key)\" must be a string or null", "header") }
             return s
         }
+        guard let config = m["config"], config.objectValue != nil else { throw bad("metadata \"config\" must be an object", "header") }
+        return IRWMetadata(architecture: try string("architecture", in: m, "metadata "),
+                           variant: try optionalString("variant", in: m, "metadata "), config: config,
+                           provenance: withProvenance ? try decodeProvenance(m, string, optionalString, bad) : nil)
+    }
+
+    /// The 1.0 header's provenance fields, all required.
+    private static func decodeProvenance(_ m: JSON.Object, _ string: (String, JSON.Object, String) throws -> String,
+                                         _ optionalString: (String, JSON.Object, String) throws -> String?,
+                                         _ bad: (String, String) -> IRWError) throws -> IRWProvenance {
         func strings(_ key: String) throws -> [String] {
             guard let v = m[key] else { return [] }
             guard let a = v.arrayValue, a.allSatisfy({ $0.stringValue != nil }) else { throw bad("metadata \"\(key)\" must be an array of strings", "header") }
             return a.compactMap { $0.stringValue }
         }
-        guard let config = m["config"], config.objectValue != nil else { throw bad("metadata \"config\" must be an object", "header") }
         guard let src = m["source"]?.objectValue else { throw bad("metadata \"source\" must be an object", "header") }
-        let sha = try string("sha256", in: src, "source ")
+        let sha = try string("sha256", src, "source ")
         guard isHexDigest(sha) else { throw bad("source \"sha256\" must be 64 lowercase hex digits", "header") }
         var size: Int? = nil
         if let s = src["size"], !s.isNull {
             guard let v = s.intValue, v >= 0 else { throw bad("source \"size\" must be a non-negative integer", "header") }
             size = v
         }
-        let source = IRWSource(fileName: try string("file_name", in: src, "source "), sha256: sha,
-                               container: try string("container", in: src, "source "), size: size,
-                               wrapper: try optionalString("wrapper", in: src, "source "))
+        let source = IRWSource(fileName: try string("file_name", src, "source "), sha256: sha,
+                               container: try string("container", src, "source "), size: size,
+                               wrapper: try optionalString("wrapper", src, "source "))
         guard m["key_mapping"]?.arrayValue != nil else { throw bad("metadata \"key_mapping\" must be an array of strings", "header") }
-        return IRWMetadata(architecture: try string("architecture", in: m, "metadata "),
-                           variant: try optionalString("variant", in: m, "metadata "),
-                           config: config, source: source, keyMapping: try strings("key_mapping"),
-                           converter: try string("converter", in: m, "metadata "),
-                           created: try string("created", in: m, "metadata "), notes: try strings("notes"))
+        return IRWProvenance(source: source, keyMapping: try strings("key_mapping"), converter: try string("converter", m, "metadata "),
+                             created: try string("created", m, "metadata "), notes: try strings("notes"))
     }
 
     static func isHexDigest(_ s: String) -> Bool {

@@ -33,7 +33,7 @@ extension ModelStore {
         try Self.validateName(name)
         let file: IRWFile
         do { file = try IRWFile.open(path: staging.irwPath) } catch { throw StoreError(.io, "staged file: \(error)") }
-        var manifest = StoreManifest(name: name, file: file)
+        var manifest = try StoreManifest(name: name, file: file, provenance: staging.provenance)
 
         let held = try lock(.exclusive)
         defer { withExtendedLifetime(held) {} }

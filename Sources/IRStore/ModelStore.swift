@@ -220,6 +220,9 @@ public final class Staging {
 
     /// Where the importer writes the .irw to install.
     public var irwPath: String { "\(directory)/model.irw" }
+    /// Where the weights came from: the store keeps it in the model's record, since a format 1.1
+    /// .irw holds content only. Nil only for a 1.0 file, which carries its own.
+    public var provenance: IRWProvenance?
 
     /// Removes the directory; the store would sweep it anyway once this process is gone.
     public func discard() {

@@ -72,7 +72,7 @@ struct Importer {
         let inputs = mapping.tensors.map { request.dtype.input($0.record, sourceName: $0.sourceName) }
         let progress = ProgressReporter(label: "import \(name)", total: inputs.reduce(0) { $0 + (ShapeMath.byteCount($1.shape, $1.dtype) ?? 0) })
         var pausedMidway = false
-        try IRWWriter.write(inputs, metadata: {
+        let written = try IRWWriter.write(inputs, metadata: {
             let (sha, size) = try digest.wait()
             return Importer.metadataRecord(source: source, mapping: mapping, sha256: sha, size: size, dtype: request.dtype)
         }, to: staging.irwPath) { done, total in
@@ -81,6 +81,7 @@ struct Importer {
         }
         progress.finish()
         TestHooks.pause(at: "written")
+        staging.provenance = written.header.metadata.provenance // the blob holds content only; the record keeps this
         let outcome = try store.commit(staging, name: name, replace: request.replace)
         return Result(outcome: outcome, source: source, mapping: mapping, seconds: Terminal.now() - started)
     }
@@ -188,9 +189,9 @@ struct Importer {
         var notes = mapping.notes + source.notes
         if let n = dtype.note(for: source.tensors) { notes.append(n) }
         if !source.ignored.isEmpty { notes.append("left aside by the reader: " + source.ignored.joined(separator: "; ")) }
-        if let irw = source.irw {
-            let s = irw.metadata.source
-            notes.append("converted from '\(s.fileName)' (\(s.container), sha256 \(s.sha256)) by \(irw.metadata.converter) at \(irw.metadata.created)")
+        if let made = source.irw?.metadata.provenance { // a 1.0 .irw says what it was made from
+            let s = made.source
+            notes.append("converted from '\(s.fileName)' (\(s.container), sha256 \(s.sha256)) by \(made.converter) at \(made.created)")
         }
         return IRWMetadata(architecture: mapping.architecture, variant: mapping.variant, config: mapping.config,
                            source: IRWSource(fileName: DurableFile.fileName(of: source.sourceName),

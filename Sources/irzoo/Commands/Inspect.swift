@@ -34,9 +34,13 @@ struct Inspect: ParsableCommand {
             lines += [
                 "digest:      \(irw.digest)",
                 "architecture: \(m.architecture)" + (m.variant.map { " (\($0))" } ?? ""),
-                "source:      \(m.source.fileName) (\(m.source.container), sha256 \(m.source.sha256))",
-                "converter:   \(m.converter), \(m.created)",
             ]
+            if let made = m.provenance {
+                lines += ["source:      \(made.source.fileName) (\(made.source.container), sha256 \(made.source.sha256))",
+                          "converter:   \(made.converter), \(made.created)"]
+            } else {
+                lines.append("source:      not in the file (format \(irw.version) holds content only; an installed model's record has it: irzoo show)")
+            }
             if !m.keyMapping.isEmpty { lines.append("key mapping: " + m.keyMapping.joined(separator: "; ")) }
             for n in m.notes { lines.append("note:        \(n)") }
         }
