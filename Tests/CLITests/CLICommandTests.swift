@@ -32,25 +32,30 @@ final class CLICommandTests: XCTestCase {
         XCTAssertEqual(try h.run(["convert", fixture, "-o", irw]).status, 0)
         XCTAssertEqual(try h.run(["convert", irw, "-o", st]).status, 0)
         XCTAssertEqual(try h.json(["inspect", st])["format"], .string("safetensors"))
-        XCTAssertEqual(try h.run(["convert", st, "-o", back]).status, 0)
+        let converted = try h.json(["convert", st, "-o", back])
         let original = try IRWFile.open(path: fixture), roundTrip = try IRWFile.open(path: back)
-        XCTAssertEqual(roundTrip.tensors.map { $0.name }, original.tensors.map { $0.name })
-        for i in original.tensors.indices {
-            XCTAssertEqual(roundTrip.tensors[i].sha256, original.tensors[i].sha256, original.tensors[i].name)
-            XCTAssertEqual(roundTrip.tensors[i].shape, original.tensors[i].shape)
+        // Format 1.1 lays tensors out in name order; the same tensors, whatever the order.
+        XCTAssertEqual(roundTrip.tensors.map { $0.name }, original.tensors.map { $0.name }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        for t in original.tensors {
+            let r = try XCTUnwrap(roundTrip.tensors.first { $0.name == t.name }, t.name)
+            XCTAssertEqual(r.sha256, t.sha256, t.name)
+            XCTAssertEqual(r.shape, t.shape)
         }
-        XCTAssertEqual(roundTrip.metadata.source.container, "safetensors", "the source is the file converted")
+        XCTAssertEqual(converted["source"]?["container"], .string("safetensors"), "the source is the file converted")
+        XCTAssertNil(roundTrip.metadata.provenance, "a 1.1 file holds content only")
         XCTAssertTrue(roundTrip.verify().isIntact)
 
         // --dtype f16 changes floating tensors only, rounding as torch does.
         let half = h.path("half.irw")
-        XCTAssertEqual(try h.run(["convert", fixture, "-o", half, "--dtype", "f16"]).status, 0)
+        let halved = try h.json(["convert", fixture, "-o", half, "--dtype", "f16"])
         let f = try IRWFile.open(path: half)
-        XCTAssertEqual(f.tensors.map { $0.dtype.rawValue },
-                       ["f16", "f16", "f16", "f16", "f16", "i64", "i32", "i16", "i8", "u8", "bool", "f16", "f16"])
+        let floating: Set<String> = ["f32", "f16", "bf16", "f64"]
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: f.tensors.map { ($0.name, $0.dtype.rawValue) }),
+                       Dictionary(uniqueKeysWithValues: original.tensors.map { ($0.name, floating.contains($0.dtype.rawValue) ? "f16" : $0.dtype.rawValue) }))
         let bias = f.record(f.index(of: "encoder.conv.bias")!)
         XCTAssertEqual(ElementConversion.value(bias.data.pointer, .f16, 1), -2.25)
-        XCTAssertTrue(f.metadata.notes.contains { $0.contains("converted to f16") }, "\(f.metadata.notes)")
+        let notes = halved["notes"]?.arrayValue?.compactMap { $0.stringValue } ?? []
+        XCTAssertTrue(notes.contains { $0.contains("converted to f16") }, "\(notes)")
         XCTAssertEqual(try h.run(["convert", fixture, "-o", h.path("x.bin")]).status, 2)
         XCTAssertEqual(try h.run(["convert", fixture, "-o", half, "--dtype", "f8"]).status, 2)
     }
@@ -106,8 +111,8 @@ final class CLICommandTests: XCTestCase {
         XCTAssertEqual(m["source"]?["container"], .string("safetensors"))
         XCTAssertEqual(m["tensors"]?["count"]?.intValue, inspected["tensors"]?.arrayValue?.count)
         let blob = try IRWFile.open(path: try XCTUnwrap(r["blob_path"]?.stringValue))
-        XCTAssertEqual(blob.tensors.map { $0.name }, inspected["tensors"]?.arrayValue?.compactMap { $0["name"]?.stringValue })
-        XCTAssertEqual(blob.metadata.source.sha256, try Data(contentsOf: URL(fileURLWithPath: src)).withUnsafeBytes { SHA256Hasher.hex(of: $0) })
+        XCTAssertEqual(blob.tensors.map { $0.name }, inspected["tensors"]?.arrayValue?.compactMap { $0["name"]?.stringValue }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        XCTAssertEqual(m["source"]?["sha256"]?.stringValue, try Data(contentsOf: URL(fileURLWithPath: src)).withUnsafeBytes { SHA256Hasher.hex(of: $0) })
     }
 
     /// A BasicSR torch.save checkpoint end to end: the blob's per-tensor SHA-256s are the ones
@@ -123,10 +128,15 @@ final class CLICommandTests: XCTestCase {
         XCTAssertEqual(r["manifest"]?["source"]?["container"], .string("torch-zip"))
         XCTAssertNotEqual(r["manifest"]?["source"]?["wrapper"], .null)
         let blob = try IRWFile.open(path: try XCTUnwrap(r["blob_path"]?.stringValue))
-        XCTAssertEqual(blob.tensors.map { $0.name }, expected.compactMap { $0["name"]?.stringValue })
-        XCTAssertEqual(blob.tensors.map { $0.sha256 }, expected.compactMap { $0["sha256"]?.stringValue })
-        XCTAssertEqual(blob.tensors.map { $0.shape }, expected.map { $0["shape"]?.arrayValue?.compactMap { $0.intValue } ?? [] })
-        XCTAssertTrue(blob.metadata.keyMapping.contains { $0.hasPrefix("unwrapped ") }, "\(blob.metadata.keyMapping)")
+        // In name order in the blob (format 1.1), each with PyTorch's bytes and shape.
+        XCTAssertEqual(blob.tensors.map { $0.name }.sorted(), expected.compactMap { $0["name"]?.stringValue }.sorted())
+        for e in expected {
+            let t = try XCTUnwrap(blob.tensors.first { $0.name == e["name"]?.stringValue })
+            XCTAssertEqual(t.sha256, e["sha256"]?.stringValue, t.name)
+            XCTAssertEqual(t.shape, e["shape"]?.arrayValue?.compactMap { $0.intValue } ?? [], t.name)
+        }
+        let rules = r["manifest"]?["key_mapping"]?.arrayValue?.compactMap { $0.stringValue } ?? []
+        XCTAssertTrue(rules.contains { $0.hasPrefix("unwrapped ") }, "the record keeps the key mapping: \(rules)")
         XCTAssertTrue(blob.verify().isIntact)
     }
 

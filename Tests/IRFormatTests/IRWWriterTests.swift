@@ -36,10 +36,11 @@ final class IRWWriterTests: XCTestCase {
 
         let file = try IRWFile.open(path: path)
         XCTAssertEqual(file.digest, result.digest)
-        XCTAssertEqual(file.metadata, metadata)
-        XCTAssertEqual(file.tensors.map { $0.name }, records.map { $0.name })
-        for (i, r) in records.enumerated() {
-            let got = file.record(i)
+        // Format 1.1: content only, tensors in name order (by UTF-8 bytes).
+        XCTAssertEqual(file.metadata, IRWMetadata(architecture: metadata.architecture, variant: metadata.variant, config: metadata.config, provenance: nil))
+        XCTAssertEqual(file.tensors.map { $0.name }, records.map { $0.name }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        for r in records {
+            let got = file.record(try XCTUnwrap(file.index(of: r.name)))
             XCTAssertEqual(got.dtype, r.dtype)
             XCTAssertEqual(got.shape, r.shape)
             XCTAssertEqual(got.data.bytes, r.data.bytes)

@@ -33,7 +33,9 @@ final class TempStore {
     @discardableResult
     func install(_ name: String, seed: Int, fileName: String = "model.pth", replace: Bool = false) throws -> ModelStore.CommitOutcome {
         let staging = try store.stage()
-        try IRWWriter.write(try Self.records(seed: seed), metadata: Self.metadata(fileName: fileName), to: staging.irwPath)
+        let metadata = Self.metadata(fileName: fileName)
+        try IRWWriter.write(try Self.records(seed: seed), metadata: metadata, to: staging.irwPath)
+        staging.provenance = metadata.provenance // a 1.1 blob holds content only; the record keeps this
         return try store.commit(staging, name: name, replace: replace)
     }
 
