@@ -24,7 +24,7 @@ BROWSER_DEB_PACKAGES := chromium python3-venv
 BROWSER_VENV ?= .venv-browser
 PLAYWRIGHT_VERSION ?= 1.65.3
 
-.PHONY: all deps kernel-deps test-deps browser-deps browser-test bench-serve build test test-kernels demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer bench-batch bench-registry clean
+.PHONY: all deps kernel-deps test-deps browser-deps browser-test bench-serve build test test-kernels demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer bench-batch bench-registry bench-hub clean
 
 all: build
 
@@ -168,6 +168,10 @@ bench-serve: build
 # through SymUNet w48 with automatic tiling (about an hour on 2 cores; BIG=0 skips it).
 bench-batch: build venv
 	bash Benchmarks/batch.sh $(PY)
+
+# Issue 14: a sharded 5 GB fp16 SDXL UNet folder imported beside the single file of the same weights.
+bench-hub: build venv
+	bash Benchmarks/hub_folder.sh $(PY)
 
 # Issue 16: push and pull of a 1 GiB model to a loopback docker-registry beside skopeo (MB/s, peak RSS).
 bench-registry: build

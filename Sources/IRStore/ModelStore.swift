@@ -64,6 +64,17 @@ public final class ModelStore {
     public static func suggestedName(forSourceFile path: String) -> String {
         var stem = DurableFile.fileName(of: path)
         if let dot = stem.lastIndex(of: "."), dot != stem.startIndex { stem = String(stem[..<dot]) }
+        return suggestedName(stem: stem)
+    }
+
+    /// A folder's name is the model's whole ("stable-diffusion-xl-base-1.0" keeps its ".0").
+    public static func suggestedName(forFolder path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        return suggestedName(stem: DurableFile.fileName(of: String(trimmed)))
+    }
+
+    static func suggestedName(stem: String) -> String {
         var out = String(stem.unicodeScalars.map { u -> Character in
             let c = u.value
             let ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2B || c == 0x2D

@@ -20,6 +20,8 @@ struct Importer {
         var config: JSON?
         var select: String?
         var permissive = false
+        /// Hub folders: the weights variant (`fp16`), nil for full precision.
+        var variant: String? = nil
         var dtype: DTypeConversion = .keep
         var replace = false
         /// A text encoder's BPE file to keep in the .irw (`TokenizerAsset`).
@@ -50,13 +52,15 @@ struct Importer {
     let store: ModelStore
 
     func run(_ request: Request) throws -> Result {
-        let name = request.name ?? ModelStore.suggestedName(forSourceFile: request.path)
+        let location = try SourceLocation.locate(request.path, variant: request.variant)
+        let name = request.name ?? location.hub.map { ModelStore.suggestedName(forFolder: $0.folder) }
+            ?? ModelStore.suggestedName(forSourceFile: request.path)
         try ModelStore.validateName(name)
         let started = Terminal.now()
         // Hash the source on another core while the reader parses (and CRC-checks) it.
-        let digest = SourceDigest(path: request.path)
+        let digest = SourceDigest(location)
         defer { digest.stop() }
-        let source = try SourceFile.open(request.path, select: request.select, permissive: request.permissive)
+        let source = try SourceFile.open(location, select: request.select, permissive: request.permissive)
         TestHooks.pause(at: "loaded")
 
         var mapping = try Importer.map(source, request)
@@ -107,7 +111,7 @@ struct Importer {
         }
         let zoo = try Zoo.embedded()
         let override = request.config
-        let resolution: Resolution<TensorRecord>
+        var resolution: Resolution<TensorRecord>
         if let id = request.arch {
             guard let manifest = zoo.manifest(id) else {
                 throw CLIError(.usage, "unknown architecture '\(id)' (known: raw, \(zoo.ids.joined(separator: ", ")); see `irzoo list --available`)")
@@ -138,6 +142,9 @@ struct Importer {
                 m.notes.append("no registered architecture matches; installed as raw tensors (\(hint))")
                 return try refusingKeepLoRA(m, request)
             }
+        }
+        if request.config == nil, let config = source.hubConfig, let path = source.hub?.configPath {
+            resolution = try HubConfig.apply(config, path: path, to: resolution, tensors: source.tensors)
         }
         // A tensor the layout kept under its own name keeps the reader's source key.
         let sourceNameOf = Dictionary(zip(source.tensors, source.sourceNames).map { ($0.name, $1) },
@@ -182,7 +189,8 @@ struct Importer {
             notes.append("converted from '\(s.fileName)' (\(s.container), sha256 \(s.sha256)) by \(made.converter) at \(made.created)")
         }
         return IRWMetadata(architecture: mapping.architecture, variant: mapping.variant, config: mapping.config,
-                           source: IRWSource(fileName: DurableFile.fileName(of: source.path), sha256: sha256,
+                           source: IRWSource(fileName: DurableFile.fileName(of: source.sourceName),
+                                             sha256: sha256,
                                              container: source.format.rawValue, size: size, wrapper: source.wrapper),
                            keyMapping: mapping.rules, notes: notes)
     }

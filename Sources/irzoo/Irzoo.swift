@@ -37,6 +37,9 @@ struct ReadingOptions: ParsableArguments {
 
     @Flag(name: .long, help: "Read unknown pickle globals as inert placeholders instead of refusing the file (nothing is ever executed).")
     var permissive = false
+
+    @Option(name: .long, help: "Hub folders: the weights variant to read (fp16 reads *.fp16.safetensors). Default: the full-precision weights.")
+    var variant: String?
 }
 
 /// The store the commands work on, with crashed commands' leftovers swept first.

@@ -8,8 +8,20 @@ import IRCheckpoint
 import IRFormat
 import IRTensor
 
-/// Any input file, opened: a checkpoint through its reader, or an .irw through IRFormat.
-/// Tensors are views into the file's mapping (the readers copy only what they must convert).
+/// What the user named: a checkpoint file, or a hub folder / shard index resolved to the files
+/// it reads (`HubWeights`). Resolved before anything is read so the digest can start at once.
+struct SourceLocation {
+    let path: String
+    let hub: HubWeights?
+
+    static func locate(_ path: String, variant: String?) throws -> SourceLocation {
+        SourceLocation(path: path, hub: try HubWeights.locate(path, variant: variant))
+    }
+}
+
+/// Any input, opened: a checkpoint through its reader, an .irw through IRFormat, or a hub
+/// folder's weights (every shard). Tensors are views into the files' mappings (the readers copy
+/// only what they must convert).
 struct SourceFile {
     let path: String
     let format: ContainerFormat
@@ -25,6 +37,30 @@ struct SourceFile {
     /// CRC checks left to the caller (only when opened with `deferLargeCRC`): run them before
     /// keeping anything made from the tensors.
     var deferred: DeferredChecks = .none
+    /// A hub folder's weights and its parsed `config.json`.
+    var hub: HubWeights? = nil
+    var hubConfig: JSON? = nil
+
+    static func open(_ location: SourceLocation, select: String? = nil, permissive: Bool = false, deferLargeCRC: Bool = false) throws -> SourceFile {
+        guard let hub = location.hub else {
+            return try open(location.path, select: select, permissive: permissive, deferLargeCRC: deferLargeCRC)
+        }
+        var config: JSON? = nil
+        if let path = hub.configPath {
+            let file: ByteBuffer
+            do { file = try ByteBuffer.map(path: path) } catch let e as IOFailure { throw CLIError(.unreadableInput, "\(path): \(e.reason)") }
+            do { config = try file.whole.withUnsafeBytes { try JSON.parse($0, maxDepth: 64) } } catch {
+                throw CLIError(.unreadableInput, "\(path): not valid JSON: \(error)")
+            }
+            guard config?.objectValue != nil else { throw CLIError(.unreadableInput, "\(path): not a JSON object") }
+        }
+        let loaded = try hub.read(options: ReadOptions(select: select, permissive: permissive))
+        var notes = loaded.notes
+        if let choice = hub.choice { notes.insert(choice, at: 0) }
+        return SourceFile(path: location.path, format: loaded.format, wrapper: loaded.wrapper, tensors: loaded.tensors,
+                          sourceNames: loaded.tensors.map { _ in nil }, ignored: loaded.ignored, notes: notes,
+                          containerMetadata: loaded.metadata, irw: nil, hub: hub, hubConfig: config)
+    }
 
     static func open(_ path: String, select: String? = nil, permissive: Bool = false, deferLargeCRC: Bool = false) throws -> SourceFile {
         if try isIRW(path) {
@@ -51,6 +87,12 @@ struct SourceFile {
         return n == 4 && magic == Array(IRWLayout.magic.prefix(4))
     }
 
+    /// The name recorded as the source: a hub folder's own name, else the path (an index's, a file's).
+    var sourceName: String {
+        guard let hub, !path.hasSuffix(".json") else { return path }
+        return hub.folder
+    }
+
     var parameterCount: Int { tensors.parameterCount }
     var totalBytes: Int { tensors.totalBytes }
 }
@@ -65,9 +107,33 @@ final class SourceDigest: @unchecked Sendable {
     private var stopped = false
     private let lock = DispatchSemaphore(value: 1)
 
-    init(path: String) {
+    convenience init(path: String) {
+        self.init(files: [path], listing: false)
+    }
+
+    /// A hub folder's digest: SHA-256 of the `sha256sum`-style listing ("HEX  NAME\n", names
+    /// relative to the folder, sorted by name) of every file the import reads; the size is their
+    /// sum. `sha256sum` run in the folder on those files prints the same listing.
+    convenience init(_ location: SourceLocation) {
+        self.init(files: location.hub?.files ?? [location.path], listing: location.hub != nil)
+    }
+
+    private init(files: [String], listing: Bool) {
         DispatchQueue.global().async(group: group) { [self] in
-            result = Result { try hash(path) }
+            result = Result {
+                guard listing else { return try hash(files[0]) }
+                var entries: [(name: String, sha: String)] = []
+                var total = 0
+                for file in files {
+                    let (sha, size) = try hash(file)
+                    entries.append((DurableFile.fileName(of: file), sha))
+                    total += size
+                }
+                let text = entries.sorted { $0.name < $1.name }.map { "\($0.sha)  \($0.name)\n" }.joined()
+                var h = SHA256Hasher()
+                Array(text.utf8).withUnsafeBytes { h.update($0) }
+                return (h.finalizeHex(), total)
+            }
         }
     }
 

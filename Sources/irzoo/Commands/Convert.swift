@@ -34,12 +34,13 @@ struct Convert: ParsableCommand {
         }
         let started = Terminal.now()
         // For .irw, hash the source on another core while the reader parses (and CRC-checks) it.
-        let sourceDigest = lower.hasSuffix(".irw") ? SourceDigest(path: file) : nil
+        let location = try SourceLocation.locate(file, variant: reading.variant)
+        let sourceDigest = lower.hasSuffix(".irw") ? SourceDigest(location) : nil
         defer { sourceDigest?.stop() }
         // For .safetensors, the CRCs of large zip members are checked on another core while the
         // kernel copies them, and the output is renamed into place only when all of them match.
         let toSafetensors = lower.hasSuffix(".safetensors")
-        let src = try SourceFile.open(file, select: reading.select, permissive: reading.permissive, deferLargeCRC: toSafetensors)
+        let src = try SourceFile.open(location, select: reading.select, permissive: reading.permissive, deferLargeCRC: toSafetensors)
         var digest: String? = nil
         var made: IRWProvenance? = nil
         var written = 0
@@ -50,7 +51,7 @@ struct Convert: ParsableCommand {
                                         beforeCommit: { try checks.wait() })
             written = DurableFile.size(of: output) ?? 0
         } else {
-            let mapping = try Importer.map(src, Importer.Request(path: file, dtype: conversion))
+            let mapping = try Importer.map(src, Importer.Request(path: file, variant: reading.variant, dtype: conversion))
             let inputs = mapping.tensors.map { conversion.input($0.record, sourceName: $0.sourceName) }
             let progress = ProgressReporter(label: "convert", total: inputs.reduce(0) { $0 + (ShapeMath.byteCount($1.shape, $1.dtype) ?? 0) })
             let result = try IRWWriter.write(inputs, metadata: {

@@ -8,7 +8,7 @@ struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Install a checkpoint into the store (converted to .irw, verified by digest, committed atomically).")
 
-    @Argument(help: "The checkpoint: any file `irzoo inspect` reads.")
+    @Argument(help: "The checkpoint: any file `irzoo inspect` reads, a diffusers/transformers folder, or a shard index.")
     var file: String
 
     @Option(name: .long, help: "The architecture id, or 'raw' to store the tensors as they are. Default: detect.")
@@ -47,7 +47,8 @@ struct Import: ParsableCommand {
         }
         let store = try StoreAccess.open()
         let request = Importer.Request(path: file, arch: arch, name: name, config: configJSON, select: reading.select,
-                                       permissive: reading.permissive, dtype: conversion, replace: replace, vocab: vocab, keepLoRA: keepLoRA)
+                                       permissive: reading.permissive, variant: reading.variant, dtype: conversion, replace: replace,
+                                       vocab: vocab, keepLoRA: keepLoRA)
         let result: Importer.Result
         do { result = try Importer(store: store).run(request) } catch let e as InventoryMismatchError where json {
             // The full report (every tensor) as JSON on stdout; stderr gets just the error line.

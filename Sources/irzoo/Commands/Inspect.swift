@@ -6,7 +6,7 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show what a checkpoint or .irw file holds: format, wrapper, tensors, parameters, bytes.")
 
-    @Argument(help: "A torch (.pth/.pt/.ckpt), TorchScript, safetensors, HDF5 or .irw file.")
+    @Argument(help: "A torch (.pth/.pt/.ckpt), TorchScript, safetensors, HDF5 or .irw file, a diffusers/transformers folder, or a shard index.")
     var file: String
 
     @Flag(name: .long, help: "Print one JSON object on stdout.")
@@ -15,7 +15,8 @@ struct Inspect: ParsableCommand {
     @OptionGroup var reading: ReadingOptions
 
     func run() throws {
-        let src = try SourceFile.open(file, select: reading.select, permissive: reading.permissive)
+        let src = try SourceFile.open(try SourceLocation.locate(file, variant: reading.variant),
+                                      select: reading.select, permissive: reading.permissive)
         if json {
             Terminal.printJSON(document(src))
             return
@@ -43,6 +44,10 @@ struct Inspect: ParsableCommand {
             if !m.keyMapping.isEmpty { lines.append("key mapping: " + m.keyMapping.joined(separator: "; ")) }
             for n in m.notes { lines.append("note:        \(n)") }
         }
+        if let hub = src.hub {
+            lines.append("weights:     " + hub.weightFiles.map { DurableFile.fileName(of: $0) }.joined(separator: ", "))
+            if let config = hub.configPath { lines.append("config:      \(config)") }
+        }
         for (k, v) in src.containerMetadata.sorted(by: { $0.key < $1.key }) { lines.append("metadata:    \(k) = \(v)") }
         for n in src.notes { lines.append("note:        \(n)") }
         for i in src.ignored { lines.append("ignored:     \(i)") }
@@ -65,6 +70,11 @@ struct Inspect: ParsableCommand {
             ("notes", .array(src.notes.map { .string($0) })),
             ("metadata", .object(src.containerMetadata.sorted(by: { $0.key < $1.key }).map { ($0.key, JSON.string($0.value)) })),
         ]
+        if let hub = src.hub {
+            fields.append(("weights", .array(hub.weightFiles.map { JSON.string($0) })))
+            fields.append(("config", .stringOrNull(hub.configPath)))
+            fields.append(("variant", .stringOrNull(hub.variant)))
+        }
         if let irw = src.irw {
             fields.append(("irw", .object([
                 ("version", .string(irw.version)),
