@@ -74,8 +74,14 @@ public enum IRWWriter {
                 entries.append(entry)
                 end = entry.offset + entry.length
             }
-            let header = IRWHeader(metadata: try metadata(), tensors: entries)
-            let headerBytes = header.json.serializedBytes()
+            var content = try metadata()
+            // Format 1.1 keeps provenance out of the file (the store records it beside the blob).
+            content.source = nil
+            content.converter = nil
+            content.created = nil
+            let header = IRWHeader(metadata: content, tensors: entries)
+            // Canonical JSON: the same content always gives the same bytes, hence the same digest.
+            let headerBytes = header.json.canonicalBytes()
             guard headerBytes.count <= IRWLayout.maxHeaderLength else {
                 throw IRWError(.invalidInput, path: path, entry: "header", reason: "\(headerBytes.count) bytes is more than the \(IRWLayout.maxHeaderLength)-byte limit")
             }

@@ -78,19 +78,16 @@ public final class ModelStore {
         s.utf8.count == 64 && s.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
     }
 
-    /// SHA-256 of the header without the fields that say when and from which file name it was
-    /// converted: equal ids mean equal tensors (names, dtypes, shapes, digests) and metadata.
+    /// SHA-256 of the canonical header without provenance (the 1.0 fields saying when, by what and
+    /// from which file it was converted): equal ids mean equal tensors (names, dtypes, shapes,
+    /// digests), architecture, config and notes, whatever container or file name they came from.
     public static func contentID(of file: IRWFile) -> String {
         guard case .object(var root) = file.header.json, case .object(var meta)? = root["metadata"] else {
             return file.digest
         }
-        meta["created"] = nil
-        if case .object(var source)? = meta["source"] {
-            source["file_name"] = nil
-            meta["source"] = .object(source)
-        }
+        for key in ["source", "converter", "created"] { meta[key] = nil }
         root["metadata"] = .object(meta)
-        let bytes = JSON.object(root).serializedBytes()
+        let bytes = JSON.object(root).canonicalBytes()
         return bytes.withUnsafeBytes { SHA256Hasher.hex(of: $0) }
     }
 

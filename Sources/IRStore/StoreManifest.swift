@@ -75,14 +75,15 @@ public struct StoreManifest: Sendable, Equatable {
         self.verified = verified
     }
 
-    /// Describes the model in `file`, installed as `name` from a source file named `sourceFileName`.
-    public init(name: String, file: IRWFile, sourceFileName: String? = nil, imported: String = Timestamp.now()) {
+    /// Describes the model in `file`, installed as `name` from `source` (provenance lives here, not
+    /// in format 1.1 blobs; a 1.0 blob's own record is the fallback).
+    public init(name: String, file: IRWFile, source: IRWSource? = nil, imported: String = Timestamp.now()) {
         var dtypes: [(dtype: String, count: Int)] = []
         for t in file.tensors {
             if let i = dtypes.firstIndex(where: { $0.dtype == t.dtype.rawValue }) { dtypes[i].count += 1 } else { dtypes.append((t.dtype.rawValue, 1)) }
         }
-        var source = file.metadata.source
-        if let sourceFileName { source.fileName = sourceFileName }
+        let source = source ?? file.metadata.source
+            ?? IRWSource(fileName: "unknown", sha256: file.digest, container: "irw", notes: ["no provenance was recorded; sha256 is the blob's digest"])
         let m = file.metadata
         self.init(name: name, architecture: m.architecture, variant: m.variant, config: m.config,
                   blob: Blob(digest: file.digest, size: file.buffer.count, contentID: ModelStore.contentID(of: file), formatVersion: file.version),
@@ -108,7 +109,7 @@ public struct StoreManifest: Sendable, Equatable {
                 ("file_name", .string(source.fileName)), ("sha256", .string(source.sha256)),
                 ("container", .string(source.container)), ("size", source.size.map { .int($0) } ?? .null),
                 ("wrapper", .stringOrNull(source.wrapper)),
-            ])),
+            ] + (source.notes.isEmpty ? [] : [("notes", JSON.array(source.notes.map { .string($0) }))]))),
             ("tensors", .object([
                 ("count", .int(tensors.count)), ("parameters", .int(tensors.parameters)), ("bytes", .int(tensors.bytes)),
                 ("dtypes", .object(tensors.dtypes.map { ($0.dtype, JSON.int($0.count)) })),
@@ -161,6 +162,11 @@ public struct StoreManifest: Sendable, Equatable {
         }
         var sourceSize: Int? = nil
         if let v = s?["size"], !v.isNull { sourceSize = try int(s, "size") }
+        var sourceNotes: [String] = []
+        if let v = s?["notes"] {
+            guard let a = v.arrayValue, a.allSatisfy({ $0.stringValue != nil }) else { throw bad("source \"notes\" must be an array of strings") }
+            sourceNotes = a.compactMap { $0.stringValue }
+        }
         var ociDigest: String? = nil
         if let v = b?["oci_digest"] {
             guard let d = v.stringValue, d.hasPrefix("sha256:"), ModelStore.isDigest(String(d.dropFirst(7))) else {
@@ -176,7 +182,7 @@ public struct StoreManifest: Sendable, Equatable {
         self.init(name: try str(o, "name"), architecture: try str(o, "architecture"), variant: try optStr(o, "variant"), config: config,
                   blob: Blob(digest: digest, size: try int(b, "size"), contentID: try str(b, "content_id"), formatVersion: try str(b, "format_version")),
                   source: IRWSource(fileName: try str(s, "file_name"), sha256: try str(s, "sha256"), container: try str(s, "container"),
-                                    size: sourceSize, wrapper: try optStr(s, "wrapper")),
+                                    size: sourceSize, wrapper: try optStr(s, "wrapper"), notes: sourceNotes),
                   tensors: Tensors(count: try int(t, "count"), parameters: try int(t, "parameters"), bytes: try int(t, "bytes"), dtypes: dtypes),
                   imported: try str(o, "imported"), verified: verified)
         self.blob.ociDigest = ociDigest

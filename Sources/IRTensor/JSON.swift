@@ -472,3 +472,107 @@ extension JSON {
         return out
     }
 }
+
+// MARK: - Canonical form (RFC 8785, JSON Canonicalization Scheme)
+
+extension JSON {
+    /// The RFC 8785 (JCS) bytes of this value: no whitespace, object members sorted by the UTF-16
+    /// code units of their keys, numbers in ECMAScript's shortest round-trip form, strings with
+    /// only the escapes JSON requires. Equal content gives equal bytes, whatever the member order
+    /// or number spelling it was built or parsed with (the .irw header is written this way).
+    /// One deliberate difference: an integer literal beyond 2^53 keeps its exact digits (JCS
+    /// would round it through a double; .irw offsets are 64-bit and must not move).
+    public func canonicalBytes() -> [UInt8] {
+        var out: [UInt8] = []
+        writeCanonical(into: &out)
+        return out
+    }
+
+    private func writeCanonical(into out: inout [UInt8]) {
+        switch self {
+        case .null: out += Array("null".utf8)
+        case .bool(let b): out += Array((b ? "true" : "false").utf8)
+        case .number(let n): out += Array(n.canonicalLiteral.utf8)
+        case .string(let s): JSON.canonicalQuote(s, into: &out)
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                item.writeCanonical(into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let obj):
+            out.append(UInt8(ascii: "{"))
+            let sorted = obj.members.sorted { $0.key.utf16.lexicographicallyPrecedes($1.key.utf16) }
+            for (i, m) in sorted.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                JSON.canonicalQuote(m.key, into: &out)
+                out.append(UInt8(ascii: ":"))
+                m.value.writeCanonical(into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// RFC 8785 section 3.2.2.2: `"` and `\` escaped, the C0 controls as \b \t \n \f \r or
+    /// \u00xx (lowercase hex), everything else raw UTF-8.
+    private static func canonicalQuote(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        let hex = Array("0123456789abcdef".utf8)
+        for c in s.utf8 {
+            switch c {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), c]
+            case 0x08: out += Array("\\b".utf8)
+            case 0x09: out += Array("\\t".utf8)
+            case 0x0A: out += Array("\\n".utf8)
+            case 0x0C: out += Array("\\f".utf8)
+            case 0x0D: out += Array("\\r".utf8)
+            case 0..<0x20: out += Array("\\u00".utf8) + [hex[Int(c >> 4)], hex[Int(c & 15)]]
+            default: out.append(c)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}
+
+extension JSON.Number {
+    /// The literal as RFC 8785 writes it (ECMAScript Number.prototype.toString of the double):
+    /// "4.50" -> "4.5", "1E30" -> "1e+30", "2e-3" -> "0.002", "-0" -> "0". Integer literals up to
+    /// 2^53 come out as their digits either way; larger ones keep them (see `canonicalBytes`).
+    public var canonicalLiteral: String {
+        if isIntegerLiteral {
+            // Past 2^53 (or past Int): keep the exact digits; the parser already forbids leading zeros.
+            guard let v = Int(literal) else { return literal }
+            if v.magnitude > 1 << 53 { return String(v) }
+        }
+        let d = double
+        guard d.isFinite else { return literal } // out of double range: cannot be rounded faithfully
+        return Self.ecmaScriptString(d)
+    }
+
+    /// ECMAScript's Number::toString(x) (ECMA-262 section 6.1.6.1.20), with the shortest
+    /// round-trip digits taken from Swift's `description`, which picks the same digits.
+    static func ecmaScriptString(_ x: Double) -> String {
+        if x == 0 { return "0" }
+        if x < 0 { return "-" + ecmaScriptString(-x) }
+        // Swift spells x as "d.ddd", "d.ddde+XX" or "de-XX"; take its digits and decimal exponent.
+        let text = x.description
+        let parts = text.split(separator: "e", maxSplits: 1)
+        var exponent = parts.count == 2 ? Int(parts[1])! : 0
+        let mantissa = parts[0]
+        let dot = mantissa.firstIndex(of: ".")
+        let intPart = dot.map { mantissa[..<$0] } ?? mantissa[...]
+        var digits = String(mantissa.filter { $0 != "." })
+        exponent += intPart.count // value = 0.DIGITS x 10^exponent
+        while digits.hasPrefix("0") { digits.removeFirst(); exponent -= 1 }
+        while digits.hasSuffix("0") { digits.removeLast() }
+        let k = digits.count, n = exponent // value = DIGITS x 10^(n-k), ECMAScript's k and n
+        if k <= n && n <= 21 { return digits + String(repeating: "0", count: n - k) }
+        if 0 < n && n <= 21 { return String(digits.prefix(n)) + "." + String(digits.dropFirst(n)) }
+        if -6 < n && n <= 0 { return "0." + String(repeating: "0", count: -n) + digits }
+        let e = n - 1
+        let sign = e < 0 ? "-" : "+"
+        let lead = String(digits.prefix(1)) + (k > 1 ? "." + String(digits.dropFirst()) : "")
+        return lead + "e" + sign + String(e.magnitude)
+    }
+}

@@ -34,12 +34,16 @@ final class CLICommandTests: XCTestCase {
         XCTAssertEqual(try h.json(["inspect", st])["format"], .string("safetensors"))
         XCTAssertEqual(try h.run(["convert", st, "-o", back]).status, 0)
         let original = try IRWFile.open(path: fixture), roundTrip = try IRWFile.open(path: back)
-        XCTAssertEqual(roundTrip.tensors.map { $0.name }, original.tensors.map { $0.name })
-        for i in original.tensors.indices {
-            XCTAssertEqual(roundTrip.tensors[i].sha256, original.tensors[i].sha256, original.tensors[i].name)
-            XCTAssertEqual(roundTrip.tensors[i].shape, original.tensors[i].shape)
+        // Written sorted by name (UTF-8 bytes), whatever order the source kept.
+        XCTAssertEqual(roundTrip.tensors.map { $0.name }, original.tensors.map { $0.name }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        for t in original.tensors {
+            let i = try XCTUnwrap(roundTrip.index(of: t.name))
+            XCTAssertEqual(roundTrip.tensors[i].sha256, t.sha256, t.name)
+            XCTAssertEqual(roundTrip.tensors[i].shape, t.shape)
         }
-        XCTAssertEqual(roundTrip.metadata.source.container, "safetensors", "the source is the file converted")
+        XCTAssertEqual(roundTrip.version, "1.1")
+        XCTAssertNil(roundTrip.metadata.source, "format 1.1 keeps provenance out of the file")
+        XCTAssertEqual(try IRWFile.open(path: irw).digest, roundTrip.digest, "the same tensors and metadata from .irw and .safetensors give the same file")
         XCTAssertTrue(roundTrip.verify().isIntact)
 
         // --dtype f16 changes floating tensors only, rounding as torch does.
@@ -47,7 +51,7 @@ final class CLICommandTests: XCTestCase {
         XCTAssertEqual(try h.run(["convert", fixture, "-o", half, "--dtype", "f16"]).status, 0)
         let f = try IRWFile.open(path: half)
         XCTAssertEqual(f.tensors.map { $0.dtype.rawValue },
-                       ["f16", "f16", "f16", "f16", "f16", "i64", "i32", "i16", "i8", "u8", "bool", "f16", "f16"])
+                       ["f16", "u8", "f16", "f16", "f16", "f16", "f16", "f16", "i16", "i32", "i8", "bool", "i64"], "sorted by name")
         let bias = f.record(f.index(of: "encoder.conv.bias")!)
         XCTAssertEqual(ElementConversion.value(bias.data.pointer, .f16, 1), -2.25)
         XCTAssertTrue(f.metadata.notes.contains { $0.contains("converted to f16") }, "\(f.metadata.notes)")
@@ -106,8 +110,8 @@ final class CLICommandTests: XCTestCase {
         XCTAssertEqual(m["source"]?["container"], .string("safetensors"))
         XCTAssertEqual(m["tensors"]?["count"]?.intValue, inspected["tensors"]?.arrayValue?.count)
         let blob = try IRWFile.open(path: try XCTUnwrap(r["blob_path"]?.stringValue))
-        XCTAssertEqual(blob.tensors.map { $0.name }, inspected["tensors"]?.arrayValue?.compactMap { $0["name"]?.stringValue })
-        XCTAssertEqual(blob.metadata.source.sha256, try Data(contentsOf: URL(fileURLWithPath: src)).withUnsafeBytes { SHA256Hasher.hex(of: $0) })
+        XCTAssertEqual(blob.tensors.map { $0.name }, inspected["tensors"]?.arrayValue?.compactMap { $0["name"]?.stringValue }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        XCTAssertEqual(m["source"]?["sha256"]?.stringValue, try Data(contentsOf: URL(fileURLWithPath: src)).withUnsafeBytes { SHA256Hasher.hex(of: $0) })
     }
 
     /// A BasicSR torch.save checkpoint end to end: the blob's per-tensor SHA-256s are the ones
@@ -123,10 +127,14 @@ final class CLICommandTests: XCTestCase {
         XCTAssertEqual(r["manifest"]?["source"]?["container"], .string("torch-zip"))
         XCTAssertNotEqual(r["manifest"]?["source"]?["wrapper"], .null)
         let blob = try IRWFile.open(path: try XCTUnwrap(r["blob_path"]?.stringValue))
-        XCTAssertEqual(blob.tensors.map { $0.name }, expected.compactMap { $0["name"]?.stringValue })
-        XCTAssertEqual(blob.tensors.map { $0.sha256 }, expected.compactMap { $0["sha256"]?.stringValue })
-        XCTAssertEqual(blob.tensors.map { $0.shape }, expected.map { $0["shape"]?.arrayValue?.compactMap { $0.intValue } ?? [] })
-        XCTAssertTrue(blob.metadata.keyMapping.contains { $0.hasPrefix("unwrapped ") }, "\(blob.metadata.keyMapping)")
+        // Stored sorted by name (docs/FORMAT.md), whatever order the container kept.
+        let byName = Dictionary(uniqueKeysWithValues: expected.map { ($0["name"]?.stringValue ?? "", $0) })
+        XCTAssertEqual(blob.tensors.map { $0.name }, byName.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        for t in blob.tensors {
+            XCTAssertEqual(t.sha256, byName[t.name]?["sha256"]?.stringValue, t.name)
+            XCTAssertEqual(t.shape, byName[t.name]?["shape"]?.arrayValue?.compactMap { $0.intValue }, t.name)
+        }
+        XCTAssertFalse(blob.metadata.keyMapping.contains { $0.hasPrefix("unwrapped ") }, "the wrapper is provenance, kept in the manifest: \(blob.metadata.keyMapping)")
         XCTAssertTrue(blob.verify().isIntact)
     }
 

@@ -24,17 +24,16 @@ final class TempStore {
         }
     }
 
-    static func metadata(fileName: String = "model.pth", created: String = Timestamp.now()) -> IRWMetadata {
-        IRWMetadata(source: IRWSource(fileName: fileName, sha256: String(repeating: "5", count: 64), container: "torch-zip", size: 99),
-                    created: created)
+    static func source(fileName: String = "model.pth") -> IRWSource {
+        IRWSource(fileName: fileName, sha256: String(repeating: "5", count: 64), container: "torch-zip", size: 99)
     }
 
     /// Stages and commits weights `seed` as `name`.
     @discardableResult
     func install(_ name: String, seed: Int, fileName: String = "model.pth", replace: Bool = false) throws -> ModelStore.CommitOutcome {
         let staging = try store.stage()
-        try IRWWriter.write(try Self.records(seed: seed), metadata: Self.metadata(fileName: fileName), to: staging.irwPath)
-        return try store.commit(staging, name: name, replace: replace)
+        try IRWWriter.write(try Self.records(seed: seed), metadata: IRWMetadata(), to: staging.irwPath)
+        return try store.commit(staging, name: name, source: Self.source(fileName: fileName), replace: replace)
     }
 
     func files(_ sub: String) -> [String] {

@@ -33,9 +33,10 @@ struct Inspect: ParsableCommand {
             lines += [
                 "digest:      \(irw.digest)",
                 "architecture: \(m.architecture)" + (m.variant.map { " (\($0))" } ?? ""),
-                "source:      \(m.source.fileName) (\(m.source.container), sha256 \(m.source.sha256))",
-                "converter:   \(m.converter), \(m.created)",
             ]
+            // Format 1.0 files carry their provenance; 1.1 files leave it to the store record.
+            if let s = m.source { lines.append("source:      \(s.fileName) (\(s.container), sha256 \(s.sha256))") }
+            if let c = m.converter { lines.append("converter:   \(c)" + (m.created.map { ", \($0)" } ?? "")) }
             if !m.keyMapping.isEmpty { lines.append("key mapping: " + m.keyMapping.joined(separator: "; ")) }
             for n in m.notes { lines.append("note:        \(n)") }
         }

@@ -46,6 +46,7 @@ struct Show: ParsableCommand {
             "source:        \(m.source.fileName) (\(m.source.container)" + (m.source.size.map { ", \(Terminal.bytes($0))" } ?? "") + ")",
             "source sha256: \(m.source.sha256)",
             "wrapper:       \(m.source.wrapper ?? "none")",
+        ] + m.source.notes.map { "source note:   \($0)" } + [
             "imported:      \(m.imported)",
         ] + m.remotes.map { "remote:        \($0)" }
         // How the weights were mapped, from the blob's own header (the manifest keeps the summary).
