@@ -184,7 +184,8 @@ public struct ModelTransfer {
         let twin = installed.first { $0.blob.digest == described.blob.digest && store.blobSize($0.blob.digest) != nil }
             ?? installed.first { $0.blob.contentID == described.blob.contentID && store.blobSize($0.blob.digest) != nil }
         if let twin, let staging = try store.stageStoredBlob(twin.blob.digest) {
-            let outcome = try store.commit(staging, name: name, source: described.source, replace: replace)
+            staging.provenance = described.provenance // the pushed record's provenance, not the twin's
+            let outcome = try store.commit(staging, name: name, replace: replace)
             if twin.blob.digest == described.blob.digest {
                 try? store.recordTransfer(blob: twin.blob.digest, ociDigest: layer.digest, name: name, remote: reference.repositoryPath)
             }
@@ -220,7 +221,8 @@ public struct ModelTransfer {
             throw DistributionError(.refused, "\(reference): the .irw is damaged inside (\(report.problems.prefix(3).joined(separator: "; "))); nothing was installed")
         }
         step?("verified")
-        let outcome = try store.commit(staging, name: name, source: described.source, replace: replace)
+        staging.provenance = described.provenance // a 1.1 blob holds content only; the config says where it came from
+        let outcome = try store.commit(staging, name: name, replace: replace)
         try? store.recordTransfer(blob: file.digest, ociDigest: layer.digest, name: name, remote: reference.repositoryPath)
         let blob = BlobReport(role: "layer", digest: layer.digest, size: layer.size, action: download.resumedAt == nil ? "downloaded" : "resumed",
                               bytes: download.bytesReceived, resumedAt: download.resumedAt, irwDigest: file.digest)

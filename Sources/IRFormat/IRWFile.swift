@@ -72,7 +72,7 @@ public final class IRWFile: @unchecked Sendable {
         guard computed == pre.digest else {
             throw fail(.damaged, "header", "digest mismatch: the preamble or the header is damaged (recorded \(SHA256Hasher.hex(pre.digest)), computed \(SHA256Hasher.hex(computed)))")
         }
-        let header = try IRWHeader.decode(headerBytes, dataLength: dataLength, minor: pre.minor, path: path)
+        let header = try IRWHeader.decode(headerBytes, dataLength: dataLength, path: path, minor: pre.minor)
         guard header.tensors.count == Int(pre.tensorCount) else {
             throw fail(.malformed, "preamble", "tensor count \(pre.tensorCount) disagrees with the header's \(header.tensors.count) tensors")
         }

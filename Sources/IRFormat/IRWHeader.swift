@@ -25,8 +25,7 @@ public struct IRWTensorEntry: Sendable, Equatable {
     public var elementCount: Int { ShapeMath.elementCount(shape) ?? 0 }
 }
 
-/// Where the weights came from: provenance. Format 1.0 headers carry it; from 1.1 it lives in the
-/// store record beside the blob (`manifests/NAME.json`), so the same weights give the same file.
+/// Where the weights came from.
 public struct IRWSource: Sendable, Equatable {
     public var fileName: String
     /// SHA-256 of the whole source file.
@@ -36,50 +35,68 @@ public struct IRWSource: Sendable, Equatable {
     public var size: Int?
     /// How the weights were found inside it ("params", "state_dict (prefix 'net.' stripped)"), if wrapped.
     public var wrapper: String?
-    /// What the reader said about this container (skipped entries, byte order), one line each.
-    public var notes: [String]
 
-    public init(fileName: String, sha256: String, container: String, size: Int? = nil, wrapper: String? = nil, notes: [String] = []) {
+    public init(fileName: String, sha256: String, container: String, size: Int? = nil, wrapper: String? = nil) {
         self.fileName = fileName
         self.sha256 = sha256
         self.container = container
         self.size = size
         self.wrapper = wrapper
-        self.notes = notes
     }
 }
 
-/// What the file is: only content, so converting the same weights again gives the same bytes.
-/// `source`, `converter` and `created` are read from format 1.0 files and never written.
-public struct IRWMetadata: Sendable, Equatable {
-    /// Registry id (`symunet`, ...) or `raw` for a table no architecture claimed.
-    public var architecture: String
-    public var variant: String?
-    /// The architecture's configuration: a JSON object.
-    public var config: JSON
-    /// Provenance, in format 1.0 files only.
-    public var source: IRWSource?
+/// How a file's weights were made: which source, how its keys were mapped, by which program,
+/// when. Format 1.0 kept this in the header; from 1.1 it lives in the store's record beside the
+/// blob (docs/FORMAT.md, "Content, not provenance"), so the same weights give the same bytes.
+public struct IRWProvenance: Sendable, Equatable {
+    public var source: IRWSource
     /// The key-mapping rules applied, one human-readable line each, in order.
     public var keyMapping: [String]
-    /// The program that wrote a format 1.0 file ("irzoo 0.1.0").
-    public var converter: String?
-    /// RFC 3339 UTC time a format 1.0 file was written.
-    public var created: String?
+    /// The program that wrote the file ("irzoo 0.1.0").
+    public var converter: String
+    /// RFC 3339 UTC time of writing.
+    public var created: String
     /// Anything else worth keeping (dtype conversion, choices made), one line each.
     public var notes: [String]
 
-    public init(architecture: String = "raw", variant: String? = nil, config: JSON = .object(JSON.Object()),
-                source: IRWSource? = nil, keyMapping: [String] = [], converter: String? = nil,
-                created: String? = nil, notes: [String] = []) {
-        self.architecture = architecture
-        self.variant = variant
-        self.config = config
+    public init(source: IRWSource, keyMapping: [String] = [], converter: String = IRWLayout.converter,
+                created: String = Timestamp.now(), notes: [String] = []) {
         self.source = source
         self.keyMapping = keyMapping
         self.converter = converter
         self.created = created
         self.notes = notes
     }
+}
+
+/// What the file is: its architecture and configuration, and (read from a 1.0 file, or handed to
+/// the writer, which does not store it) how it was made.
+public struct IRWMetadata: Sendable, Equatable {
+    /// Registry id (`symunet`, ...) or `raw` for a table no architecture claimed.
+    public var architecture: String
+    public var variant: String?
+    /// The architecture's configuration: a JSON object.
+    public var config: JSON
+    /// Nil for a file of format 1.1 or later, which holds content only.
+    public var provenance: IRWProvenance?
+
+    public init(architecture: String = "raw", variant: String? = nil, config: JSON = .object(JSON.Object()),
+                provenance: IRWProvenance?) {
+        self.architecture = architecture
+        self.variant = variant
+        self.config = config
+        self.provenance = provenance
+    }
+
+    public init(architecture: String = "raw", variant: String? = nil, config: JSON = .object(JSON.Object()),
+                source: IRWSource, keyMapping: [String] = [], converter: String = IRWLayout.converter,
+                created: String = Timestamp.now(), notes: [String] = []) {
+        self.init(architecture: architecture, variant: variant, config: config,
+                  provenance: IRWProvenance(source: source, keyMapping: keyMapping, converter: converter, created: created, notes: notes))
+    }
+
+    public var keyMapping: [String] { provenance?.keyMapping ?? [] }
+    public var notes: [String] { provenance?.notes ?? [] }
 }
 
 extension IRWLayout {
@@ -107,37 +124,26 @@ public struct IRWHeader: Sendable {
 
     // MARK: encoding
 
+    /// The header as a 1.1 writer stores it: content only (no provenance, no source key names),
+    /// serialized canonically by the writer.
     public func encodedJSON() -> JSON {
         let m = metadata
-        var meta = JSON.Object([
+        let meta = JSON.object([
             ("architecture", .string(m.architecture)),
             ("variant", .stringOrNull(m.variant)),
             ("config", m.config),
-            ("key_mapping", .array(m.keyMapping.map { .string($0) })),
-            ("notes", .array(m.notes.map { .string($0) })),
         ])
-        // Only a header decoded from a 1.0 file has these; the writer never sets them.
-        if let s = m.source {
-            meta["source"] = .object([
-                ("file_name", .string(s.fileName)), ("sha256", .string(s.sha256)), ("container", .string(s.container)),
-                ("size", s.size.map { .int($0) } ?? .null), ("wrapper", .stringOrNull(s.wrapper)),
-            ])
-        }
-        if let c = m.converter { meta["converter"] = .string(c) }
-        if let c = m.created { meta["created"] = .string(c) }
         let table = tensors.map { t -> JSON in
-            var fields: [(String, JSON)] = [
+            .object([
                 ("name", .string(t.name)), ("dtype", .string(t.dtype.rawValue)),
                 ("shape", .array(t.shape.map { .int($0) })),
                 ("offset", .int(t.offset)), ("length", .int(t.length)), ("sha256", .string(t.sha256)),
-            ]
-            if let s = t.sourceName { fields.append(("source_name", .string(s))) }
-            return .object(fields)
+            ])
         }
         return .object([
             ("endianness", .string("little")),
             ("alignment", .int(IRWLayout.alignment)),
-            ("metadata", .object(meta)),
+            ("metadata", meta),
             ("tensors", .array(table)),
         ])
     }
@@ -147,8 +153,8 @@ public struct IRWHeader: Sendable {
     /// Parses and validates a header: strict JSON, a complete tensor table whose ranges tile
     /// `dataLength` bytes exactly (64-byte aligned starts, zero-filled gaps below 64 bytes, no
     /// overlaps), known dtypes, overflow-checked sizes, unique names. Unknown fields are ignored.
-    /// `minor` is the file's format minor version: 1.0 headers must carry provenance.
-    public static func decode(_ bytes: UnsafeRawBufferPointer, dataLength: Int, minor: UInt16 = IRWLayout.minorVersion, path: String) throws -> IRWHeader {
+    /// `minor` is the preamble's minor version: 1.0 headers carry provenance, 1.1 ones do not.
+    public static func decode(_ bytes: UnsafeRawBufferPointer, dataLength: Int, path: String, minor: UInt16 = IRWLayout.minorVersion) throws -> IRWHeader {
         func bad(_ reason: String, _ entry: String = "header") -> IRWError { IRWError(.malformed, path: path, entry: entry, reason: reason) }
         let root: JSON
         do { root = try JSON.parse(bytes) } catch let e as JSONParseError {
@@ -162,7 +168,7 @@ public struct IRWHeader: Sendable {
             throw bad("alignment must be \(IRWLayout.alignment) (found \(obj["alignment"]?.serialized() ?? "nothing"))")
         }
         guard let metaJSON = obj["metadata"]?.objectValue else { throw bad("missing the \"metadata\" object") }
-        let metadata = try decodeMetadata(metaJSON, minor: minor, bad)
+        let metadata = try decodeMetadata(metaJSON, withProvenance: minor == 0, bad)
         guard let rows = obj["tensors"]?.arrayValue else { throw bad("missing the \"tensors\" array") }
         guard rows.count <= IRWLayout.maxTensorCount else { throw bad("\(rows.count) tensors is more than the limit of \(IRWLayout.maxTensorCount)") }
 
@@ -215,7 +221,7 @@ public struct IRWHeader: Sendable {
         return header
     }
 
-    private static func decodeMetadata(_ m: JSON.Object, minor: UInt16, _ bad: (String, String) -> IRWError) throws -> IRWMetadata {
+    private static func decodeMetadata(_ m: JSON.Object, withProvenance: Bool, _ bad: (String, String) -> IRWError) throws -> IRWMetadata {
         func string(_ key: String, in o: JSON.Object, _ what: String) throws -> String {
             guard let s = o[key]?.stringValue else { throw bad("\(what)\"\(key)\" must be a string", "header") }
             return s
@@ -225,39 +231,35 @@ public struct IRWHeader: Sendable {
             guard let s = v.stringValue else { throw bad("\(what)\"\(key)\" must be a string or null", "header") }
             return s
         }
+        guard let config = m["config"], config.objectValue != nil else { throw bad("metadata \"config\" must be an object", "header") }
+        return IRWMetadata(architecture: try string("architecture", in: m, "metadata "),
+                           variant: try optionalString("variant", in: m, "metadata "), config: config,
+                           provenance: withProvenance ? try decodeProvenance(m, string, optionalString, bad) : nil)
+    }
+
+    /// The 1.0 header's provenance fields, all required.
+    private static func decodeProvenance(_ m: JSON.Object, _ string: (String, JSON.Object, String) throws -> String,
+                                         _ optionalString: (String, JSON.Object, String) throws -> String?,
+                                         _ bad: (String, String) -> IRWError) throws -> IRWProvenance {
         func strings(_ key: String) throws -> [String] {
             guard let v = m[key] else { return [] }
             guard let a = v.arrayValue, a.allSatisfy({ $0.stringValue != nil }) else { throw bad("metadata \"\(key)\" must be an array of strings", "header") }
             return a.compactMap { $0.stringValue }
         }
-        guard let config = m["config"], config.objectValue != nil else { throw bad("metadata \"config\" must be an object", "header") }
-        // Provenance: required in 1.0 headers, absent from 1.1 ones (a 1.1 file that has it is still read).
-        var source: IRWSource? = nil
-        if let v = m["source"] {
-            guard let src = v.objectValue else { throw bad("metadata \"source\" must be an object", "header") }
-            let sha = try string("sha256", in: src, "source ")
-            guard isHexDigest(sha) else { throw bad("source \"sha256\" must be 64 lowercase hex digits", "header") }
-            var size: Int? = nil
-            if let s = src["size"], !s.isNull {
-                guard let v = s.intValue, v >= 0 else { throw bad("source \"size\" must be a non-negative integer", "header") }
-                size = v
-            }
-            source = IRWSource(fileName: try string("file_name", in: src, "source "), sha256: sha,
-                               container: try string("container", in: src, "source "), size: size,
-                               wrapper: try optionalString("wrapper", in: src, "source "))
-        } else if minor == 0 {
-            throw bad("metadata \"source\" must be an object", "header")
+        guard let src = m["source"]?.objectValue else { throw bad("metadata \"source\" must be an object", "header") }
+        let sha = try string("sha256", src, "source ")
+        guard isHexDigest(sha) else { throw bad("source \"sha256\" must be 64 lowercase hex digits", "header") }
+        var size: Int? = nil
+        if let s = src["size"], !s.isNull {
+            guard let v = s.intValue, v >= 0 else { throw bad("source \"size\" must be a non-negative integer", "header") }
+            size = v
         }
+        let source = IRWSource(fileName: try string("file_name", src, "source "), sha256: sha,
+                               container: try string("container", src, "source "), size: size,
+                               wrapper: try optionalString("wrapper", src, "source "))
         guard m["key_mapping"]?.arrayValue != nil else { throw bad("metadata \"key_mapping\" must be an array of strings", "header") }
-        if minor == 0 { // 1.0 required these; 1.1 leaves them out
-            _ = try string("converter", in: m, "metadata ")
-            _ = try string("created", in: m, "metadata ")
-        }
-        return IRWMetadata(architecture: try string("architecture", in: m, "metadata "),
-                           variant: try optionalString("variant", in: m, "metadata "),
-                           config: config, source: source, keyMapping: try strings("key_mapping"),
-                           converter: try optionalString("converter", in: m, "metadata "),
-                           created: try optionalString("created", in: m, "metadata "), notes: try strings("notes"))
+        return IRWProvenance(source: source, keyMapping: try strings("key_mapping"), converter: try string("converter", m, "metadata "),
+                             created: try string("created", m, "metadata "), notes: try strings("notes"))
     }
 
     static func isHexDigest(_ s: String) -> Bool {

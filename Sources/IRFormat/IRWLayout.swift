@@ -13,7 +13,7 @@ public enum IRWLayout {
     /// "IRZW" then CR LF SUB LF, which catches text-mode transfers (the PNG trick).
     public static let magic: [UInt8] = [0x49, 0x52, 0x5A, 0x57, 0x0D, 0x0A, 0x1A, 0x0A]
     public static let majorVersion: UInt16 = 1
-    /// 1.1: canonical (RFC 8785) header without provenance, so equal weights give equal bytes.
+    /// 1.1: canonical header (RFC 8785), tensors in name order, no provenance (docs/FORMAT.md).
     public static let minorVersion: UInt16 = 1
     public static let preambleSize = 128
     public static let alignment = 64

@@ -37,7 +37,8 @@ public struct IRWWriteResult: Sendable {
     public let header: IRWHeader
 }
 
-/// Writes .irw files: streamed tensor by tensor into a temp file beside the target (each
+/// Writes .irw files (format 1.1: content only, canonical header; the metadata's provenance is
+/// the caller's to keep, e.g. in the store's record): streamed tensor by tensor into a temp file beside the target (each
 /// tensor hashed while it is written), then the header, then the preamble with the digest;
 /// fsync, rename, fsync the directory. On any error the temp file is removed and the target
 /// is untouched.
@@ -46,9 +47,12 @@ public enum IRWWriter {
     /// work (hashing the source file) on another thread meanwhile.
     /// `progress(done, total)` reports tensor bytes written, on the calling thread.
     @discardableResult
-    public static func write(_ inputs: [IRWTensorInput], metadata: () throws -> IRWMetadata, to path: String,
+    public static func write(_ unordered: [IRWTensorInput], metadata: () throws -> IRWMetadata, to path: String,
                              progress: ((Int, Int) -> Void)? = nil) throws -> IRWWriteResult {
         DurableFile.ignoreFileSizeSignal()
+        // Name order (by UTF-8 bytes), not the source's: the same tensors lay out the same way
+        // whichever container or key order they came from.
+        let inputs = unordered.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
         let layout = try plan(inputs, path: path)
         let total = layout.last.map { $0.offset + $0.length } ?? 0
 
@@ -74,13 +78,7 @@ public enum IRWWriter {
                 entries.append(entry)
                 end = entry.offset + entry.length
             }
-            var content = try metadata()
-            // Format 1.1 keeps provenance out of the file (the store records it beside the blob).
-            content.source = nil
-            content.converter = nil
-            content.created = nil
-            let header = IRWHeader(metadata: content, tensors: entries)
-            // Canonical JSON: the same content always gives the same bytes, hence the same digest.
+            let header = IRWHeader(metadata: try metadata(), tensors: entries)
             let headerBytes = header.json.canonicalBytes()
             guard headerBytes.count <= IRWLayout.maxHeaderLength else {
                 throw IRWError(.invalidInput, path: path, entry: "header", reason: "\(headerBytes.count) bytes is more than the \(IRWLayout.maxHeaderLength)-byte limit")

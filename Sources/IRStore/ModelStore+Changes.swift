@@ -27,14 +27,13 @@ extension ModelStore {
         return try makeWorkDirectory(prefix: "import")
     }
 
-    /// Installs the .irw written at `staging.irwPath` as model `name`, recording `source` (where the
-    /// weights came from) in its manifest. Identical content already in the store is shared, not
-    /// stored twice. `replace` lets `name` move to new weights.
-    public func commit(_ staging: Staging, name: String, source: IRWSource?, replace: Bool = false) throws -> CommitOutcome {
+    /// Installs the .irw written at `staging.irwPath` as model `name`. Identical content already
+    /// in the store is shared, not stored twice. `replace` lets `name` move to new weights.
+    public func commit(_ staging: Staging, name: String, replace: Bool = false) throws -> CommitOutcome {
         try Self.validateName(name)
         let file: IRWFile
         do { file = try IRWFile.open(path: staging.irwPath) } catch { throw StoreError(.io, "staged file: \(error)") }
-        var manifest = StoreManifest(name: name, file: file, source: source)
+        var manifest = try StoreManifest(name: name, file: file, provenance: staging.provenance)
 
         let held = try lock(.exclusive)
         defer { withExtendedLifetime(held) {} }

@@ -78,16 +78,19 @@ public final class ModelStore {
         s.utf8.count == 64 && s.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
     }
 
-    /// SHA-256 of the canonical header without provenance (the 1.0 fields saying when, by what and
-    /// from which file it was converted): equal ids mean equal tensors (names, dtypes, shapes,
-    /// digests), architecture, config and notes, whatever container or file name they came from.
+    /// SHA-256 of the header without the fields that say when and from which file name it was
+    /// converted: equal ids mean equal tensors (names, dtypes, shapes, digests) and metadata.
     public static func contentID(of file: IRWFile) -> String {
         guard case .object(var root) = file.header.json, case .object(var meta)? = root["metadata"] else {
             return file.digest
         }
-        for key in ["source", "converter", "created"] { meta[key] = nil }
+        meta["created"] = nil
+        if case .object(var source)? = meta["source"] {
+            source["file_name"] = nil
+            meta["source"] = .object(source)
+        }
         root["metadata"] = .object(meta)
-        let bytes = JSON.object(root).canonicalBytes()
+        let bytes = JSON.object(root).serializedBytes()
         return bytes.withUnsafeBytes { SHA256Hasher.hex(of: $0) }
     }
 
@@ -206,6 +209,9 @@ public final class Staging {
 
     /// Where the importer writes the .irw to install.
     public var irwPath: String { "\(directory)/model.irw" }
+    /// Where the weights came from: the store keeps it in the model's record, since a format 1.1
+    /// .irw holds content only. Nil only for a 1.0 file, which carries its own.
+    public var provenance: IRWProvenance?
 
     /// Removes the directory; the store would sweep it anyway once this process is gone.
     public func discard() {

@@ -54,7 +54,15 @@ public struct StoreManifest: Sendable, Equatable {
     public var variant: String?
     public var config: JSON
     public var blob: Blob
+    /// Where the weights came from. Format 1.1 blobs hold content only, so this record is where
+    /// provenance lives (docs/FORMAT.md); `show` reads it from here.
     public var source: IRWSource
+    /// The key-mapping rules the import applied, one line each.
+    public var keyMapping: [String] = []
+    /// The import's notes (dtype conversion, choices made).
+    public var notes: [String] = []
+    /// The program that converted the weights ("irzoo 0.1.0"), when known.
+    public var converter: String? = nil
     public var tensors: Tensors
     public var imported: String
     public var verified: Verification?
@@ -75,21 +83,30 @@ public struct StoreManifest: Sendable, Equatable {
         self.verified = verified
     }
 
-    /// Describes the model in `file`, installed as `name` from `source` (provenance lives here, not
-    /// in format 1.1 blobs; a 1.0 blob's own record is the fallback).
-    public init(name: String, file: IRWFile, source: IRWSource? = nil, imported: String = Timestamp.now()) {
+    /// Describes the model in `file`, installed as `name`, made as `provenance` says (a 1.0 file
+    /// carries its own, which is used when `provenance` is nil; a 1.1 file has none).
+    public init(name: String, file: IRWFile, provenance: IRWProvenance?, imported: String = Timestamp.now()) throws {
+        guard let made = provenance ?? file.metadata.provenance else {
+            throw StoreError(.unreadable, "\(file.path): a format \(file.version) file holds no provenance; the caller must say where it came from")
+        }
         var dtypes: [(dtype: String, count: Int)] = []
         for t in file.tensors {
             if let i = dtypes.firstIndex(where: { $0.dtype == t.dtype.rawValue }) { dtypes[i].count += 1 } else { dtypes.append((t.dtype.rawValue, 1)) }
         }
-        let source = source ?? file.metadata.source
-            ?? IRWSource(fileName: "unknown", sha256: file.digest, container: "irw", notes: ["no provenance was recorded; sha256 is the blob's digest"])
         let m = file.metadata
         self.init(name: name, architecture: m.architecture, variant: m.variant, config: m.config,
                   blob: Blob(digest: file.digest, size: file.buffer.count, contentID: ModelStore.contentID(of: file), formatVersion: file.version),
-                  source: source,
+                  source: made.source,
                   tensors: Tensors(count: file.tensors.count, parameters: file.header.parameterCount, bytes: file.header.tensorBytes, dtypes: dtypes),
                   imported: imported)
+        keyMapping = made.keyMapping
+        notes = made.notes
+        converter = made.converter
+    }
+
+    /// The record's provenance, as the importer handed it over (time = import time).
+    public var provenance: IRWProvenance {
+        IRWProvenance(source: source, keyMapping: keyMapping, converter: converter ?? "unknown", created: imported, notes: notes)
     }
 
     // MARK: JSON
@@ -109,7 +126,10 @@ public struct StoreManifest: Sendable, Equatable {
                 ("file_name", .string(source.fileName)), ("sha256", .string(source.sha256)),
                 ("container", .string(source.container)), ("size", source.size.map { .int($0) } ?? .null),
                 ("wrapper", .stringOrNull(source.wrapper)),
-            ] + (source.notes.isEmpty ? [] : [("notes", JSON.array(source.notes.map { .string($0) }))]))),
+            ])),
+            ("key_mapping", .array(keyMapping.map { .string($0) })),
+            ("notes", .array(notes.map { .string($0) })),
+            ("converter", .stringOrNull(converter)),
             ("tensors", .object([
                 ("count", .int(tensors.count)), ("parameters", .int(tensors.parameters)), ("bytes", .int(tensors.bytes)),
                 ("dtypes", .object(tensors.dtypes.map { ($0.dtype, JSON.int($0.count)) })),
@@ -162,11 +182,6 @@ public struct StoreManifest: Sendable, Equatable {
         }
         var sourceSize: Int? = nil
         if let v = s?["size"], !v.isNull { sourceSize = try int(s, "size") }
-        var sourceNotes: [String] = []
-        if let v = s?["notes"] {
-            guard let a = v.arrayValue, a.allSatisfy({ $0.stringValue != nil }) else { throw bad("source \"notes\" must be an array of strings") }
-            sourceNotes = a.compactMap { $0.stringValue }
-        }
         var ociDigest: String? = nil
         if let v = b?["oci_digest"] {
             guard let d = v.stringValue, d.hasPrefix("sha256:"), ModelStore.isDigest(String(d.dropFirst(7))) else {
@@ -182,10 +197,19 @@ public struct StoreManifest: Sendable, Equatable {
         self.init(name: try str(o, "name"), architecture: try str(o, "architecture"), variant: try optStr(o, "variant"), config: config,
                   blob: Blob(digest: digest, size: try int(b, "size"), contentID: try str(b, "content_id"), formatVersion: try str(b, "format_version")),
                   source: IRWSource(fileName: try str(s, "file_name"), sha256: try str(s, "sha256"), container: try str(s, "container"),
-                                    size: sourceSize, wrapper: try optStr(s, "wrapper"), notes: sourceNotes),
+                                    size: sourceSize, wrapper: try optStr(s, "wrapper")),
                   tensors: Tensors(count: try int(t, "count"), parameters: try int(t, "parameters"), bytes: try int(t, "bytes"), dtypes: dtypes),
                   imported: try str(o, "imported"), verified: verified)
         self.blob.ociDigest = ociDigest
         self.remotes = remotes
+        // Provenance beside the source (added with format 1.1; older records have none).
+        func strings(_ k: String) throws -> [String] {
+            guard let v = o[k], !v.isNull else { return [] }
+            guard let a = v.arrayValue, a.allSatisfy({ $0.stringValue != nil }) else { throw bad("\"\(k)\" must be an array of strings") }
+            return a.compactMap { $0.stringValue }
+        }
+        self.keyMapping = try strings("key_mapping")
+        self.notes = try strings("notes")
+        self.converter = try optStr(o, "converter")
     }
 }

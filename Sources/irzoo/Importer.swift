@@ -38,13 +38,6 @@ struct Importer {
         /// Mapping rules applied, one line each (stored in the .irw header).
         var rules: [String]
         var notes: [String]
-
-        /// What the writer stores, sorted by name (UTF-8 bytes): the order a container happens to
-        /// keep (safetensors sorts by dtype, torch by insertion) must not change the blob.
-        func inputs(_ dtype: DTypeConversion) -> [IRWTensorInput] {
-            tensors.sorted { $0.record.name.utf8.lexicographicallyPrecedes($1.record.name.utf8) }
-                .map { dtype.input($0.record, sourceName: $0.sourceName) }
-        }
     }
 
     struct Result {
@@ -72,19 +65,20 @@ struct Importer {
         let staging = try store.stage()
         defer { staging.discard() }
         TestHooks.pause(at: "staged")
-        let inputs = mapping.inputs(request.dtype)
+        let inputs = mapping.tensors.map { request.dtype.input($0.record, sourceName: $0.sourceName) }
         let progress = ProgressReporter(label: "import \(name)", total: inputs.reduce(0) { $0 + (ShapeMath.byteCount($1.shape, $1.dtype) ?? 0) })
         var pausedMidway = false
-        try IRWWriter.write(inputs, metadata: { Importer.metadataRecord(source: source, mapping: mapping, dtype: request.dtype) },
-                            to: staging.irwPath) { done, total in
+        let written = try IRWWriter.write(inputs, metadata: {
+            let (sha, size) = try digest.wait()
+            return Importer.metadataRecord(source: source, mapping: mapping, sha256: sha, size: size, dtype: request.dtype)
+        }, to: staging.irwPath) { done, total in
             progress.update(done)
             if !pausedMidway && done * 2 >= total { pausedMidway = true; TestHooks.pause(at: "writing") }
         }
         progress.finish()
         TestHooks.pause(at: "written")
-        let (sha, size) = try digest.wait()
-        let outcome = try store.commit(staging, name: name, source: Importer.provenance(source: source, sha256: sha, size: size),
-                                       replace: request.replace)
+        staging.provenance = written.header.metadata.provenance // the blob holds content only; the record keeps this
+        let outcome = try store.commit(staging, name: name, replace: request.replace)
         return Result(outcome: outcome, source: source, mapping: mapping, seconds: Terminal.now() - started)
     }
 
@@ -99,9 +93,8 @@ struct Importer {
         if let config = request.config, config.objectValue == nil {
             throw CLIError(.usage, "--config must be a JSON object")
         }
-        // The wrapper (BasicSR `params_ema`, Lightning `state_dict`) is provenance, recorded by the
-        // store, not a rule: the same weights with or without one make the same blob.
         var rules: [String] = []
+        if let w = source.wrapper { rules.append("unwrapped \(w)") }
         let tensors = zip(source.tensors, source.sourceNames).map { (record: $0, sourceName: $1) }
         let raw = Mapping(architecture: "raw", variant: nil, config: request.config ?? .object([]),
                           tensors: tensors, rules: rules, notes: [])
@@ -184,24 +177,18 @@ struct Importer {
         try JSONDecoder().decode(AnyJSON.self, from: Data(json.serialized().utf8))
     }
 
-    /// The .irw metadata: what the weights are, and nothing about which file, container or time
-    /// they came from, so the same weights always give the same bytes.
-    static func metadataRecord(source: SourceFile, mapping: Mapping, dtype: DTypeConversion) -> IRWMetadata {
-        var notes = mapping.notes
+    /// The .irw metadata: what the weights are and exactly where they came from.
+    static func metadataRecord(source: SourceFile, mapping: Mapping, sha256: String, size: Int, dtype: DTypeConversion) -> IRWMetadata {
+        var notes = mapping.notes + source.notes
         if let n = dtype.note(for: source.tensors) { notes.append(n) }
-        return IRWMetadata(architecture: mapping.architecture, variant: mapping.variant, config: mapping.config,
-                           keyMapping: mapping.rules, notes: notes)
-    }
-
-    /// Where the weights came from, for the store record beside the blob (`irzoo show` prints it).
-    static func provenance(source: SourceFile, sha256: String, size: Int) -> IRWSource {
-        var notes = source.notes
         if !source.ignored.isEmpty { notes.append("left aside by the reader: " + source.ignored.joined(separator: "; ")) }
-        if let irw = source.irw, let s = irw.metadata.source {
-            notes.append("converted from '\(s.fileName)' (\(s.container), sha256 \(s.sha256))"
-                         + (irw.metadata.converter.map { " by \($0)" } ?? "") + (irw.metadata.created.map { " at \($0)" } ?? ""))
+        if let made = source.irw?.metadata.provenance { // a 1.0 .irw says what it was made from
+            let s = made.source
+            notes.append("converted from '\(s.fileName)' (\(s.container), sha256 \(s.sha256)) by \(made.converter) at \(made.created)")
         }
-        return IRWSource(fileName: DurableFile.fileName(of: source.path), sha256: sha256, container: source.format.rawValue,
-                         size: size, wrapper: source.wrapper, notes: notes)
+        return IRWMetadata(architecture: mapping.architecture, variant: mapping.variant, config: mapping.config,
+                           source: IRWSource(fileName: DurableFile.fileName(of: source.path), sha256: sha256,
+                                             container: source.format.rawValue, size: size, wrapper: source.wrapper),
+                           keyMapping: mapping.rules, notes: notes)
     }
 }

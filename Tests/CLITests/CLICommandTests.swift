@@ -42,7 +42,7 @@ final class CLICommandTests: XCTestCase {
             XCTAssertEqual(roundTrip.tensors[i].shape, t.shape)
         }
         XCTAssertEqual(roundTrip.version, "1.1")
-        XCTAssertNil(roundTrip.metadata.source, "format 1.1 keeps provenance out of the file")
+        XCTAssertNil(roundTrip.metadata.provenance, "format 1.1 keeps provenance out of the file")
         XCTAssertEqual(try IRWFile.open(path: irw).digest, roundTrip.digest, "the same tensors and metadata from .irw and .safetensors give the same file")
         XCTAssertTrue(roundTrip.verify().isIntact)
 
@@ -54,7 +54,7 @@ final class CLICommandTests: XCTestCase {
                        ["f16", "u8", "f16", "f16", "f16", "f16", "f16", "f16", "i16", "i32", "i8", "bool", "i64"], "sorted by name")
         let bias = f.record(f.index(of: "encoder.conv.bias")!)
         XCTAssertEqual(ElementConversion.value(bias.data.pointer, .f16, 1), -2.25)
-        XCTAssertTrue(f.metadata.notes.contains { $0.contains("converted to f16") }, "\(f.metadata.notes)")
+        XCTAssertNil(f.metadata.provenance, "the conversion note is provenance: the store's record keeps it, the file does not")
         XCTAssertEqual(try h.run(["convert", fixture, "-o", h.path("x.bin")]).status, 2)
         XCTAssertEqual(try h.run(["convert", fixture, "-o", half, "--dtype", "f8"]).status, 2)
     }
@@ -134,7 +134,9 @@ final class CLICommandTests: XCTestCase {
             XCTAssertEqual(t.sha256, byName[t.name]?["sha256"]?.stringValue, t.name)
             XCTAssertEqual(t.shape, byName[t.name]?["shape"]?.arrayValue?.compactMap { $0.intValue }, t.name)
         }
-        XCTAssertFalse(blob.metadata.keyMapping.contains { $0.hasPrefix("unwrapped ") }, "the wrapper is provenance, kept in the manifest: \(blob.metadata.keyMapping)")
+        XCTAssertNil(blob.metadata.provenance, "format 1.1: the mapping rules are provenance")
+        let rules = r["manifest"]?["key_mapping"]?.arrayValue?.compactMap { $0.stringValue } ?? []
+        XCTAssertTrue(rules.contains { $0.hasPrefix("unwrapped ") }, "the store's record keeps them: \(rules)")
         XCTAssertTrue(blob.verify().isIntact)
     }
 

@@ -38,7 +38,7 @@ final class DedupCLITests: XCTestCase {
         let file = try IRWFile.open(path: a)
         XCTAssertEqual(file.version, "1.1")
         XCTAssertEqual(file.metadata.architecture, "symunet")
-        XCTAssertNil(file.metadata.source)
+        XCTAssertNil(file.metadata.provenance)
         // The file's own sha256 and its .irw digest are both stable: a second run prints the same digest.
         let again = try h.json(["convert", source, "-o", h.path("d.irw")])
         XCTAssertEqual(again["digest"]?.stringValue, file.digest)
@@ -103,12 +103,12 @@ final class DedupCLITests: XCTestCase {
         let old = TestSupport.fixture("irw/v1-all-dtypes.irw")
         let file = try IRWFile.open(path: old)
         XCTAssertEqual(file.version, "1.0")
-        XCTAssertNotNil(file.metadata.source)
+        XCTAssertNotNil(file.metadata.provenance)
         XCTAssertTrue(file.verify().isIntact)
         let r = try h.json(["import", old, "--name", "old"])
         let blob = try IRWFile.open(path: try XCTUnwrap(r["blob_path"]?.stringValue))
         XCTAssertEqual(blob.version, "1.1", "imported into the current format")
-        let notes = r["manifest"]?["source"]?["notes"]?.arrayValue?.compactMap { $0.stringValue } ?? []
+        let notes = r["manifest"]?["notes"]?.arrayValue?.compactMap { $0.stringValue } ?? []
         XCTAssertTrue(notes.contains { $0.hasPrefix("converted from '") }, "the 1.0 file's own provenance is kept: \(notes)")
         XCTAssertEqual(r["manifest"]?["blob"]?["format_version"], .string("1.1"))
         XCTAssertEqual(try h.run(["verify", "old"]).status, 0)

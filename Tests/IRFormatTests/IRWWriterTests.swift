@@ -13,6 +13,7 @@ final class IRWWriterTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(at: dir) }
 
     let metadata = IRWMetadata(architecture: "raw", variant: "tiny", config: .object([("width", .int(8))]),
+                               source: IRWSource(fileName: "src.pth", sha256: String(repeating: "ab", count: 32), container: "torch-zip", size: 10, wrapper: "params"),
                                keyMapping: ["strip prefix 'net.'"], notes: ["dtype kept"])
 
     private func entries() -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: dir.path))?.sorted() ?? [] }
@@ -35,10 +36,12 @@ final class IRWWriterTests: XCTestCase {
 
         let file = try IRWFile.open(path: path)
         XCTAssertEqual(file.digest, result.digest)
-        XCTAssertEqual(file.metadata, metadata)
-        XCTAssertEqual(file.tensors.map { $0.name }, records.map { $0.name })
-        for (i, r) in records.enumerated() {
-            let got = file.record(i)
+        // Format 1.1: content only (the provenance handed over is the caller's to keep), tensors in name order.
+        XCTAssertEqual(file.version, "1.1")
+        XCTAssertEqual(file.metadata, IRWMetadata(architecture: "raw", variant: "tiny", config: metadata.config, provenance: nil))
+        XCTAssertEqual(file.tensors.map { $0.name }, records.map { $0.name }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        for r in records {
+            let got = file.record(try XCTUnwrap(file.index(of: r.name)))
             XCTAssertEqual(got.dtype, r.dtype)
             XCTAssertEqual(got.shape, r.shape)
             XCTAssertEqual(got.data.bytes, r.data.bytes)
@@ -49,27 +52,25 @@ final class IRWWriterTests: XCTestCase {
         XCTAssertEqual(try loadSchema("irw-header.schema.json").validate(file.header.json), [])
     }
 
-    /// Format 1.1: the same content gives the same bytes, whatever order the config was built in
-    /// and whatever provenance the caller hands over (it is dropped; the store records it).
+    /// Format 1.1: the same content gives the same bytes, whatever order the tensors and the
+    /// config members come in, however numbers are spelled, and whatever provenance is handed over.
     func testSameContentGivesTheSameFile() throws {
-        let records = [try record("b.weight", .f32, [4, 3]), try record("a.bias", .f16, [5], seed: 7)]
+        let records = [try record("b.weight", .f32, [4, 3]), try record("a.bias", .f16, [5], seed: 7), try record("B", .u8, [3])]
         var one = metadata, two = metadata
         one.config = .object([("width", .int(8)), ("blocks", .array([.int(1), .int(2)])), ("scale", .double(0.5))])
         two.config = try JSON.parse(#"{"scale": 5e-1, "blocks": [1, 2], "width": 8.0}"#)
-        two.source = IRWSource(fileName: "elsewhere.pth", sha256: String(repeating: "ab", count: 32), container: "torch-legacy")
-        two.created = "2020-01-01T00:00:00Z"
-        two.converter = "irzoo 0.0.1"
+        two.provenance = IRWProvenance(source: IRWSource(fileName: "elsewhere.pth", sha256: String(repeating: "cd", count: 32), container: "torch-legacy"),
+                                       keyMapping: ["unwrapped params_ema"], converter: "irzoo 0.0.1", created: "2020-01-01T00:00:00Z")
         let p1 = dir.appendingPathComponent("one.irw").path, p2 = dir.appendingPathComponent("two.irw").path
-        let r1 = try IRWWriter.write(records, metadata: one, to: p1), r2 = try IRWWriter.write(records, metadata: two, to: p2)
+        let r1 = try IRWWriter.write(records, metadata: one, to: p1)
+        let r2 = try IRWWriter.write(Array(records.reversed()), metadata: two, to: p2)
         XCTAssertEqual(r1.digest, r2.digest)
-        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: p1)), try Data(contentsOf: URL(fileURLWithPath: p2)))
-        let file = try IRWFile.open(path: p2)
-        XCTAssertEqual(file.version, "1.1")
-        XCTAssertNil(file.metadata.source)
-        XCTAssertNil(file.metadata.created)
-        XCTAssertNil(file.metadata.converter)
-        // The header on disk is exactly its own RFC 8785 form.
         let raw = try Data(contentsOf: URL(fileURLWithPath: p2))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: p1)), raw)
+        let file = try IRWFile.open(path: p2)
+        XCTAssertNil(file.metadata.provenance)
+        XCTAssertEqual(file.tensors.map { $0.name }, ["B", "a.bias", "b.weight"], "name order by UTF-8 bytes")
+        // The header on disk is exactly its own RFC 8785 form.
         let headerBytes = Array(raw[(raw.count - Int(file.preamble.headerLength))...])
         XCTAssertEqual(try JSON.parse(headerBytes).canonicalBytes(), headerBytes)
         XCTAssertEqual(try loadSchema("irw-header.schema.json").validate(file.header.json), [])

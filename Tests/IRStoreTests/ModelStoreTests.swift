@@ -116,7 +116,7 @@ final class ModelStoreTests: XCTestCase {
         let staged = try TempStore.records(seed: 9)
         let digest: String = try {
             let scratch = try t.store.stage()
-            let r = try IRWWriter.write(staged, metadata: IRWMetadata(), to: scratch.irwPath)
+            let r = try IRWWriter.write(staged, metadata: TempStore.metadata(), to: scratch.irwPath)
             try FileManager.default.moveItem(atPath: scratch.irwPath, toPath: t.store.blobPath(r.digest))
             return r.digest
         }()

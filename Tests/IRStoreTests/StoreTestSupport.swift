@@ -24,16 +24,19 @@ final class TempStore {
         }
     }
 
-    static func source(fileName: String = "model.pth") -> IRWSource {
-        IRWSource(fileName: fileName, sha256: String(repeating: "5", count: 64), container: "torch-zip", size: 99)
+    static func metadata(fileName: String = "model.pth", created: String = Timestamp.now()) -> IRWMetadata {
+        IRWMetadata(source: IRWSource(fileName: fileName, sha256: String(repeating: "5", count: 64), container: "torch-zip", size: 99),
+                    created: created)
     }
 
     /// Stages and commits weights `seed` as `name`.
     @discardableResult
     func install(_ name: String, seed: Int, fileName: String = "model.pth", replace: Bool = false) throws -> ModelStore.CommitOutcome {
         let staging = try store.stage()
-        try IRWWriter.write(try Self.records(seed: seed), metadata: IRWMetadata(), to: staging.irwPath)
-        return try store.commit(staging, name: name, source: Self.source(fileName: fileName), replace: replace)
+        let metadata = Self.metadata(fileName: fileName)
+        try IRWWriter.write(try Self.records(seed: seed), metadata: metadata, to: staging.irwPath)
+        staging.provenance = metadata.provenance // a 1.1 blob holds content only; the record keeps this
+        return try store.commit(staging, name: name, replace: replace)
     }
 
     func files(_ sub: String) -> [String] {

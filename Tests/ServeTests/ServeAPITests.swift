@@ -137,6 +137,48 @@ final class ServeAPITests: XCTestCase {
         XCTAssertEqual(try http.request("GET", "/api/jobs/\(id)/result").body, try Data(contentsOf: URL(fileURLWithPath: cliOut)))
     }
 
+    /// A diffusion model (the tiny one-file UniLDiff golden with its BPE vocabulary): prompt, steps
+    /// and seed reach the run, the job reports them, and the result is the
+    /// file `irzoo run` writes with the same prompt, steps and seed.
+    func testDiffusionJobTakesPromptStepsAndSeed() throws {
+        let server = try ServeProcess()
+        let golden = { (file: String) in TestSupport.fixture("models/unildiff-e2e/\(file)") }
+        let config = try String(contentsOfFile: golden("config.json"), encoding: .utf8)
+        let imported = try TestSupport.runCLI(["import", golden("unildiff.safetensors"), "--arch", "unildiff", "--name", "uld",
+                                               "--config", config, "--vocab", TestSupport.fixture("tokenizer/bpe_simple_vocab_16e6.txt.gz")],
+                                              env: ["IRZOO_HOME": server.home])
+        XCTAssertEqual(imported.status, 0, imported.stderr)
+        let http = server.client()
+        let models = try XCTUnwrap(try http.request("GET", "/api/models").json()["models"] as? [[String: Any]])
+        XCTAssertEqual(models.first { $0["name"] as? String == "uld" }?["kind"] as? String, "diffusion")
+
+        let input = try Data(contentsOf: URL(fileURLWithPath: golden("lq.png")))
+        let options = [RawHTTP.Part(name: "prompt", data: Data("a clean photo".utf8)), RawHTTP.Part(name: "steps", data: Data("2".utf8)),
+                       RawHTTP.Part(name: "seed", data: Data("5".utf8))]
+        let reply = try http.submit(model: "uld", image: input, filename: "lq.png", extra: options)
+        XCTAssertEqual(reply.status, 202, reply.text)
+        let id = try XCTUnwrap(reply.json()["id"] as? String)
+        let final = try http.waitFinal(id)
+        XCTAssertEqual(final["state"] as? String, "done", "\(final)")
+        XCTAssertEqual(final["prompt"] as? String, "a clean photo")
+        XCTAssertEqual(final["steps"] as? Int, 2)
+        XCTAssertEqual((final["seed"] as? NSNumber)?.intValue, 5)
+
+        let cliOut = server.dir.appendingPathComponent("uld-cli.png").path
+        let cli = try TestSupport.runCLI(["run", "uld", "--input", golden("lq.png"), "--prompt", "a clean photo", "--steps", "2", "--seed", "5",
+                                          "--output", cliOut], env: ["IRZOO_HOME": server.home])
+        XCTAssertEqual(cli.status, 0, cli.stderr)
+        XCTAssertEqual(try http.request("GET", "/api/jobs/\(id)/result").body, try Data(contentsOf: URL(fileURLWithPath: cliOut)),
+                       "the served diffusion result differs from `irzoo run`'s")
+
+        // The same seed gives the same image; the diffusion fields are refused for an image model.
+        let again = try XCTUnwrap(try http.submit(model: "uld", image: input, filename: "lq.png", extra: options).json()["id"] as? String)
+        XCTAssertEqual(try http.waitFinal(again)["state"] as? String, "done")
+        XCTAssertEqual(try http.request("GET", "/api/jobs/\(again)/result").body, try http.request("GET", "/api/jobs/\(id)/result").body)
+        let refused = try http.submit(model: "tiny", image: input, extra: [RawHTTP.Part(name: "steps", data: Data("2".utf8))])
+        XCTAssertEqual(refused.status, 400, refused.text)
+    }
+
     /// With a reference: the PSNR numbers are `irzoo run --reference`'s.
     func testReferenceGivesRunsPSNR() throws {
         let server = try ServeProcess()

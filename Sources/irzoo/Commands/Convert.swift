@@ -33,6 +33,9 @@ struct Convert: ParsableCommand {
             throw CLIError(.usage, "the output must end in .irw or .safetensors (got '\(output)')")
         }
         let started = Terminal.now()
+        // For .irw, hash the source on another core while the reader parses (and CRC-checks) it.
+        let sourceDigest = lower.hasSuffix(".irw") ? SourceDigest(path: file) : nil
+        defer { sourceDigest?.stop() }
         // For .safetensors, the CRCs of large zip members are checked on another core while the
         // kernel copies them, and the output is renamed into place only when all of them match.
         let toSafetensors = lower.hasSuffix(".safetensors")
@@ -47,11 +50,12 @@ struct Convert: ParsableCommand {
             written = DurableFile.size(of: output) ?? 0
         } else {
             let mapping = try Importer.map(src, Importer.Request(path: file, dtype: conversion))
-            let inputs = mapping.inputs(conversion)
+            let inputs = mapping.tensors.map { conversion.input($0.record, sourceName: $0.sourceName) }
             let progress = ProgressReporter(label: "convert", total: inputs.reduce(0) { $0 + (ShapeMath.byteCount($1.shape, $1.dtype) ?? 0) })
-            // A pure function of the weights: no file name, time or container goes in (docs/FORMAT.md).
-            let result = try IRWWriter.write(inputs, metadata: { Importer.metadataRecord(source: src, mapping: mapping, dtype: conversion) },
-                                             to: output) { done, _ in progress.update(done) }
+            let result = try IRWWriter.write(inputs, metadata: {
+                let (sha, size) = try sourceDigest!.wait()
+                return Importer.metadataRecord(source: src, mapping: mapping, sha256: sha, size: size, dtype: conversion)
+            }, to: output) { done, _ in progress.update(done) }
             progress.finish()
             digest = result.digest
             written = result.fileSize

@@ -70,7 +70,7 @@ struct Import: ParsableCommand {
         default: Terminal.say("installed \(what) from \(file) in \(Terminal.format(result.seconds, 2)) s")
         }
         if let w = result.source.wrapper { Terminal.say("wrapper: \(w)") }
-        for r in result.mapping.rules { Terminal.say("mapping: \(r)") }
+        for r in result.mapping.rules where r != "unwrapped \(result.source.wrapper ?? "")" { Terminal.say("mapping: \(r)") }
         for n in result.mapping.notes + result.source.notes { Terminal.say("note: \(n)") }
         for i in result.source.ignored { Terminal.say("ignored: \(i)") }
     }

@@ -34,9 +34,12 @@ struct Inspect: ParsableCommand {
                 "digest:      \(irw.digest)",
                 "architecture: \(m.architecture)" + (m.variant.map { " (\($0))" } ?? ""),
             ]
-            // Format 1.0 files carry their provenance; 1.1 files leave it to the store record.
-            if let s = m.source { lines.append("source:      \(s.fileName) (\(s.container), sha256 \(s.sha256))") }
-            if let c = m.converter { lines.append("converter:   \(c)" + (m.created.map { ", \($0)" } ?? "")) }
+            if let made = m.provenance {
+                lines += ["source:      \(made.source.fileName) (\(made.source.container), sha256 \(made.source.sha256))",
+                          "converter:   \(made.converter), \(made.created)"]
+            } else {
+                lines.append("source:      not in the file (format \(irw.version) holds content only; an installed model's record has it: irzoo show)")
+            }
             if !m.keyMapping.isEmpty { lines.append("key mapping: " + m.keyMapping.joined(separator: "; ")) }
             for n in m.notes { lines.append("note:        \(n)") }
         }

@@ -46,14 +46,13 @@ struct Show: ParsableCommand {
             "source:        \(m.source.fileName) (\(m.source.container)" + (m.source.size.map { ", \(Terminal.bytes($0))" } ?? "") + ")",
             "source sha256: \(m.source.sha256)",
             "wrapper:       \(m.source.wrapper ?? "none")",
-        ] + m.source.notes.map { "source note:   \($0)" } + [
             "imported:      \(m.imported)",
         ] + m.remotes.map { "remote:        \($0)" }
-        // How the weights were mapped, from the blob's own header (the manifest keeps the summary).
-        if let header = try? IRWFile.open(path: path).metadata {
-            for r in header.keyMapping { lines.append("mapping:       \(r)") }
-            for n in header.notes { lines.append("note:          \(n)") }
-        }
+        // How the weights were mapped: the record keeps it (format 1.1); a record made before
+        // that points to a 1.0 blob whose header has it.
+        let made = m.converter != nil ? m.provenance : (try? IRWFile.open(path: path))?.metadata.provenance
+        for r in made?.keyMapping ?? [] { lines.append("mapping:       \(r)") }
+        for n in made?.notes ?? [] { lines.append("note:          \(n)") }
         if let v = m.verified {
             lines.append("last verified: \(v.time): \(v.intact ? "intact" : "DAMAGED")")
             for p in v.problems { lines.append("  \(p)") }
