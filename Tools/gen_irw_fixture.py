@@ -10,6 +10,8 @@ timestamps); it refuses to overwrite a fixture whose bytes would change.
     v1-all-dtypes.irw            every dtype, a 0-dim and an empty tensor, odd lengths (padding),
                                  a non-ASCII name, a renamed tensor (source_name), a config object
     v1-all-dtypes.expected.json  the values as little-endian hex, for the Swift test to compare
+    v1.1-all-dtypes.irw          the same tensors as format 1.1 writes them (canonical header, name
+                                 order, no provenance): what the Swift writer must reproduce
     v1-future-minor.irw          minor version 7 with flags, reserved bytes and unknown fields set:
                                  a 1.0 reader must open it and ignore what it does not know
 """
@@ -91,6 +93,27 @@ def build(minor=0, flags=0, reserved=b"", extra=False):
     return bytes(pre) + bytes(data) + hb
 
 
+def build_1_1():
+    """Format 1.1: content only (no provenance, no source_name), tensors in UTF-8 name order, the
+    header in RFC 8785 canonical form (for these keys and values, json.dumps with sorted keys and
+    no whitespace is exactly that: every key is in the BMP, the one fraction is 0.5)."""
+    table, data = [], bytearray()
+    for name, dtype, shape, raw, _ in sorted(tensors(), key=lambda t: t[0].encode("utf-8")):
+        data += b"\0" * ((-len(data)) % ALIGN)
+        table.append({"name": name, "dtype": dtype, "shape": shape, "offset": len(data), "length": len(raw),
+                      "sha256": hashlib.sha256(raw).hexdigest()})
+        data += raw
+    metadata = {"architecture": "raw", "variant": None,
+                "config": {"width": 4, "blocks": [1, 2], "name": "fixture", "scale": 0.5}}
+    header = {"endianness": "little", "alignment": ALIGN, "metadata": metadata, "tensors": table}
+    hb = json.dumps(header, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    pre = bytearray(PREAMBLE)
+    pre[0:8] = MAGIC
+    struct.pack_into("<HHIQQQQQ", pre, 8, 1, 1, 0, PREAMBLE, len(data), PREAMBLE + len(data), len(hb), len(table))
+    pre[56:88] = hashlib.sha256(bytes(pre[:56]) + b"\0" * 32 + bytes(pre[88:]) + hb).digest()
+    return bytes(pre) + bytes(data) + hb
+
+
 def expected():
     return {"tensors": [{"name": n, "dtype": d, "shape": s, "hex": raw.hex(), "source_name": src}
                         for n, d, s, raw, src in tensors()]}
@@ -113,3 +136,4 @@ if __name__ == "__main__":
     save("v1-all-dtypes.irw", build())
     save("v1-all-dtypes.expected.json", (json.dumps(expected(), indent=1, ensure_ascii=False) + "\n").encode())
     save("v1-future-minor.irw", build(minor=7, flags=0x5, reserved=b"future!", extra=True))
+    save("v1.1-all-dtypes.irw", build_1_1())

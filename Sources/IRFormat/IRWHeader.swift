@@ -43,6 +43,14 @@ public struct IRWSource: Sendable, Equatable {
         self.size = size
         self.wrapper = wrapper
     }
+
+    /// As the store's record and `convert --json` spell it.
+    public var json: JSON {
+        .object([
+            ("file_name", .string(fileName)), ("sha256", .string(sha256)), ("container", .string(container)),
+            ("size", size.map { .int($0) } ?? .null), ("wrapper", .stringOrNull(wrapper)),
+        ])
+    }
 }
 
 /// How a file's weights were made: which source, how its keys were mapped, by which program,

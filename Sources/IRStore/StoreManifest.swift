@@ -122,11 +122,7 @@ public struct StoreManifest: Sendable, Equatable {
                 ("digest", .string(blob.digest)), ("size", .int(blob.size)),
                 ("content_id", .string(blob.contentID)), ("format_version", .string(blob.formatVersion)),
             ] + (blob.ociDigest.map { [("oci_digest", JSON.string($0))] } ?? []))),
-            ("source", .object([
-                ("file_name", .string(source.fileName)), ("sha256", .string(source.sha256)),
-                ("container", .string(source.container)), ("size", source.size.map { .int($0) } ?? .null),
-                ("wrapper", .stringOrNull(source.wrapper)),
-            ])),
+            ("source", source.json),
             ("key_mapping", .array(keyMapping.map { .string($0) })),
             ("notes", .array(notes.map { .string($0) })),
             ("converter", .stringOrNull(converter)),

@@ -38,12 +38,12 @@ final class IRWFixtureTests: XCTestCase {
         XCTAssertNil(m.variant)
         XCTAssertEqual(m.config["blocks"], .array([.int(1), .int(2)]))
         XCTAssertEqual(m.config["scale"]?.numberValue?.double, 0.5)
-        // A 1.0 file carries its provenance in the header; irzoo keeps reading it.
+        // A 1.0 file carries its provenance in the header.
         let made = try XCTUnwrap(m.provenance)
         XCTAssertEqual(made.source.container, "torch-zip")
         XCTAssertEqual(made.source.wrapper, "params")
         XCTAssertEqual(made.source.size, 14)
-        XCTAssertEqual(m.keyMapping, ["strip prefix 'module.'"])
+        XCTAssertEqual(made.keyMapping, ["strip prefix 'module.'"])
         XCTAssertEqual(made.created, "2026-11-24T00:00:00Z")
 
         let report = file.verify()
@@ -81,8 +81,9 @@ final class IRWFixtureTests: XCTestCase {
         XCTAssertTrue(file.verify().isIntact)
     }
 
-    /// The Swift writer, given the fixture's tensors and metadata, writes the fixture byte for
-    /// byte: the two implementations agree on every detail of the layout.
+    /// The Swift writer, given the 1.0 fixture's tensors and metadata (in its order, with its
+    /// provenance), writes the Python-written 1.1 fixture byte for byte: the two implementations
+    /// agree on every detail of the layout, the canonical header, the name order and what is left out.
     func testSwiftWriterReproducesThePythonFixture() throws {
         let fixture = try IRWFile.open(path: TestSupport.fixture("irw/v1-all-dtypes.irw"))
         let dir = TestSupport.makeTempDir()
@@ -90,7 +91,9 @@ final class IRWFixtureTests: XCTestCase {
         let out = dir.appendingPathComponent("copy.irw").path
         let inputs = fixture.tensors.indices.map { IRWTensorInput(fixture.record($0), sourceName: fixture.tensors[$0].sourceName) }
         let result = try IRWWriter.write(inputs, metadata: { fixture.metadata }, to: out)
-        XCTAssertEqual(result.digest, fixture.digest)
-        XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: out))), try readFixture("v1-all-dtypes.irw"))
+        let python = try IRWFile.open(path: TestSupport.fixture("irw/v1.1-all-dtypes.irw"))
+        XCTAssertEqual(python.version, "1.1")
+        XCTAssertEqual(result.digest, python.digest)
+        XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: out))), try readFixture("v1.1-all-dtypes.irw"))
     }
 }

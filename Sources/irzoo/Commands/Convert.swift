@@ -41,6 +41,7 @@ struct Convert: ParsableCommand {
         let toSafetensors = lower.hasSuffix(".safetensors")
         let src = try SourceFile.open(file, select: reading.select, permissive: reading.permissive, deferLargeCRC: toSafetensors)
         var digest: String? = nil
+        var made: IRWProvenance? = nil
         var written = 0
         if toSafetensors {
             let checks = src.deferred.start()
@@ -58,6 +59,7 @@ struct Convert: ParsableCommand {
             }, to: output) { done, _ in progress.update(done) }
             progress.finish()
             digest = result.digest
+            made = result.header.metadata.provenance // not in the file (format 1.1): said here instead
             written = result.fileSize
         }
         let seconds = Terminal.now() - started
@@ -68,11 +70,13 @@ struct Convert: ParsableCommand {
                 ("dtype", .string(conversion.rawValue)),
                 ("tensors", .int(src.tensors.count)), ("bytes", .int(written)),
                 ("digest", .stringOrNull(digest)), ("seconds", .double(seconds)),
-            ]))
+            ] + (made.map { [("source", $0.source.json), ("key_mapping", .array($0.keyMapping.map { .string($0) })),
+                         ("notes", .array($0.notes.map { .string($0) }))] } ?? [])))
         } else {
             var line = "wrote \(output): \(src.tensors.count) tensors, \(Terminal.bytes(written))"
             if let digest { line += ", digest \(digest)" }
             Terminal.say(line + " (\(Terminal.format(seconds, 2)) s)")
+            if let s = made?.source { Terminal.say("from \(s.fileName) (\(s.container), sha256 \(s.sha256)); the .irw holds content only, so the same weights always give this digest") }
         }
     }
 }
