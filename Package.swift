@@ -34,7 +34,10 @@ let package = Package(
         .target(name: "IRCheckpoint", dependencies: ["IRTensor", "CZlib", "CHDF5", "IRKernels"]),
         .target(name: "IRFormat", dependencies: ["IRTensor"]),
         .target(name: "IRRuntime", dependencies: ["IRTensor", "IRKernels"]),
-        .target(name: "IRRegistry", dependencies: ["IRTensor"], resources: []),
+        // Zoo/*.json is the one source of the registered models; the EmbedZoo plugin compiles it in at build time.
+        .target(name: "IRRegistry", dependencies: ["IRTensor"], plugins: ["EmbedZoo"]),
+        .executableTarget(name: "ZooEmbedder"),
+        .plugin(name: "EmbedZoo", capability: .buildTool(), dependencies: ["ZooEmbedder"]),
         // PNG, JPEG, TIFF, WebP and EXIF through libpng, libjpeg-turbo, libtiff, libwebp and libexif.
         // C shims own each library's error path (longjmp, handlers) and return codes instead.
         .target(name: "CIRImage", dependencies: ["CPNG"], path: "Sources/CIRImage", linkerSettings: [

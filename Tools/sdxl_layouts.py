@@ -132,7 +132,7 @@ def sgm_unet_rename_rules(layers_per_block=2, levels=3):
 
 
 if __name__ == "__main__":
-    # Rewrites the sgm layout's renames in Zoo/sdxl-unet.json (then run Tools/embed_zoo.py).
+    # Rewrites the sgm layout's renames in Zoo/sdxl-unet.json (the next build embeds it).
     import collections
     import json
     import os

@@ -22,13 +22,13 @@ public enum KeptLoRA {
     }
 
     /// A stored config without `configKey`, and the alpha it held (nil when LoRA was merged at import).
-    public static func split(_ config: AnyJSON) throws -> (config: AnyJSON, alpha: Double?) {
-        guard case .object(var members) = config, let value = members.removeValue(forKey: configKey) else { return (config, nil) }
-        switch value {
-        case .integer(let i): return (.object(members), Double(i))
-        case .number(let d): return (.object(members), d)
-        default: throw KeyMappingError(tensor: "*", reason: "config member '\(configKey)' must be a number, found \(value)")
+    public static func split(_ config: JSON) throws -> (config: JSON, alpha: Double?) {
+        guard case .object(var members) = config, let value = members[configKey] else { return (config, nil) }
+        members[configKey] = nil
+        guard case .number(let n) = value else {
+            throw KeyMappingError(tensor: "*", reason: "config member '\(configKey)' must be a number, found \(value.serialized())")
         }
+        return (.object(members), n.double)
     }
 
     /// The records with their kept ConvLoRA sites merged (in memory), or unchanged when `alpha` is nil.

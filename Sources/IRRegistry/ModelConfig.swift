@@ -1,10 +1,12 @@
+import IRTensor
+
 /// A family's config behind one type, with its canonical JSON (sorted keys, every field
 /// spelled out) so configs compare, print and store the same way whatever their family.
 public struct ModelConfig: Sendable, Equatable, CustomStringConvertible {
     public let family: String
     public let value: any ArchitectureConfig
     /// The canonical JSON: what `irzoo show` prints and the store records.
-    public let json: AnyJSON
+    public let json: JSON
 
     public init<C: ArchitectureConfig>(_ config: C) throws {
         try config.validate()
@@ -15,7 +17,7 @@ public struct ModelConfig: Sendable, Equatable, CustomStringConvertible {
 
     public var inventory: [ParameterSpec] { value.inventory }
     public var summary: String { value.summary }
-    public var description: String { "\(family) \(json)" }
+    public var description: String { "\(family) \(json.serialized())" }
 
     /// The typed config when it is of family `C`.
     public func typed<C: ArchitectureConfig>(_ type: C.Type) -> C? { value as? C }
@@ -26,7 +28,7 @@ public struct ModelConfig: Sendable, Equatable, CustomStringConvertible {
 /// The families with a typed config: how to decode and detect each.
 public struct ArchitectureFamily: Sendable {
     public let id: String
-    let decodeJSON: @Sendable (AnyJSON) throws -> ModelConfig
+    let decodeJSON: @Sendable (JSON) throws -> ModelConfig
     let detectShapes: @Sendable (ShapeTable) throws -> (config: ModelConfig, notes: [String])?
     let missingSignature: @Sendable (ShapeTable) -> [String]
 
@@ -44,7 +46,7 @@ public struct ArchitectureFamily: Sendable {
     }
 
     /// Decodes and validates a config of this family; errors name the field.
-    public func decode(_ json: AnyJSON) throws -> ModelConfig {
+    public func decode(_ json: JSON) throws -> ModelConfig {
         do { return try decodeJSON(json) } catch let e as ConfigError { throw e } catch {
             throw ConfigError(id, "config", DecodingErrorText.describe(error))
         }

@@ -1,3 +1,5 @@
+import IRTensor
+
 /// Import-time matching of a tensor table to a registered model: which layout reads it, which
 /// config its shapes follow, and whether every tensor fits the model's inventory.
 public struct Resolution<T: MappableTensor> {
@@ -49,7 +51,7 @@ public enum ModelResolver {
     /// read off the shapes (a user's own width or depth). Returns the best layout even when the
     /// inventory check fails, so the caller can report every problem.
     public static func resolve<T: MappableTensor>(_ tensors: [T], manifest: ZooManifest,
-                                                  configOverride: AnyJSON? = nil) throws -> Resolution<T> {
+                                                  configOverride: JSON? = nil) throws -> Resolution<T> {
         guard let manifestConfig = manifest.modelConfig, let family = ArchitectureFamily.named(manifest.family) else {
             throw ConfigError(manifest.family, "family", "\(manifest.id) has no Swift model yet: \(manifest.reason ?? "not runnable")")
         }
@@ -87,7 +89,7 @@ public enum ModelResolver {
     /// Finds the registered model these tensors are (import without `--arch`): every family
     /// with a Swift config reads its hyperparameters off the shapes under each of its layouts,
     /// and the first exact inventory match wins, a registered variant with the same config first.
-    public static func detect<T: MappableTensor>(_ tensors: [T], zoo: Zoo, configOverride: AnyJSON? = nil) -> DetectionOutcome<T> {
+    public static func detect<T: MappableTensor>(_ tensors: [T], zoo: Zoo, configOverride: JSON? = nil) -> DetectionOutcome<T> {
         var exact = [Resolution<T>]()
         var near = [NearMiss]()
         let byFamily = Dictionary(grouping: zoo.manifests.filter { $0.modelConfig != nil }, by: { $0.family })

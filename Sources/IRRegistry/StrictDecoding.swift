@@ -1,4 +1,5 @@
 import Foundation
+import IRTensor
 
 /// Swift's synthesized `Decodable` ignores members it does not know. Manifests and configs are
 /// hand-written, so a misspelt field must be an error rather than a silently missing setting:
@@ -43,19 +44,20 @@ public enum DecodingErrorText {
     }
 }
 
-/// Decodes `T` from JSON text or from an `AnyJSON` value.
+/// Decodes `T` from JSON text or from a `JSON` value, and encodes a config as canonical JSON.
 public enum StrictJSONDecoding {
     public static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
         try JSONDecoder().decode(T.self, from: Data(text.utf8))
     }
 
-    public static func decode<T: Decodable>(_ type: T.Type, from value: AnyJSON) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(value.description.utf8))
+    public static func decode<T: Decodable>(_ type: T.Type, from value: JSON) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(value.serialized().utf8))
     }
 
-    public static func encode<T: Encodable>(_ value: T) throws -> AnyJSON {
+    /// `value` as JSON with every object's members sorted by key (the canonical form).
+    public static func encode<T: Encodable>(_ value: T) throws -> JSON {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return try JSONDecoder().decode(AnyJSON.self, from: encoder.encode(value))
+        return try JSON.parse(Array(encoder.encode(value)))
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
-/// The registered variants: every `Zoo/*.json`, compiled into the binary (`EmbeddedZoo.swift`,
-/// written by Tools/embed_zoo.py) so the CLI needs no resource files at run time.
+/// The registered variants: every `Zoo/*.json`, compiled into the binary at build time (the
+/// EmbedZoo plugin writes `EmbeddedZoo.files`) so the CLI needs no resource files at run time.
 public struct Zoo: Sendable {
     public let manifests: [ZooManifest]
 

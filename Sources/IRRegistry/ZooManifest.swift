@@ -1,4 +1,5 @@
 import Foundation
+import IRTensor
 
 /// One registered model variant (`Zoo/<id>.json`): what it is, where its weights come from,
 /// how to read them, what the network expects as input, and how it is tested.
@@ -12,7 +13,7 @@ public struct ZooManifest: Decodable, Sendable {
     public var upstream: Upstream
     public var tasks: [String]
     /// The family's config as written; `modelConfig` is its typed, validated form.
-    public var config: AnyJSON
+    public var config: JSON
     /// Nil for families without a Swift config yet (their manifests are not runnable).
     public var modelConfig: ModelConfig?
     public var input: InputContract
@@ -153,7 +154,7 @@ public struct ZooManifest: Decodable, Sendable {
         paper = try c.decode(Paper.self, forKey: .paper)
         upstream = try c.decode(Upstream.self, forKey: .upstream)
         tasks = try c.decode([String].self, forKey: .tasks)
-        config = try c.decode(AnyJSON.self, forKey: .config)
+        config = try c.decode(JSON.self, forKey: .config)
         input = try c.decode(InputContract.self, forKey: .input)
         layouts = try c.decode([SourceLayout].self, forKey: .layouts)
         parameters = try c.decodeIfPresent(Int.self, forKey: .parameters)

@@ -472,3 +472,73 @@ extension JSON {
         return out
     }
 }
+
+// MARK: - Codable
+
+/// A coding key for any string: lists the keys an object really has (strict decoding, any-JSON decoding).
+public struct AnyCodingKey: CodingKey, Hashable, Sendable {
+    public var stringValue: String
+    public var intValue: Int?
+    public init(_ s: String) { stringValue = s; intValue = nil }
+    public init?(stringValue: String) { self.init(stringValue) }
+    public init?(intValue: Int) { stringValue = String(intValue); self.intValue = intValue }
+}
+
+/// `["key": value, ...]` builds an object in the order written.
+extension JSON.Object: ExpressibleByDictionaryLiteral {
+    public init(dictionaryLiteral elements: (String, JSON)...) { self.init(elements) }
+}
+
+/// Through `Codable` a JSON value is a field whose shape the decoding type does not fix (a
+/// manifest's family config, a stored config). A `Decoder` exposes no member order, so object
+/// members arrive sorted by key; numbers keep integer spelling when they were integers.
+/// Text from outside should go through `JSON.parse`, which is stricter than `JSONDecoder`.
+extension JSON: Codable {
+    public init(from decoder: Decoder) throws {
+        if var array = try? decoder.unkeyedContainer() {
+            var items = [JSON]()
+            while !array.isAtEnd { items.append(try array.decode(JSON.self)) }
+            self = .array(items)
+            return
+        }
+        if let object = try? decoder.container(keyedBy: AnyCodingKey.self) {
+            var members = Object()
+            for key in object.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) {
+                members[key.stringValue] = try object.decode(JSON.self, forKey: key)
+            }
+            self = .object(members)
+            return
+        }
+        let single = try decoder.singleValueContainer()
+        if single.decodeNil() { self = .null }
+        else if let b = try? single.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? single.decode(Int.self) { self = .int(i) }
+        else if let d = try? single.decode(Double.self) { self = .double(d) }
+        else { self = .string(try single.decode(String.self)) }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        switch self {
+        case .object(let members):
+            var c = encoder.container(keyedBy: AnyCodingKey.self)
+            for m in members { try c.encode(m.value, forKey: AnyCodingKey(m.key)) }
+        case .array(let items):
+            var c = encoder.unkeyedContainer()
+            for item in items { try c.encode(item) }
+        case .string(let s): var c = encoder.singleValueContainer(); try c.encode(s)
+        case .number(let n):
+            var c = encoder.singleValueContainer()
+            if let i = n.int { try c.encode(i) } else { try c.encode(n.double) }
+        case .bool(let b): var c = encoder.singleValueContainer(); try c.encode(b)
+        case .null: var c = encoder.singleValueContainer(); try c.encodeNil()
+        }
+    }
+
+    /// Object members of `overrides` replace (recursively merge into) this object's members;
+    /// new members go last. Any other pair: `overrides` wins.
+    public func merging(_ overrides: JSON) -> JSON {
+        guard case .object(var base) = self, case .object(let over) = overrides else { return overrides }
+        for (k, v) in over { base[k] = base[k].map { $0.merging(v) } ?? v }
+        return .object(base)
+    }
+}

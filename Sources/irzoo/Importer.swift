@@ -106,7 +106,7 @@ struct Importer {
                                                  rules: irw.metadata.keyMapping, notes: []), request)
         }
         let zoo = try Zoo.embedded()
-        let override = try request.config.map { try anyJSON($0) }
+        let override = request.config
         let resolution: Resolution<TensorRecord>
         if let id = request.arch {
             guard let manifest = zoo.manifest(id) else {
@@ -143,7 +143,7 @@ struct Importer {
         let sourceNameOf = Dictionary(zip(source.tensors, source.sourceNames).map { ($0.name, $1) },
                                       uniquingKeysWith: { a, _ in a })
         var stored = resolution.mapped
-        var config = try JSON.parse(String(decoding: try JSONEncoder().encode(resolution.config.json), as: UTF8.self))
+        var config = resolution.config.json
         var keptNote: String? = nil
         if request.keepLoRA {
             // The merged tensors passed the inventory check above; store the same sites unmerged.
@@ -170,11 +170,6 @@ struct Importer {
     static func refusingKeepLoRA(_ mapping: Mapping, _ request: Request) throws -> Mapping {
         guard request.keepLoRA else { return mapping }
         throw CLIError(.usage, "--keep-lora: \(request.path) is not imported through a LoRA layout (it maps as \(mapping.architecture)); only files whose layout merges ConvLoRA factors can keep them")
-    }
-
-    /// `--config` arrives as the strict JSON tree; the registry decodes configs through Codable.
-    static func anyJSON(_ json: JSON) throws -> AnyJSON {
-        try JSONDecoder().decode(AnyJSON.self, from: Data(json.serialized().utf8))
     }
 
     /// The .irw metadata: what the weights are and exactly where they came from.

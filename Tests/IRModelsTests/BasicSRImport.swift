@@ -12,7 +12,7 @@ struct BasicSRImport {
     let loaded: LoadedCheckpoint
     let resolution: Resolution<TensorRecord>
 
-    init(_ golden: ModelCase, manifest id: String, file: String = "model.pth", config: AnyJSON? = nil) throws {
+    init(_ golden: ModelCase, manifest id: String, file: String = "model.pth", config: JSON? = nil) throws {
         let manifest = try XCTUnwrap(try Zoo.embedded().manifest(id), "manifest \(id)")
         loaded = try CheckpointReader.read(path: golden.path(file))
         resolution = try ModelResolver.resolve(loaded.tensors, manifest: manifest, configOverride: config)

@@ -17,7 +17,7 @@ final class KeptLoRAModelTests: XCTestCase {
         XCTAssertEqual(kept.sites, imported.resolution.mapped.loraMerged)
         XCTAssertEqual(kept.mapped.tensors.map { $0.name }, imported.loaded.tensors.map { $0.name })
 
-        let config = imported.resolution.config.json.merging(.object([KeptLoRA.configKey: .integer(16)]))
+        let config = imported.resolution.config.json.merging(.object([KeptLoRA.configKey: .int(16)]))
         let model = try ModelFactory.make(family: "restormer", config: config, records: kept.mapped.tensors, source: "kept")
         assertGolden(try model.run(try golden.tensor("input.npy")), try golden.tensor("output.npy"), "LoRA-Restormer tiny 17x22 (kept, merged at build)")
 
@@ -27,16 +27,16 @@ final class KeptLoRAModelTests: XCTestCase {
             XCTAssertTrue(error is InventoryMismatchError, "\(error)")
         }
         // A different alpha is a different network: the key's value is what is used.
-        let alpha8 = try ModelFactory.make(family: "restormer", config: imported.resolution.config.json.merging(.object([KeptLoRA.configKey: .integer(8)])),
+        let alpha8 = try ModelFactory.make(family: "restormer", config: imported.resolution.config.json.merging(.object([KeptLoRA.configKey: .int(8)])),
                                            records: kept.mapped.tensors, source: "kept")
         XCTAssertGreaterThan(maxAbsDifference(try alpha8.run(try golden.tensor("input.npy")), try golden.tensor("output.npy")), 1e-3)
     }
 
     func testSplitTakesTheKeyOffAndRefusesANonNumber() throws {
-        let (config, alpha) = try KeptLoRA.split(.object(["dim": .integer(4), KeptLoRA.configKey: .number(16.5)]))
-        XCTAssertEqual(config, .object(["dim": .integer(4)]))
+        let (config, alpha) = try KeptLoRA.split(.object(["dim": .int(4), KeptLoRA.configKey: .double(16.5)]))
+        XCTAssertEqual(config, .object(["dim": .int(4)]))
         XCTAssertEqual(alpha, 16.5)
-        XCTAssertNil(try KeptLoRA.split(.object(["dim": .integer(4)])).alpha)
+        XCTAssertNil(try KeptLoRA.split(.object(["dim": .int(4)])).alpha)
         XCTAssertThrowsError(try KeptLoRA.split(.object([KeptLoRA.configKey: .string("16")])))
     }
 }

@@ -35,7 +35,7 @@ struct ModelCase {
 
     func config(family: String) throws -> ModelConfig {
         let data = try XCTUnwrap(FileManager.default.contents(atPath: path("config.json")))
-        let json = try JSONDecoder().decode(AnyJSON.self, from: data)
+        let json = try JSONDecoder().decode(JSON.self, from: data)
         return try XCTUnwrap(ArchitectureFamily.named(family)).decode(json)
     }
 

@@ -1,3 +1,4 @@
+import IRTensor
 import XCTest
 import IRTestSupport
 import IRCheckpoint
@@ -58,7 +59,7 @@ final class SDXLUNetGoldenTests: XCTestCase {
     func testResolverPicksTheSGMLayout() throws {
         let manifest = try XCTUnwrap(try Zoo.embedded().manifest("sdxl-unet"))
         let loaded = try CheckpointReader.read(path: golden.path("sgm.safetensors"))
-        let config = try JSONDecoder().decode(AnyJSON.self, from: try Data(contentsOf: URL(fileURLWithPath: golden.path("config.json"))))
+        let config = try JSONDecoder().decode(JSON.self, from: try Data(contentsOf: URL(fileURLWithPath: golden.path("config.json"))))
         let r = try ModelResolver.resolve(loaded.tensors, manifest: manifest, configOverride: config)
         XCTAssertEqual(r.layout.name, "sgm")
         XCTAssertTrue(r.isExact, "\(r.report)")

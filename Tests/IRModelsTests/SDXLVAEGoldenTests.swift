@@ -45,7 +45,7 @@ final class SDXLVAEGoldenTests: XCTestCase {
     func testResolverPicksTheLDMLayoutForThePrefixedSingleFile() throws {
         let manifest = try XCTUnwrap(try Zoo.embedded().manifest("sdxl-vae"))
         let loaded = try CheckpointReader.read(path: golden.path("ldm.safetensors"))
-        let config = try JSONDecoder().decode(AnyJSON.self, from: try Data(contentsOf: URL(fileURLWithPath: golden.path("config.json"))))
+        let config = try JSONDecoder().decode(JSON.self, from: try Data(contentsOf: URL(fileURLWithPath: golden.path("config.json"))))
         let r = try ModelResolver.resolve(loaded.tensors, manifest: manifest, configOverride: config)
         XCTAssertEqual(r.layout.name, "ldm")
         XCTAssertTrue(r.isExact, "\(r.report)")

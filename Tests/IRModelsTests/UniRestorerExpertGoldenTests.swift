@@ -11,8 +11,8 @@ import IRModels
 /// PyTorch (Tools/reference/restormer.py, nafnet.py; fixtures by Tools/gen_unirestorer_expert_goldens.py),
 /// every parameter random (LayerNorms, temperatures, beta/gamma, lora_B), max abs error ≤ 1e-4.
 final class UniRestorerExpertGoldenTests: XCTestCase {
-    func configJSON(_ golden: ModelCase) throws -> AnyJSON {
-        try JSONDecoder().decode(AnyJSON.self, from: try XCTUnwrap(FileManager.default.contents(atPath: golden.path("config.json"))))
+    func configJSON(_ golden: ModelCase) throws -> JSON {
+        try JSONDecoder().decode(JSON.self, from: try XCTUnwrap(FileManager.default.contents(atPath: golden.path("config.json"))))
     }
 
     /// 19×27: reflect-padded to 24×32 and cropped back, as UniRestorer's Restormer does.

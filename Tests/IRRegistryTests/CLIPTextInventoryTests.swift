@@ -74,14 +74,14 @@ final class CLIPTextInventoryTests: XCTestCase {
 
     func testBadConfigsAreRefusedByField() throws {
         let family = try XCTUnwrap(ArchitectureFamily.named("clip-text"))
-        let base: [String: AnyJSON] = ["hidden_size": .integer(64), "intermediate_size": .integer(128),
-                                       "num_hidden_layers": .integer(2), "num_attention_heads": .integer(4)]
+        let base: JSON.Object = ["hidden_size": .int(64), "intermediate_size": .int(128),
+                                       "num_hidden_layers": .int(2), "num_attention_heads": .int(4)]
         XCTAssertNoThrow(try family.decode(.object(base)))
-        for (field, value, message) in [("num_attention_heads", AnyJSON.integer(5), "do not divide"), ("pad_token", .string("<pad>"), "pad_token"),
-                                        ("hidden_act", .string("relu"), "hidden_act"), ("num_hidden_layers", .integer(1), "num_hidden_layers")] {
+        for (field, value, message) in [("num_attention_heads", JSON.int(5), "do not divide"), ("pad_token", .string("<pad>"), "pad_token"),
+                                        ("hidden_act", .string("relu"), "hidden_act"), ("num_hidden_layers", .int(1), "num_hidden_layers")] {
             var json = base
             json[field] = value
-            let bad = AnyJSON.object(json)
+            let bad = JSON.object(json)
             XCTAssertThrowsError(try family.decode(bad), field) { XCTAssertTrue("\($0)".contains(message), "\($0)") }
         }
     }

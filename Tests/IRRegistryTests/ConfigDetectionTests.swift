@@ -111,10 +111,10 @@ final class ConfigDetectionTests: XCTestCase {
         XCTAssertEqual(r.config.typed(SymUNetConfig.self), mine)
         // --config overrides: a wrong override leaves a report with every problem.
         let wrong = try ModelResolver.resolve(shapes, manifest: try XCTUnwrap(zoo.manifest("symunet")),
-                                              configOverride: .object(["width": .integer(16), "restormer_middle_heads": .integer(4),
-                                                                       "enc_blk_nums": .array([.integer(1), .integer(1), .integer(1)]),
-                                                                       "dec_blk_nums": .array([.integer(1), .integer(1), .integer(1)]),
-                                                                       "middle_blk_num": .integer(1)]))
+                                              configOverride: .object(["width": .int(16), "restormer_middle_heads": .int(4),
+                                                                       "enc_blk_nums": .array([.int(1), .int(1), .int(1)]),
+                                                                       "dec_blk_nums": .array([.int(1), .int(1), .int(1)]),
+                                                                       "middle_blk_num": .int(1)]))
         XCTAssertFalse(wrong.isExact)
         XCTAssertEqual(wrong.report.mismatched.map(\.name), ["middle_blks.0.attn.temperature"])
         XCTAssertEqual(wrong.configSource, "manifest + --config")

@@ -8,9 +8,9 @@ import XCTest
 /// The golden checkpoints (Tools/gen_model_goldens.py, upstream containers and key names) read
 /// back through IRCheckpoint and fit the Swift inventories exactly, with and without `--arch`.
 final class GoldenCheckpointTests: XCTestCase {
-    private func config(_ dir: String) throws -> AnyJSON {
+    private func config(_ dir: String) throws -> JSON {
         let data = try Data(contentsOf: URL(fileURLWithPath: TestSupport.fixture("models/\(dir)/config.json")))
-        return try JSONDecoder().decode(AnyJSON.self, from: data)
+        return try JSONDecoder().decode(JSON.self, from: data)
     }
 
     private func resolveExactly(_ file: String, arch: String, configDir: String,
@@ -96,11 +96,10 @@ final class DemoModelTests: XCTestCase {
 
     func testRecordedPSNRGainIsAtLeastThreeDecibels() throws {
         let data = try Data(contentsOf: demo.appendingPathComponent("metrics.json"))
-        let metrics = try JSONDecoder().decode([String: AnyJSON].self, from: data)
+        let metrics = try JSONDecoder().decode([String: JSON].self, from: data)
         let gain: Double
         switch metrics["gain_db"] {
-        case .number(let d)?: gain = d
-        case .integer(let i)?: gain = Double(i)
+        case .number(let n)?: gain = n.double
         default: return XCTFail("metrics.json has no gain_db")
         }
         XCTAssertGreaterThanOrEqual(gain, 3)

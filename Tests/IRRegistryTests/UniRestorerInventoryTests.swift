@@ -70,7 +70,7 @@ extension UniRestorerInventoryTests {
         XCTAssertTrue(missing.joined().contains("8 leaves x 3 levels"), "\(missing)")
 
         var config = try XCTUnwrap(manifest.modelConfig?.typed(UniRestorerConfig.self))
-        config.experts = [UniRestorerConfig.Expert(name: "l0_experts.0", family: "restormer", config: .object(["dim": .integer(48)]))]
+        config.experts = [UniRestorerConfig.Expert(name: "l0_experts.0", family: "restormer", config: .object(["dim": .int(48)]))]
         XCTAssertThrowsError(try config.validate()) { e in XCTAssertTrue("\(e)".contains("restormer config") || "\(e)".contains("pool"), "\(e)") }
         config.pathTable[0][2] = 99
         XCTAssertThrowsError(try config.validate()) { e in XCTAssertTrue("\(e)".contains("path_table[0]"), "\(e)") }

@@ -48,7 +48,7 @@ final class ZooSchemaTests: XCTestCase {
             XCTAssertEqual(validator.validate(config).map(\.description), [], name)
             // The canonical JSON the registry writes for that config passes too.
             let decoded = try XCTUnwrap(try Zoo.embedded().manifest(String(name.dropLast(5)))?.modelConfig)
-            XCTAssertEqual(validator.validate(try JSON.parse(decoded.json.description)).map(\.description), [], name)
+            XCTAssertEqual(validator.validate(try JSON.parse(decoded.json.serialized())).map(\.description), [], name)
             checked.insert(family)
         }
         // Every typed family has at least one manifest, and each was validated.

@@ -1,3 +1,4 @@
+import Foundation
 import IRTensor
 import XCTest
 
@@ -89,5 +90,26 @@ final class JSONSchemaValidatorTests: XCTestCase {
         XCTAssertThrowsError(try JSONSchemaValidator(schemaText: ##"{"$ref":"#/$defs/missing"}"##))
         XCTAssertThrowsError(try JSONSchemaValidator(schemaText: #"{"pattern":"("}"#))
         XCTAssertThrowsError(try JSONSchemaValidator(schemaText: #"{"properties":{"a":{"minimum":"x"}}}"#))
+    }
+
+    /// Through Codable (manifest and config fields whose shape the decoding type does not fix):
+    /// members sorted by key (a Decoder gives no order), integers kept as integer literals.
+    func testCodableSortsMembersAndKeepsIntegers() throws {
+        let text = #"{"z": 2, "a": {"y": [1, 2.5, "s", null, false], "b": 3}, "m": -7}"#
+        let v = try JSONDecoder().decode(JSON.self, from: Data(text.utf8))
+        XCTAssertEqual(v.serialized(), #"{"a":{"b":3,"y":[1,2.5,"s",null,false]},"m":-7,"z":2}"#)
+        XCTAssertEqual(v["z"]?.intValue, 2)
+        XCTAssertEqual(v["a"]?["y"]?.arrayValue?[1].numberValue?.isIntegerLiteral, false)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        XCTAssertEqual(try JSONDecoder().decode(JSON.self, from: encoder.encode(v)), v, "Codable round-trips")
+        XCTAssertEqual(v, try JSON.parse(v.serialized()), "the same tree as the strict parser reads")
+    }
+
+    func testMergingReplacesMembersRecursively() {
+        let base: JSON = .object(["dim": .int(48), "heads": .array([.int(1)]), "norm": .object(["kind": .string("a"), "eps": .double(1e-5)])])
+        let merged = base.merging(.object(["heads": .array([.int(2)]), "norm": .object(["kind": .string("b")]), "new": .bool(true)]))
+        XCTAssertEqual(merged.serialized(), #"{"dim":48,"heads":[2],"norm":{"kind":"b","eps":1e-05},"new":true}"#)
+        XCTAssertEqual(base.merging(.int(3)), .int(3), "a non-object override wins whole")
     }
 }

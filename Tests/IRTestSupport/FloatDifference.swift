@@ -17,6 +17,7 @@ public struct FloatDifference: CustomStringConvertible, Sendable {
     public private(set) var maxScaledIndex: Int?
 
     public init<Got: Sequence, Want: Sequence>(_ got: Got, _ want: Want) where Got.Element == Float, Want.Element == Float {
+        GoldenDump.record(got, want)
         var index = 0
         var wants = want.makeIterator()
         for a in got {

@@ -178,7 +178,13 @@ static void check_sgemm_conv(kc_result *r) {
         gemm_conv(r, 33, 9, 7, 7, 1, 1, 0, 1, f, FILL_RANDOM, SPLIT_NONE);
         gemm_conv(r, 3, 4, 15, 14, 5, 1, 2, 1, f, FILL_RANDOM, SPLIT_PACKED_A);
         gemm_conv(r, 1, 3, 1, 1, 3, 1, 1, 1, f, f, SPLIT_NONE);
+        // 1x1 on planes 4 KiB apart: B packed when the rows exceed one micro-kernel, read in
+        // place when they do not (gemm.c, direct_pays); both when the rows are split.
+        gemm_conv(r, 37, 13, 32, 32, 1, 1, 0, 1, f, FILL_RANDOM, SPLIT_COLUMNS);
+        gemm_conv(r, 37, 13, 32, 32, 1, 1, 0, 1, FILL_RANDOM, f, SPLIT_ROWS);
+        gemm_conv(r, 19, 5, 9, 31, 1, 1, 0, 1, f, f, SPLIT_PACKED_A);
     }
+    gemm_conv(r, 300, 8, 16, 17, 1, 1, 0, 1, FILL_RANDOM, FILL_RANDOM, SPLIT_NONE); // 1x1, K > one depth block
     gemm_conv(r, 30, 7, 10, 70, 3, 1, 1, 1, FILL_RANDOM, FILL_RANDOM, SPLIT_COLUMNS); // K = 270 > one depth block
 }
 

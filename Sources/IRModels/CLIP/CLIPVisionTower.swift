@@ -121,7 +121,6 @@ public final class CLIPVisionModel: Model {
     public var inputChannels: Int { config.channels }
     public var outputKind: ModelOutputKind { .tokens }
     public var minimumSide: Int { 1 }
-    public var auxInputNames: [String] { [] }
     public var tiling: TilingSupport {
         .unsupported("the CLIP vision tower resizes the whole image to \(config.imageSize) px and returns tokens, not an image")
     }

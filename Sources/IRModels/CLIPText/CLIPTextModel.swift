@@ -49,7 +49,6 @@ public final class CLIPTextModel: Model {
     public var inputChannels: Int { 1 }
     public var outputKind: ModelOutputKind { .tokens }
     public var minimumSide: Int { 1 }
-    public var auxInputNames: [String] { [] }
     public var tiling: TilingSupport { .unsupported("a text encoder takes token ids, not an image") }
 
     /// The tokenizer that goes with these weights (its pad token is the config's).

@@ -31,11 +31,12 @@ public protocol Model: AnyObject {
     var family: String { get }
     /// Channels the input must have.
     var inputChannels: Int { get }
+    /// What `run` returns (default: an image).
     var outputKind: ModelOutputKind { get }
     /// The smallest height and width the network accepts.
     var minimumSide: Int { get }
     var tiling: TilingSupport { get }
-    /// The names `run` accepts in `aux` (e.g. `middle_guide_attention.pos_embed`); empty when none.
+    /// The names `run` accepts in `aux` (e.g. `middle_guide_attention.pos_embed`); default: none.
     var auxInputNames: [String] { get }
     /// Where the ops run; its thread count may be changed between runs.
     var context: ComputeContext { get }
@@ -50,6 +51,9 @@ public protocol Model: AnyObject {
 }
 
 extension Model {
+    public var outputKind: ModelOutputKind { .image }
+    public var auxInputNames: [String] { [] }
+
     public func run(_ input: Tensor) throws -> Tensor { try run(input, aux: [:], progress: nil) }
 
     public func tileRunner(whole: Tensor, aux: [String: Tensor]) throws -> (Tensor) throws -> Tensor {

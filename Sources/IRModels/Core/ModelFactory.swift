@@ -35,7 +35,7 @@ public enum ModelFactory {
     }
 
     /// `make(config:records:)` for a family id and its config JSON (as the store records them).
-    public static func make(family: String, config json: AnyJSON, records: [TensorRecord], source: String,
+    public static func make(family: String, config json: JSON, records: [TensorRecord], source: String,
                             context: ComputeContext = ComputeContext()) throws -> Model {
         guard let f = ArchitectureFamily.named(family) else {
             throw ModelError("\(source): unknown architecture family '\(family)'")

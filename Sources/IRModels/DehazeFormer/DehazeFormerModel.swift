@@ -53,8 +53,6 @@ public final class DehazeFormerModel: Model {
 
     public var family: String { DehazeFormerConfig.family }
     public var inputChannels: Int { 3 }
-    public var outputKind: ModelOutputKind { .image }
-    public var auxInputNames: [String] { [] }
     public var tiling: TilingSupport {
         .approximate("RLN normalises by whole-image statistics and SKFusion weighs its branches by whole-image means, so a tile sees other statistics than the full image")
     }

@@ -42,9 +42,7 @@ public final class NAFNetModel: Model {
 
     public var family: String { NAFNetConfig.family }
     public var inputChannels: Int { config.imageChannels }
-    public var outputKind: ModelOutputKind { .image }
     public var minimumSide: Int { 1 }
-    public var auxInputNames: [String] { [] }
     public var tiling: TilingSupport {
         .approximate("the SCA pools over windows of up to 1.5x the training size (global below that), so tiles see other statistics than the whole image")
     }

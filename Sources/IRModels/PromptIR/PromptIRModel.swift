@@ -13,18 +13,10 @@ public final class PromptIRModel: Model {
     public let config: PromptIRConfig
     public let context: ComputeContext
 
-    let patchEmbed: Conv2dLayer
-    let encoders: [RestormerStack]  // encoder_level1...3, then latent
-    let downs: [PixelUnshuffleDownsample]
+    let unet: RestormerUNet<RestormerStack>
     let prompts: [PromptGenBlock]   // prompt1 (level 2), prompt2 (level 3), prompt3 (latent)
     let noiseBlocks: [RestormerBlock]
     let reduceNoise: [Conv2dLayer]
-    let up43: PixelShuffleUpsample, up32: PixelShuffleUpsample, up21: PixelShuffleUpsample
-    let reduceChanLevel3: Conv2dLayer, reduceChanLevel2: Conv2dLayer
-    let decoderLevel3: RestormerStack, decoderLevel2: RestormerStack, decoderLevel1: RestormerStack
-    let refinement: RestormerStack
-    let output: Conv2dLayer
-    let padding = RightBottomReflectPadding(multiple: 8)
 
     /// Builds the network from weights under upstream names (each checked by shape as it is read).
     public init(config c: PromptIRConfig, weights w: Weights, context: ComputeContext = ComputeContext()) throws {
@@ -32,22 +24,16 @@ public final class PromptIRModel: Model {
         config = c
         self.context = context
         let d = (0..<4).map { c.channels(level: $0) }
-        func stack(_ scope: String, _ n: Int, _ channels: Int, _ heads: Int) throws -> RestormerStack {
+        // The prompted latent comes back at the level-3 width before up4_3.
+        unet = try RestormerUNet(family: PromptIRConfig.family, w, config: c, patchEmbedBias: c.bias,
+                                 bottleneckChannels: d[2]) { scope, n, channels, heads in
             try RestormerStack(w, scope, count: n, dim: channels, heads: heads, ffnExpansionFactor: c.ffnExpansionFactor,
                                bias: c.bias, layerNorm: c.layerNorm)
         }
-        patchEmbed = try Conv2dLayer(w, "patch_embed.proj", out: d[0], in: c.inputChannels, kernel: 3, padding: 1, bias: c.bias)
         prompts = try (0..<3).map { k in
             try PromptGenBlock(w.scoped("prompt\(k + 1)"), promptChannels: c.promptDims[k], length: c.promptLength,
                                size: c.promptSizes[k], featureChannels: d[k + 1])
         }
-        encoders = try [stack("encoder_level1", c.blocks[0], d[0], c.heads[0]),
-                        stack("encoder_level2", c.blocks[1], d[1], c.heads[1]),
-                        stack("encoder_level3", c.blocks[2], d[2], c.heads[2]),
-                        stack("latent", c.blocks[3], d[3], c.heads[3])]
-        downs = try [PixelUnshuffleDownsample(w, "down1_2", channels: d[0]),
-                     PixelUnshuffleDownsample(w, "down2_3", channels: d[1]),
-                     PixelUnshuffleDownsample(w, "down3_4", channels: d[2])]
         let noise = c.noiseLevelChannels
         noiseBlocks = try (0..<3).map { k in
             try RestormerBlock(w.scoped("noise_level\(k + 1)"), dim: noise[k], heads: c.heads[2],
@@ -57,63 +43,30 @@ public final class PromptIRModel: Model {
         reduceNoise = try (0..<3).map { k in
             try Conv2dLayer(w, "reduce_noise_level\(k + 1)", out: k == 0 ? d[1] : d[2], in: noise[k], kernel: 1, bias: c.bias)
         }
-        up43 = try PixelShuffleUpsample(w, "up4_3", channels: d[2])
-        reduceChanLevel3 = try Conv2dLayer(w, "reduce_chan_level3", out: d[2], in: d[1] + d[2], kernel: 1, bias: c.bias)
-        decoderLevel3 = try stack("decoder_level3", c.blocks[2], d[2], c.heads[2])
-        up32 = try PixelShuffleUpsample(w, "up3_2", channels: d[2])
-        reduceChanLevel2 = try Conv2dLayer(w, "reduce_chan_level2", out: d[1], in: d[2], kernel: 1, bias: c.bias)
-        decoderLevel2 = try stack("decoder_level2", c.blocks[1], d[1], c.heads[1])
-        up21 = try PixelShuffleUpsample(w, "up2_1", channels: d[1])
-        decoderLevel1 = try stack("decoder_level1", c.blocks[0], d[1], c.heads[0])
-        refinement = try stack("refinement", c.refinementBlocks, d[1], c.heads[0])
-        output = try Conv2dLayer(w, "output", out: c.outputChannels, in: d[1], kernel: 3, padding: 1, bias: c.bias)
     }
 
     public var family: String { PromptIRConfig.family }
     public var inputChannels: Int { config.inputChannels }
-    public var outputKind: ModelOutputKind { .image }
-    public var minimumSide: Int { padding.minimumSide }
-    public var auxInputNames: [String] { [] }
+    public var minimumSide: Int { unet.padding.minimumSide }
     public var tiling: TilingSupport {
         .approximate("MDTA attends channel x channel over the whole image and the prompt weights come from whole-image means, so a tile sees other statistics than the full image")
     }
 
-    var blockCount: Int { 2 * config.blocks[0..<3].reduce(0, +) + config.blocks[3] + config.refinementBlocks + 3 }
-
     public func run(_ input: Tensor, aux: [String: Tensor], progress: ProgressHandler?) throws -> Tensor {
         try checkImageInput(input)
         try checkAux(aux)
-        guard config.outputChannels == config.inputChannels else {
-            throw ModelError("promptir: the global residual needs out_channels (\(config.outputChannels)) = inp_channels (\(config.inputChannels))")
-        }
         let ctx = context
-        let total = blockCount
-        var done = 0
-        let step = { done += 1; progress?(done, total) }
         /// Concatenates the prompt generated from `x`, runs noise_level{k+1} and its reduction.
-        func prompted(_ x: Tensor, _ k: Int) throws -> Tensor {
+        func prompted(_ x: Tensor, _ k: Int, _ step: () -> Void) throws -> Tensor {
             let joined = try ctx.concat([x, try prompts[k](ctx, x)], dim: 1)
             let y = try reduceNoise[k](ctx, try noiseBlocks[k](ctx, joined))
             step()
             return y
         }
-        let image = try padding.pad(ctx, input)
-        var skips = [Tensor]()
-        var x = try patchEmbed(ctx, image)
-        for level in 0..<3 {
-            x = try encoders[level](ctx, x, step: step)
-            skips.append(x)
-            x = try downs[level](ctx, x)
-        }
-        x = try prompted(try encoders[3](ctx, x, step: step), 2)
-        x = try reduceChanLevel3(ctx, try ctx.concat([try up43(ctx, x), skips[2]], dim: 1))
-        x = try prompted(try decoderLevel3(ctx, x, step: step), 1)
-        x = try reduceChanLevel2(ctx, try ctx.concat([try up32(ctx, x), skips[1]], dim: 1))
-        x = try prompted(try decoderLevel2(ctx, x, step: step), 0)
-        x = try ctx.concat([try up21(ctx, x), skips[0]], dim: 1)
-        x = try decoderLevel1(ctx, x, step: step)
-        x = try refinement(ctx, x, step: step)
-        let y = try ctx.add(try output(ctx, x), image)
-        return try padding.crop(ctx, y, height: input.shape[2], width: input.shape[3])
+        // prompt3 after the latent, prompt2 after decoder_level3, prompt1 after decoder_level2.
+        return try unet.run(ctx, input, extraSteps: 3, progress: progress,
+                            stage: { stack, x, step in try stack(ctx, x, step: step) },
+                            bottleneck: { x, step in try prompted(x, 2, step) },
+                            afterDecoder: { level, x, step in try prompted(x, level - 2, step) })
     }
 }

@@ -72,9 +72,7 @@ public final class RetinexFormerModel: Model {
 
     public var family: String { RetinexFormerConfig.family }
     public var inputChannels: Int { 3 }
-    public var outputKind: ModelOutputKind { .image }
     public var minimumSide: Int { padding.minimumSide }
-    public var auxInputNames: [String] { [] }
     public var tiling: TilingSupport {
         .approximate("IG-MSA attends channel x channel over the whole image, so a tile sees other statistics than the full image")
     }

@@ -46,9 +46,7 @@ public final class AutoencoderKLModel: Model {
 
     public var family: String { SDXLVAEConfig.family }
     public var inputChannels: Int { mode == .decode ? config.latentChannels : config.inChannels }
-    public var outputKind: ModelOutputKind { .image }
     public var minimumSide: Int { mode == .decode ? 1 : padding.minimumSide }
-    public var auxInputNames: [String] { [] }
     public var tiling: TilingSupport {
         guard mode == .roundtrip else { return .unsupported("--vae-mode \(mode.rawValue) changes the size by 8; use encodeTiled/decodeTiled") }
         return .approximate("every GroupNorm and the mid-block attention take statistics over the whole feature map, so a tile normalises with its own statistics; seams are blended")

@@ -118,7 +118,6 @@ public final class SDXLUNetModel: Model {
 
     public var family: String { SDXLUNetConfig.family }
     public var inputChannels: Int { config.inChannels }
-    public var outputKind: ModelOutputKind { .image }
     public var minimumSide: Int { 1 }
     public static let auxNames = ["timestep", "encoder_hidden_states", "text_embeds", "time_ids"]
     public var auxInputNames: [String] { Self.auxNames }

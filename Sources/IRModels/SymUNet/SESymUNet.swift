@@ -46,7 +46,6 @@ public final class SESymUNet: Model {
 
     public var family: String { SESymUNetConfig.family }
     public var inputChannels: Int { config.backbone.imageChannels }
-    public var outputKind: ModelOutputKind { .image }
     public var minimumSide: Int { SymUNetBackbone.minimumSide(padMultiple: config.backbone.padMultiple) }
     public var tiling: TilingSupport {
         .approximate("MDTA attends over the whole image and the cross-attention token grid follows the image size; "

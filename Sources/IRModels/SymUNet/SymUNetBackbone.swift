@@ -102,9 +102,7 @@ public final class SymUNet: Model {
 
     public var family: String { SymUNetConfig.family }
     public var inputChannels: Int { config.imageChannels }
-    public var outputKind: ModelOutputKind { .image }
     public var minimumSide: Int { SymUNetBackbone.minimumSide(padMultiple: config.padMultiple) }
-    public var auxInputNames: [String] { [] }
     public var tiling: TilingSupport {
         .approximate("MDTA attends channel x channel over the whole image, so a tile sees other statistics than the full image")
     }

@@ -70,7 +70,6 @@ public final class UniLDiffModel: Model {
 
     public var family: String { UniLDiffConfig.family }
     public var inputChannels: Int { config.vae.inChannels }
-    public var outputKind: ModelOutputKind { .image }
     public var minimumSide: Int { padding.minimumSide }
     public var auxInputNames: [String] { [Self.noiseAuxName] }
     public var tiling: TilingSupport { .unsupported("UniLDiff samples the whole latent at once (upstream's latent tiling is not implemented)") }

@@ -51,7 +51,6 @@ public final class UniRestorerModel: Model {
     }
 
     public var inputChannels: Int { 3 }
-    public var outputKind: ModelOutputKind { .image }
     public var minimumSide: Int { 1 }
     public var auxInputNames: [String] { [Self.clipInputName] }
     public var tiling: TilingSupport {

@@ -1,7 +1,7 @@
 /// AnyIR (arXiv 2504.14249, github.com/Amazingren/AnyIR): a 4-level Restormer-style U-Net whose
 /// blocks split channels between MDTA and a gated degradation-adaptation branch (GatedDA).
 /// Field names are upstream's `AnyIR(...)` constructor arguments.
-public struct AnyIRConfig: ArchitectureConfig {
+public struct AnyIRConfig: RestormerUNetConfig {
     public static let family = "anyir"
 
     public var inputChannels: Int
@@ -58,9 +58,6 @@ public struct AnyIRConfig: ArchitectureConfig {
         layerNorm = try c.decode(LayerNormKind.self, forKey: .layerNorm)
     }
 
-    /// Channels of the four levels: dim, 2·dim, 4·dim, 8·dim.
-    public func channels(level i: Int) -> Int { dim << i }
-
     /// GatedDA sizes for a block of C channels (C' = C/2): hidden = round(8C'/3), α = hidden − 2C'.
     public static func gatedSizes(blockChannels c: Int) -> (half: Int, hidden: Int, alpha: Int) {
         let half = c / 2
@@ -71,18 +68,8 @@ public struct AnyIRConfig: ArchitectureConfig {
 
     public func validate() throws {
         let f = Self.family
-        try ConfigLimits.check(f, "inp_channels", inputChannels, max: 64)
-        try ConfigLimits.check(f, "out_channels", outputChannels, max: 64)
-        try ConfigLimits.check(f, "dim", dim)
-        try ConfigLimits.check(f, "num_blocks", blocks, count: 4, min: 0, max: ConfigLimits.maxBlocks)
-        try ConfigLimits.check(f, "num_refinement_blocks", refinementBlocks, min: 0, max: ConfigLimits.maxBlocks)
-        try ConfigLimits.check(f, "heads", heads, count: 4)
-        try ConfigLimits.checkFactor(f, "ffn_expansion_factor", ffnExpansionFactor)
-        guard dim % 2 == 0 else { throw ConfigError(f, "dim", "\(dim) is odd: downsampling halves it before PixelUnshuffle") }
-        // Level-1 decoder and refinement blocks run at 2·dim with heads[0].
-        let blockSites = [(channels(level: 0), heads[0], "heads[0]"), (channels(level: 1), heads[1], "heads[1]"),
-                          (channels(level: 2), heads[2], "heads[2]"), (channels(level: 3), heads[3], "heads[3]"),
-                          (channels(level: 1), heads[0], "heads[0]")]
+        try validateUNetRanges()
+        try validateEvenDim()
         for (c, h, field) in blockSites {
             guard (c / 2) % h == 0 else { throw ConfigError(f, field, "\(h) heads do not divide the \(c / 2) attention channels of a \(c)-channel block") }
             guard Self.gatedSizes(blockChannels: c).alpha >= 1 else { throw ConfigError(f, "dim", "a \(c)-channel block leaves no α channels in GatedDA") }
@@ -148,22 +135,16 @@ public struct AnyIRConfig: ArchitectureConfig {
             + "heads \(heads.map(String.init).joined(separator: "/")), ffn \(ffnExpansionFactor)"
     }
 
+    static let signature = KeySignature([KeyCondition("patch_embed.proj.weight", rank: 4), "encoder_level1.0.attn.gatedcnn.W_exp.weight",
+                                         "reduce_dim_level3.weight", KeyCondition("output.weight", rank: 4)])
+
     public static func detect(_ t: ShapeTable) -> Detection<AnyIRConfig> {
-        let signature = ["patch_embed.proj.weight", "encoder_level1.0.attn.gatedcnn.W_exp.weight",
-                         "reduce_dim_level3.weight", "output.weight"]
-        let missing = t.missing(signature)
-        guard missing.isEmpty, let pe = t["patch_embed.proj.weight"], pe.count == 4, let out = t["output.weight"], out.count == 4 else {
-            return .absent(missing: missing)
-        }
-        let stages = ["encoder_level1.", "encoder_level2.", "encoder_level3.", "latent."]
-        let blocks = stages.map { t.count(indicesUnder: $0) }
-        let heads = stages.map { t.dim($0 + "0.attn.temperature", 0) ?? 1 }
-        let pairs = stages.compactMap { RestormerBlockInventory.ffnPair(t, $0) }
-        let factor = pairs.isEmpty ? 2.0 : (detectExpansionFactor(pairs) ?? 2.0)
-        let config = AnyIRConfig(inputChannels: pe[1], outputChannels: out[0], dim: pe[0], blocks: blocks,
-                                 refinementBlocks: t.count(indicesUnder: "refinement."), heads: heads,
-                                 ffnExpansionFactor: factor, bias: t.has("patch_embed.proj.bias"),
-                                 layerNorm: t.has("encoder_level1.0.norm1.body.bias") ? .withBias : .biasFree)
+        if let missing = signature.mismatch(t) { return .absent(missing: missing) }
+        let r = RestormerUNetReading(t)
+        let config = AnyIRConfig(inputChannels: r.inputChannels, outputChannels: r.outputChannels, dim: r.dim, blocks: r.blocks,
+                                 refinementBlocks: r.refinementBlocks, heads: r.heads,
+                                 ffnExpansionFactor: r.ffnExpansionFactor(default: 2.0), bias: t.has("patch_embed.proj.bias"),
+                                 layerNorm: r.layerNorm)
         return .found(config, notes: [])
     }
 }

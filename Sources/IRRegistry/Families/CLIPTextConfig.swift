@@ -135,12 +135,15 @@ public struct CLIPTextConfig: ArchitectureConfig {
     /// Width, layers, MLP, positions and vocabulary come from the shapes. Heads (64-wide in both
     /// SDXL encoders), the activation and the pad token do not: they follow the two published
     /// encoders (a projection means OpenCLIP bigG: gelu, pad `!`), said in the notes.
+    static let signature = KeySignature([KeyCondition("text_model.embeddings.token_embedding.weight", rank: 2),
+                                         KeyCondition("text_model.embeddings.position_embedding.weight", rank: 2),
+                                         KeyCondition("text_model.encoder.layers.0.mlp.fc1.weight", rank: 2),
+                                         "text_model.final_layer_norm.weight"])
+
     public static func detect(_ t: ShapeTable) -> Detection<CLIPTextConfig> {
-        let signature = ["text_model.embeddings.token_embedding.weight", "text_model.embeddings.position_embedding.weight",
-                         "text_model.encoder.layers.0.mlp.fc1.weight", "text_model.final_layer_norm.weight"]
-        let missing = t.missing(signature)
-        guard missing.isEmpty, let tok = t[signature[0]], tok.count == 2, let pos = t[signature[1]], pos.count == 2,
-              let fc1 = t[signature[2]], fc1.count == 2 else { return .absent(missing: missing) }
+        if let missing = signature.mismatch(t) { return .absent(missing: missing) }
+        let names = signature.conditions.map(\.name)
+        let tok = t[names[0]]!, pos = t[names[1]]!, fc1 = t[names[2]]!
         let hidden = tok[1]
         let layers = t.count(indicesUnder: "text_model.encoder.layers.")
         let projection = t.dim("text_projection.weight", 0)

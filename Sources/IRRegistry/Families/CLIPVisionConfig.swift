@@ -123,12 +123,15 @@ public struct CLIPVisionConfig: ArchitectureConfig {
 
     /// Reads a tower under `prefix`. Heads are not recorded in any shape: CLIP towers use
     /// 64-wide heads, so hidden/64 is assumed and said in the notes (`--config` overrides).
+    static let towerSignature = KeySignature([KeyCondition("embeddings.patch_embedding.weight", rank: 4),
+                                              KeyCondition("embeddings.position_embedding.weight", rank: 2),
+                                              "embeddings.class_embedding", KeyCondition("encoder.layers.0.mlp.fc1.weight", rank: 2)])
+
     static func detectTower(_ t: ShapeTable, prefix: String, projection: String?) -> Detection<CLIPVisionConfig> {
-        let signature = ["embeddings.patch_embedding.weight", "embeddings.position_embedding.weight",
-                         "embeddings.class_embedding", "encoder.layers.0.mlp.fc1.weight"].map { prefix + $0 }
-        let missing = t.missing(signature)
-        guard missing.isEmpty, let patch = t[signature[0]], patch.count == 4, let pos = t[signature[1]], pos.count == 2,
-              let fc1 = t[signature[3]], fc1.count == 2 else { return .absent(missing: missing) }
+        let tower = towerSignature.prefixed(prefix)
+        if let missing = tower.mismatch(t) { return .absent(missing: missing) }
+        let signature = tower.conditions.map(\.name)
+        let patch = t[signature[0]]!, pos = t[signature[1]]!, fc1 = t[signature[3]]!
         let hidden = patch[0], p = patch[2]
         var grid = 0
         while (grid + 1) * (grid + 1) <= pos[0] - 1 { grid += 1 }

@@ -168,14 +168,15 @@ public struct DehazeFormerConfig: ArchitectureConfig {
             + "attention blocks \(attn), heads \(heads.map(String.init).joined(separator: "/")), window \(windowSize), \(convType), \(normLayer)"
     }
 
+    static let signature = KeySignature(["patch_embed.proj.weight", "patch_merge1.proj.weight", "patch_merge2.proj.weight",
+                                         "patch_split1.proj.0.weight", "patch_split2.proj.0.weight", "patch_unembed.proj.0.weight"])
+
     public static func detect(_ t: ShapeTable) -> Detection<DehazeFormerConfig> {
-        let signature = ["patch_embed.proj.weight", "patch_merge1.proj.weight", "patch_merge2.proj.weight",
-                         "patch_split1.proj.0.weight", "patch_split2.proj.0.weight", "patch_unembed.proj.0.weight"]
-        let missing = t.missing(signature)
-        guard missing.isEmpty, let e0 = t.dim("patch_embed.proj.weight", 0), let e1 = t.dim("patch_merge1.proj.weight", 0),
+        if let missing = signature.mismatch(t) { return .absent(missing: missing) }
+        guard let e0 = t.dim("patch_embed.proj.weight", 0), let e1 = t.dim("patch_merge1.proj.weight", 0),
               let e2 = t.dim("patch_merge2.proj.weight", 0), let s1 = t.dim("patch_split1.proj.0.weight", 0),
               let s2 = t.dim("patch_split2.proj.0.weight", 0) else {
-            return .absent(missing: missing)
+            return .absent(missing: [])
         }
         var notes = [String]()
         let dims = [e0, e1, e2, s1 / 4, s2 / 4]

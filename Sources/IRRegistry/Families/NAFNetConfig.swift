@@ -112,9 +112,8 @@ public struct NAFNetConfig: ArchitectureConfig {
     }
 
     public static func detect(_ t: ShapeTable) -> Detection<NAFNetConfig> {
-        let signature = ["intro.weight", "ending.weight", "downs.0.weight", "ups.0.0.weight"]
-        let missing = t.missing(signature)
-        guard missing.isEmpty, let intro = t["intro.weight"], intro.count == 4 else { return .absent(missing: missing) }
+        if let missing = SymUNetConfig.signature.mismatch(t) { return .absent(missing: missing) }
+        let intro = t["intro.weight"]!
         let levels = t.count(indicesUnder: "downs.")
         let config = NAFNetConfig(imageChannels: intro[1], width: intro[0],
                                   encoderBlocks: (0..<levels).map { t.count(indicesUnder: "encoders.\($0).") },

@@ -1,7 +1,7 @@
 /// PromptIR (NeurIPS 2023, github.com/va1shn9v/PromptIR), the released `decoder=True` model:
 /// Restormer with prompt blocks at three decoder levels. The prompt sizes are literals in
 /// upstream's constructor; they are config fields here so shapes can be checked and detected.
-public struct PromptIRConfig: ArchitectureConfig {
+public struct PromptIRConfig: RestormerUNetConfig {
     public static let family = "promptir"
 
     public var inputChannels: Int
@@ -76,8 +76,6 @@ public struct PromptIRConfig: ArchitectureConfig {
         promptSizes = try c.decode([Int].self, forKey: .promptSizes)
     }
 
-    public func channels(level i: Int) -> Int { dim << i }
-
     /// Channels of noise_level{1,2,3}: the decoder feature concatenated with its prompt.
     public var noiseLevelChannels: [Int] {
         [channels(level: 1) + promptDims[0], channels(level: 2) + promptDims[1], channels(level: 3) + promptDims[2]]
@@ -86,20 +84,12 @@ public struct PromptIRConfig: ArchitectureConfig {
     public func validate() throws {
         let f = Self.family
         guard decoder else { throw ConfigError(f, "decoder", "only the released decoder=True model is registered") }
-        try ConfigLimits.check(f, "inp_channels", inputChannels, max: 64)
-        try ConfigLimits.check(f, "out_channels", outputChannels, max: 64)
-        try ConfigLimits.check(f, "dim", dim)
-        try ConfigLimits.check(f, "num_blocks", blocks, count: 4, min: 0, max: ConfigLimits.maxBlocks)
-        try ConfigLimits.check(f, "num_refinement_blocks", refinementBlocks, min: 0, max: ConfigLimits.maxBlocks)
-        try ConfigLimits.check(f, "heads", heads, count: 4)
-        try ConfigLimits.checkFactor(f, "ffn_expansion_factor", ffnExpansionFactor)
+        try validateUNetRanges()
         try ConfigLimits.check(f, "prompt_dims", promptDims, count: 3)
         try ConfigLimits.check(f, "prompt_len", promptLength, max: 1024)
         try ConfigLimits.check(f, "prompt_sizes", promptSizes, count: 3, max: 4096)
-        guard dim % 2 == 0 else { throw ConfigError(f, "dim", "\(dim) is odd: downsampling halves it before PixelUnshuffle") }
-        let sites = [(channels(level: 0), heads[0], "heads[0]"), (channels(level: 1), heads[1], "heads[1]"),
-                     (channels(level: 2), heads[2], "heads[2]"), (channels(level: 3), heads[3], "heads[3]"),
-                     (channels(level: 1), heads[0], "heads[0]")] + noiseLevelChannels.map { ($0, heads[2], "heads[2]") }
+        try validateEvenDim()
+        let sites = blockSites + noiseLevelChannels.map { ($0, heads[2], "heads[2]") }
         for (c, h, field) in sites where c % h != 0 {
             throw ConfigError(f, field, "\(h) heads do not divide \(c) channels")
         }
@@ -158,26 +148,19 @@ public struct PromptIRConfig: ArchitectureConfig {
             + "heads \(heads.map(String.init).joined(separator: "/")), ffn \(ffnExpansionFactor), prompts \(promptDims.map(String.init).joined(separator: "/")) x \(promptLength)"
     }
 
+    static let signature = KeySignature([KeyCondition("patch_embed.proj.weight", rank: 4), "prompt1.prompt_param", "prompt2.prompt_param",
+                                         "prompt3.prompt_param", "noise_level1.attn.temperature", KeyCondition("output.weight", rank: 4)])
+
     public static func detect(_ t: ShapeTable) -> Detection<PromptIRConfig> {
-        let signature = ["patch_embed.proj.weight", "prompt1.prompt_param", "prompt2.prompt_param", "prompt3.prompt_param",
-                         "noise_level1.attn.temperature", "output.weight"]
-        let missing = t.missing(signature)
-        guard missing.isEmpty, let pe = t["patch_embed.proj.weight"], pe.count == 4, let out = t["output.weight"], out.count == 4 else {
-            return .absent(missing: missing)
-        }
+        if let missing = signature.mismatch(t) { return .absent(missing: missing) }
         let prompts = (1...3).compactMap { t["prompt\($0).prompt_param"] }
         guard prompts.count == 3, prompts.allSatisfy({ $0.count == 5 }) else { return .absent(missing: ["prompt*.prompt_param of rank 5"]) }
-        let stages = ["encoder_level1.", "encoder_level2.", "encoder_level3.", "latent."]
-        let pairs = stages.compactMap { RestormerBlockInventory.ffnPair(t, $0) }
-        let config = PromptIRConfig(inputChannels: pe[1], outputChannels: out[0], dim: pe[0],
-                                    blocks: stages.map { t.count(indicesUnder: $0) },
-                                    refinementBlocks: t.count(indicesUnder: "refinement."),
-                                    heads: stages.map { t.dim($0 + "0.attn.temperature", 0) ?? 1 },
-                                    ffnExpansionFactor: pairs.isEmpty ? 2.66 : (detectExpansionFactor(pairs) ?? 2.66),
-                                    bias: t.has("patch_embed.proj.bias"),
-                                    layerNorm: t.has("encoder_level1.0.norm1.body.bias") ? .withBias : .biasFree,
-                                    decoder: true, promptDims: prompts.map { $0[2] }, promptLength: prompts[0][1],
-                                    promptSizes: prompts.map { $0[3] })
+        let r = RestormerUNetReading(t)
+        let config = PromptIRConfig(inputChannels: r.inputChannels, outputChannels: r.outputChannels, dim: r.dim, blocks: r.blocks,
+                                    refinementBlocks: r.refinementBlocks, heads: r.heads,
+                                    ffnExpansionFactor: r.ffnExpansionFactor(default: 2.66), bias: t.has("patch_embed.proj.bias"),
+                                    layerNorm: r.layerNorm, decoder: true, promptDims: prompts.map { $0[2] },
+                                    promptLength: prompts[0][1], promptSizes: prompts.map { $0[3] })
         return .found(config, notes: [])
     }
 }

@@ -2,7 +2,7 @@
 /// `restormer_arch.py` @88b933c): the 4-level U-Net of Restormer blocks, WithBias or BiasFree
 /// channel LayerNorm. A LoRA-Restormer checkpoint imports as this family once its ConvLoRA
 /// factors are merged (`LoRAMerge`, the manifest's `loraMerge` layout).
-public struct RestormerConfig: ArchitectureConfig {
+public struct RestormerConfig: RestormerUNetConfig {
     public static let family = "restormer"
 
     public var inputChannels: Int
@@ -59,23 +59,11 @@ public struct RestormerConfig: ArchitectureConfig {
         layerNorm = try c.decode(LayerNormKind.self, forKey: .layerNorm)
     }
 
-    public func channels(level i: Int) -> Int { dim << i }
-
     public func validate() throws {
         let f = Self.family
-        try ConfigLimits.check(f, "inp_channels", inputChannels, max: 64)
-        try ConfigLimits.check(f, "out_channels", outputChannels, max: 64)
-        try ConfigLimits.check(f, "dim", dim)
-        try ConfigLimits.check(f, "num_blocks", blocks, count: 4, min: 0, max: ConfigLimits.maxBlocks)
-        try ConfigLimits.check(f, "num_refinement_blocks", refinementBlocks, min: 0, max: ConfigLimits.maxBlocks)
-        try ConfigLimits.check(f, "heads", heads, count: 4)
-        try ConfigLimits.checkFactor(f, "ffn_expansion_factor", ffnExpansionFactor)
-        guard dim % 2 == 0 else { throw ConfigError(f, "dim", "\(dim) is odd: downsampling halves it before PixelUnshuffle") }
-        // Decoder level 1 and the refinement run at level-2 width with heads[0].
-        let sites = [(channels(level: 0), heads[0], "heads[0]"), (channels(level: 1), heads[1], "heads[1]"),
-                     (channels(level: 2), heads[2], "heads[2]"), (channels(level: 3), heads[3], "heads[3]"),
-                     (channels(level: 1), heads[0], "heads[0]")]
-        for (c, h, field) in sites where c % h != 0 {
+        try validateUNetRanges()
+        try validateEvenDim()
+        for (c, h, field) in blockSites where c % h != 0 {
             throw ConfigError(f, field, "\(h) heads do not divide \(c) channels")
         }
     }
@@ -114,26 +102,21 @@ public struct RestormerConfig: ArchitectureConfig {
             + "heads \(heads.map(String.init).joined(separator: "/")), ffn \(ffnExpansionFactor), LayerNorm \(layerNorm.rawValue)"
     }
 
+    /// PromptIR and AnyIR share these names; their prompt or DAB tensors rule them out below.
+    static let signature = KeySignature([KeyCondition("patch_embed.proj.weight", rank: 4), "encoder_level1.0.attn.temperature",
+                                         "reduce_chan_level3.weight", "refinement.0.attn.temperature",
+                                         KeyCondition("output.weight", rank: 4)])
+
     public static func detect(_ t: ShapeTable) -> Detection<RestormerConfig> {
-        let signature = ["patch_embed.proj.weight", "encoder_level1.0.attn.temperature", "reduce_chan_level3.weight",
-                         "refinement.0.attn.temperature", "output.weight"]
-        let missing = t.missing(signature)
-        guard missing.isEmpty, let pe = t["patch_embed.proj.weight"], pe.count == 4, let out = t["output.weight"], out.count == 4 else {
-            return .absent(missing: missing)
-        }
-        // PromptIR (and AnyIR) share these names; their prompt blocks say they are not plain Restormers.
+        if let missing = signature.mismatch(t) { return .absent(missing: missing) }
         if t.has("prompt1.prompt_param") || t.has("noise_level1.attn.temperature") {
             return .absent(missing: ["no prompt blocks (this is a PromptIR-style network)"])
         }
-        let stages = ["encoder_level1.", "encoder_level2.", "encoder_level3.", "latent."]
-        let pairs = stages.compactMap { RestormerBlockInventory.ffnPair(t, $0) }
-        let config = RestormerConfig(inputChannels: pe[1], outputChannels: out[0], dim: pe[0],
-                                     blocks: stages.map { t.count(indicesUnder: $0) },
-                                     refinementBlocks: t.count(indicesUnder: "refinement."),
-                                     heads: stages.map { RestormerBlockInventory.heads(t, $0) ?? 1 },
-                                     ffnExpansionFactor: pairs.isEmpty ? 2.66 : (detectExpansionFactor(pairs) ?? 2.66),
-                                     bias: t.has("output.bias"),
-                                     layerNorm: t.has("encoder_level1.0.norm1.body.bias") ? .withBias : .biasFree)
+        let r = RestormerUNetReading(t)
+        let config = RestormerConfig(inputChannels: r.inputChannels, outputChannels: r.outputChannels, dim: r.dim, blocks: r.blocks,
+                                     refinementBlocks: r.refinementBlocks, heads: r.heads,
+                                     ffnExpansionFactor: r.ffnExpansionFactor(default: 2.66), bias: t.has("output.bias"),
+                                     layerNorm: r.layerNorm)
         return .found(config, notes: [])
     }
 }

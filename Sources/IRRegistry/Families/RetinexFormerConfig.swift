@@ -106,10 +106,11 @@ public struct RetinexFormerConfig: ArchitectureConfig {
         "n_feat \(features), blocks \(blocks.map(String.init).joined(separator: "/")), heads 1/2/4, stage \(stages)"
     }
 
+    static let signature = KeySignature(["body.0.estimator.conv1.weight", "body.0.denoiser.embedding.weight", "body.0.denoiser.mapping.weight"])
+
     public static func detect(_ t: ShapeTable) -> Detection<RetinexFormerConfig> {
-        let signature = ["body.0.estimator.conv1.weight", "body.0.denoiser.embedding.weight", "body.0.denoiser.mapping.weight"]
-        let missing = t.missing(signature)
-        guard missing.isEmpty, let nf = t.dim("body.0.denoiser.embedding.weight", 0) else { return .absent(missing: missing) }
+        if let missing = signature.mismatch(t) { return .absent(missing: missing) }
+        guard let nf = t.dim("body.0.denoiser.embedding.weight", 0) else { return .absent(missing: []) }
         let d = "body.0.denoiser."
         let blocks = [t.count(indicesUnder: d + "encoder_layers.0.0.blocks."), t.count(indicesUnder: d + "encoder_layers.1.0.blocks."),
                       t.count(indicesUnder: d + "bottleneck.blocks.")]

@@ -208,13 +208,13 @@ public struct SDXLUNetConfig: ArchitectureConfig {
 
     /// Reads widths, depths, the cross-attention and added-embedding widths off the shapes. Head
     /// counts are not in the shapes: heads of 64 channels (SDXL's) are assumed when they divide.
+    static let signature = KeySignature([KeyCondition("conv_in.weight", rank: 4), "time_embedding.linear_1.weight",
+                                         "add_embedding.linear_1.weight", KeyCondition("conv_out.weight", rank: 4)])
+
     public static func detect(_ t: ShapeTable) -> Detection<SDXLUNetConfig> {
-        let signature = ["conv_in.weight", "time_embedding.linear_1.weight", "add_embedding.linear_1.weight", "conv_out.weight"]
-        let missing = t.missing(signature)
-        guard missing.isEmpty, let cin = t["conv_in.weight"], cin.count == 4, let cout = t["conv_out.weight"], cout.count == 4,
-              let addIn = t.dim("add_embedding.linear_1.weight", 1) else {
-            return .absent(missing: missing)
-        }
+        if let missing = signature.mismatch(t) { return .absent(missing: missing) }
+        guard let addIn = t.dim("add_embedding.linear_1.weight", 1) else { return .absent(missing: []) }
+        let cin = t["conv_in.weight"]!, cout = t["conv_out.weight"]!
         let n = t.count(indicesUnder: "down_blocks.")
         let widths = (0..<n).compactMap { t.dim("down_blocks.\($0).resnets.0.conv1.weight", 0) }
         let attn = (0..<n).map { t.has("down_blocks.\($0).attentions.0.proj_in.weight") }

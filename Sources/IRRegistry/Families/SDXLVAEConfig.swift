@@ -141,14 +141,13 @@ public struct SDXLVAEConfig: ArchitectureConfig {
 
     /// Reads the widths off the encoder and the latent off `post_quant_conv`; the GroupNorm count
     /// and the scaling factor are not in the shapes: SDXL's (32, 0.13025) are assumed when they fit.
+    static let signature = KeySignature([KeyCondition("encoder.conv_in.weight", rank: 4), "encoder.mid_block.attentions.0.to_q.weight",
+                                         KeyCondition("decoder.conv_out.weight", rank: 4), "post_quant_conv.weight"])
+
     public static func detect(_ t: ShapeTable) -> Detection<SDXLVAEConfig> {
-        let signature = ["encoder.conv_in.weight", "encoder.mid_block.attentions.0.to_q.weight",
-                         "decoder.conv_out.weight", "post_quant_conv.weight"]
-        let missing = t.missing(signature)
-        guard missing.isEmpty, let cin = t["encoder.conv_in.weight"], cin.count == 4,
-              let cout = t["decoder.conv_out.weight"], cout.count == 4, let latent = t.dim("post_quant_conv.weight", 0) else {
-            return .absent(missing: missing)
-        }
+        if let missing = signature.mismatch(t) { return .absent(missing: missing) }
+        guard let latent = t.dim("post_quant_conv.weight", 0) else { return .absent(missing: []) }
+        let cin = t["encoder.conv_in.weight"]!, cout = t["decoder.conv_out.weight"]!
         let levels = t.count(indicesUnder: "encoder.down_blocks.")
         let widths = (0..<levels).compactMap { t.dim("encoder.down_blocks.\($0).resnets.0.conv1.weight", 0) }
         let layers = t.count(indicesUnder: "encoder.down_blocks.0.resnets.")

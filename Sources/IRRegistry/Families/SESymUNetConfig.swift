@@ -224,10 +224,12 @@ public struct SESymUNetConfig: ArchitectureConfig {
             + "pos_embed default \(posEmbedDefault.rawValue)" + (posEmbedDefault == .seededNormal ? " (seed \(posEmbedSeed))" : "")
     }
 
+    /// The guidance cross-attention on top of a SymUNet's signature.
+    static let signature = KeySignature(["middle_guide_attention.alpha", "middle_refine_attention.alpha",
+                                         "middle_guide_attention.attention.to_q.weight", "middle_guide_attention.attention.norm_query.weight"])
+
     public static func detect(_ t: ShapeTable) -> Detection<SESymUNetConfig> {
-        let signature = ["middle_guide_attention.alpha", "middle_refine_attention.alpha",
-                         "middle_guide_attention.attention.to_q.weight", "middle_guide_attention.attention.norm_query.weight"]
-        var missing = t.missing(signature)
+        var missing = signature.mismatch(t) ?? []
         let backbone: SymUNetConfig
         switch SymUNetConfig.detect(t) {
         case .absent(let m): missing += m

@@ -132,10 +132,12 @@ public struct SymUNetConfig: ArchitectureConfig {
             + "ffn \(ffnExpansionFactor), \(layerNorm.rawValue) LayerNorm\(bias ? ", conv bias" : ""), pad to \(padMultiple)"
     }
 
+    /// NAFNet's U-Net names: the Restormer blocks' tensors tell the two apart later (detection order).
+    static let signature = KeySignature([KeyCondition("intro.weight", rank: 4), "ending.weight", "downs.0.weight", "ups.0.0.weight"])
+
     public static func detect(_ t: ShapeTable) -> Detection<SymUNetConfig> {
-        let signature = ["intro.weight", "ending.weight", "downs.0.weight", "ups.0.0.weight"]
-        let missing = t.missing(signature)
-        guard missing.isEmpty, let intro = t["intro.weight"], intro.count == 4 else { return .absent(missing: missing) }
+        if let missing = signature.mismatch(t) { return .absent(missing: missing) }
+        let intro = t["intro.weight"]!
         let width = intro[0], channelsIn = intro[1]
         let levels = t.count(indicesUnder: "downs.")
         guard levels >= 1, levels <= ConfigLimits.maxLevels else { return .absent(missing: ["downs.0.weight"]) }

@@ -188,12 +188,12 @@ public struct UniLDiffConfig: ArchitectureConfig {
     }
 
     /// Each part detected by its own family under its prefix; the DAFF's sizes from its tensors.
+    static let signature = KeySignature(["unet.conv_in.weight", "unet.information_transformer_layers.latent_in.weight",
+                                         "unet.denoise_encoder.conv_in.weight", "vae.decoder.conv_out.weight",
+                                         "text_encoder.text_model.final_layer_norm.weight", "text_encoder_2.text_projection.weight"])
+
     public static func detect(_ t: ShapeTable) -> Detection<UniLDiffConfig> {
-        let signature = ["unet.conv_in.weight", "unet.information_transformer_layers.latent_in.weight",
-                         "unet.denoise_encoder.conv_in.weight", "vae.decoder.conv_out.weight",
-                         "text_encoder.text_model.final_layer_norm.weight", "text_encoder_2.text_projection.weight"]
-        let missing = t.missing(signature)
-        guard missing.isEmpty else { return .absent(missing: missing) }
+        if let missing = signature.mismatch(t) { return .absent(missing: missing) }
         let unetTable = table(t, under: "unet", excluding: ["denoise_encoder.", "condition_embedding.", "information_transformer_layers.", "spatial_ch_projs."])
         guard case .found(let unet, let n1) = SDXLUNetConfig.detect(unetTable),
               case .found(let vae, let n2) = SDXLVAEConfig.detect(table(t, under: "vae")),
@@ -202,7 +202,7 @@ public struct UniLDiffConfig: ArchitectureConfig {
               let h = t.dim("unet.information_transformer_layers.latent_in.weight", 0),
               let hd = t.dim("unet.information_transformer_layers.double_blocks.0.img_attn.norm.query_norm.scale", 0), hd > 0,
               let m = t.dim("unet.information_transformer_layers.double_blocks.0.img_mlp.0.weight", 0), h > 0 else {
-            return .absent(missing: signature)
+            return .absent(missing: signature.conditions.map(\.name))
         }
         let daff = UniLDiffDAFFConfig(hiddenSize: h, numHeads: h / hd, mlpRatio: Double(m) / Double(h),
                                       depth: t.count(indicesUnder: "unet.information_transformer_layers.double_blocks."),

@@ -1,3 +1,5 @@
+import IRTensor
+
 /// UniRestorer (Lin et al., ICLR 2026, github.com/mrluin/UniRestorer): a DA-CLIP ViT controller
 /// estimates degradation (`mu`) and granularity (`sigma`), two gates pick a leaf and a level, and
 /// a fixed path table names the one expert that restores the image (hard top-1).
@@ -16,11 +18,11 @@ public struct UniRestorerConfig: ArchitectureConfig {
     public struct Expert: Codable, Equatable, Sendable {
         public var name: String
         public var family: String
-        public var config: AnyJSON
+        public var config: JSON
 
         enum CodingKeys: String, CodingKey, CaseIterable { case name, family, config }
 
-        public init(name: String, family: String, config: AnyJSON) {
+        public init(name: String, family: String, config: JSON) {
             self.name = name
             self.family = family
             self.config = config
@@ -31,7 +33,7 @@ public struct UniRestorerConfig: ArchitectureConfig {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             name = try c.decode(String.self, forKey: .name)
             family = try c.decode(String.self, forKey: .family)
-            config = try c.decode(AnyJSON.self, forKey: .config)
+            config = try c.decode(JSON.self, forKey: .config)
         }
 
         /// The typed config of the expert's own family.

@@ -9,12 +9,13 @@
 public enum UniRestorerExpertDetection {
     static let controller = "daclip_model.visual_control."
 
+    static let signature = KeySignature([KeyCondition("lf_gate.0.clean.weight", rank: 2), KeyCondition("layer_gate.0.clean.weight", rank: 2),
+                                         "mu.0.weight", KeyCondition(controller + "vision_model.embeddings.patch_embedding.weight"),
+                                         KeyCondition(controller + "visual_projection.weight")])
+
     public static func detect(_ t: ShapeTable) -> Detection<UniRestorerConfig> {
-        let signature = ["lf_gate.0.clean.weight", "layer_gate.0.clean.weight", "mu.0.weight",
-                         controller + "vision_model.embeddings.patch_embedding.weight", controller + "visual_projection.weight"]
-        let missing = t.missing(signature)
-        guard missing.isEmpty, let lf = t["lf_gate.0.clean.weight"], lf.count == 2,
-              let layer = t["layer_gate.0.clean.weight"], layer.count == 2 else { return .absent(missing: missing) }
+        if let missing = signature.mismatch(t) { return .absent(missing: missing) }
+        let lf = t["lf_gate.0.clean.weight"]!, layer = t["layer_gate.0.clean.weight"]!
         guard case .found(var router, var notes) = CLIPVisionConfig.detectTower(
             t, prefix: controller + "vision_model.", projection: controller + "visual_projection.weight") else {
             return .absent(missing: [controller + "vision_model.* (a CLIP ViT tower)"])

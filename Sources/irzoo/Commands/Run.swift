@@ -280,7 +280,7 @@ enum RunModelLoader {
         let config: ModelConfig
         let keptLoRAAlpha: Double?
         do {
-            let stored = try KeptLoRA.split(try JSONDecoder().decode(AnyJSON.self, from: Data(m.config.serialized().utf8)))
+            let stored = try KeptLoRA.split(m.config)
             keptLoRAAlpha = stored.alpha
             config = try arch.decode(stored.config)
         } catch {
