@@ -83,10 +83,11 @@ public struct StoreManifest: Sendable, Equatable {
         self.verified = verified
     }
 
-    /// Describes the model in `file`, installed as `name`, made as `provenance` says (a 1.0 file
-    /// carries its own, which is used when `provenance` is nil; a 1.1 file has none).
+    /// Describes the model in `file`, installed as `name`, made as `provenance` says. A 1.0 file
+    /// carries its own provenance, which wins: a record pulled from an older push may lack the
+    /// key mapping its header has. A 1.1 file has none, so the caller's is used.
     public init(name: String, file: IRWFile, provenance: IRWProvenance?, imported: String = Timestamp.now()) throws {
-        guard let made = provenance ?? file.metadata.provenance else {
+        guard let made = file.metadata.provenance ?? provenance else {
             throw StoreError(.unreadable, "\(file.path): a format \(file.version) file holds no provenance; the caller must say where it came from")
         }
         var dtypes: [(dtype: String, count: Int)] = []
