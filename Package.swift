@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "IRStoreTests", dependencies: ["IRTestSupport", "IRStore", "IRFormat", "IRTensor"]),
         .testTarget(name: "IRRuntimeTests", dependencies: ["IRTestSupport", "IRRuntime", "IRTensor"]),
         .testTarget(name: "IRModelsTests", dependencies: ["IRTestSupport", "IRModels", "IRRegistry", "IRRuntime", "IRTensor", "IRCheckpoint"]),
-        .testTarget(name: "IRRegistryTests", dependencies: ["IRTestSupport", "IRRegistry", "IRTensor", "IRCheckpoint"]),
+        .testTarget(name: "IRRegistryTests", dependencies: ["IRTestSupport", "IRRegistry", "IRModels", "IRTensor", "IRCheckpoint"]),
         .testTarget(name: "IRImageTests", dependencies: ["IRTestSupport", "IRImage", "IRTensor", "IRCheckpoint"]),
         .testTarget(name: "IRJobsTests", dependencies: ["IRTestSupport", "IRJobs", "IRImage", "IRModels", "IRRuntime", "IRTensor"]),
         .testTarget(name: "IRDistributionTests", dependencies: ["IRTestSupport", "IRDistribution", "IRStore", "IRTensor"]),
