@@ -3,6 +3,9 @@
 public protocol ArchitectureConfig: Codable, Equatable, Sendable {
     /// The manifest `family` this config belongs to.
     static var family: String { get }
+    /// JSON Schema of the config object as manifests spell it, kept beside the config it
+    /// describes; a `$ref` to `#/$defs/ID` names another family's config by its id.
+    static var configSchema: String { get }
     /// Throws a `ConfigError` naming the field when the values cannot describe a network.
     func validate() throws
     /// Every tensor the model expects, under upstream names, in state_dict order.

@@ -30,12 +30,15 @@ public struct ModelConfig: Sendable, Equatable, CustomStringConvertible {
 /// `FamilyCatalog`, so the registry stays generic and IRRegistry never imports IRModels.
 public struct ArchitectureFamily: Sendable {
     public let id: String
+    /// The config's JSON Schema (`ArchitectureConfig.configSchema`).
+    public let configSchema: String
     let decodeJSON: @Sendable (JSON) throws -> ModelConfig
     let detectShapes: @Sendable (ShapeTable) throws -> (config: ModelConfig, notes: [String])?
     let missingSignature: @Sendable (ShapeTable) -> [String]
 
     public init<C: ArchitectureConfig>(_ type: C.Type) {
         id = C.family
+        configSchema = C.configSchema
         decodeJSON = { try ModelConfig(StrictJSONDecoding.decode(C.self, from: $0)) }
         detectShapes = { table in
             guard case .found(let c, let notes) = C.detect(table) else { return nil }

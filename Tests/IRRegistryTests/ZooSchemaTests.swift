@@ -6,7 +6,7 @@ import IRTestSupport
 import XCTest
 
 /// Every manifest also passes `Schemas/zoo-manifest.schema.json` (the store's validator), and
-/// the typed families' configs pass the schema's `$defs`.
+/// each config passes its family's `configSchema`.
 final class ZooSchemaTests: XCTestCase {
     private let root = TestSupport.repoRoot
     private var schemaText: String {
@@ -29,25 +29,21 @@ final class ZooSchemaTests: XCTestCase {
         }
     }
 
+    /// Each family's config schema lives in its config type; together they are the `$defs`
+    /// (keyed by family id) every manifest's config is checked against.
     func testTypedFamilyConfigsValidateAgainstTheirDefinitions() throws {
-        let schema = try JSON.parse(try schemaText)
-        let defs = try XCTUnwrap(schema.objectValue?["$defs"])
-        // Each registered family's $defs entry is named by rule ("se-symunet" -> "seSymunetConfig"),
-        // so a new family needs its entry in the schema and nothing in this test.
-        func definition(_ family: String) -> String {
-            var name = ""
-            for (i, word) in family.split(separator: "-").enumerated() {
-                name += i == 0 ? String(word) : word.prefix(1).uppercased() + String(word.dropFirst())
+        var members = [(String, JSON)]()
+        for family in Families.all {
+            do { members.append((family.id, try JSON.parse(family.architecture.configSchema))) } catch {
+                XCTFail("\(family.id): configSchema is not JSON: \(error)")
             }
-            return name + "Config"
         }
-        let definitions = Dictionary(uniqueKeysWithValues: Families.all.map { ($0.id, definition($0.id)) })
-        XCTAssertEqual(Set(definitions.values), Set((defs.objectValue?.members ?? []).map(\.key).filter { $0.hasSuffix("Config") }))
+        let defs = JSON.object(members)
         var checked = Set<String>()
         for (name, text) in try manifests() {
             let doc = try JSON.parse(text)
-            guard let family = doc.objectValue?["family"]?.stringValue, let def = definitions[family] else { continue }
-            let validator = try JSONSchemaValidator(schema: .object([("$defs", defs), ("$ref", .string("#/$defs/\(def)"))]))
+            guard let family = doc.objectValue?["family"]?.stringValue, Families.named(family) != nil else { continue }
+            let validator = try JSONSchemaValidator(schema: .object([("$defs", defs), ("$ref", .string("#/$defs/\(family)"))]))
             let config = try XCTUnwrap(doc.objectValue?["config"])
             XCTAssertEqual(validator.validate(config).map(\.description), [], name)
             // The canonical JSON the registry writes for that config passes too.
@@ -55,8 +51,19 @@ final class ZooSchemaTests: XCTestCase {
             XCTAssertEqual(validator.validate(try JSON.parse(decoded.json.serialized())).map(\.description), [], name)
             checked.insert(family)
         }
-        // Every typed family has at least one manifest, and each was validated.
-        XCTAssertEqual(checked, Set(definitions.keys))
+        // Every registered family has at least one manifest, and each was validated.
+        XCTAssertEqual(checked, Set(Families.all.map(\.id)))
+    }
+
+    /// A config schema refuses what the family's strict decoding refuses (an unknown field).
+    func testAFamilyConfigSchemaRefusesAnUnknownField() throws {
+        let schema = try JSON.parse(try XCTUnwrap(Families.named("symunet")).architecture.configSchema)
+        let validator = try JSONSchemaValidator(schema: schema)
+        let manifest = try JSON.parse(try String(contentsOf: root.appendingPathComponent("Zoo/symunet.json"), encoding: .utf8))
+        guard case .object(var fields)? = manifest.objectValue?["config"] else { return XCTFail("symunet.json has no config object") }
+        XCTAssertEqual(validator.validate(.object(fields)).map(\.description), [])
+        fields["colour"] = .int(1)
+        XCTAssertFalse(validator.validate(.object(fields)).isEmpty)
     }
 
     func testSchemaRefusesWhatStrictDecodingRefuses() throws {

@@ -5,6 +5,72 @@ import IRRegistry
 /// Field names are upstream's `AnyIR(...)` constructor arguments.
 public struct AnyIRConfig: RestormerUNetConfig {
     public static let family = "anyir"
+    /// JSON Schema of this config as manifests spell it (`$ref`s name other families by id);
+    /// `ZooSchemaTests` checks every manifest against it.
+    public static let configSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "inp_channels": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "out_channels": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "dim": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "num_blocks": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "minItems": 4,
+              "maxItems": 4
+            },
+            "num_refinement_blocks": {
+              "type": "integer",
+              "minimum": 0
+            },
+            "heads": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "minItems": 4,
+              "maxItems": 4
+            },
+            "ffn_expansion_factor": {
+              "type": "number",
+              "minimum": 0
+            },
+            "bias": {
+              "type": "boolean"
+            },
+            "LayerNorm_type": {
+              "enum": [
+                "WithBias",
+                "BiasFree"
+              ]
+            }
+          },
+          "required": [
+            "dim",
+            "num_blocks",
+            "num_refinement_blocks",
+            "heads",
+            "ffn_expansion_factor",
+            "bias",
+            "LayerNorm_type"
+          ],
+          "additionalProperties": false
+        }
+        """#
 
     public var inputChannels: Int
     public var outputChannels: Int

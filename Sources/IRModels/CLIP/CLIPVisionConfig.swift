@@ -5,6 +5,66 @@ import IRRegistry
 /// mapped onto these names by the manifest's rules (fused `in_proj` split q, k, v).
 public struct CLIPVisionConfig: ArchitectureConfig {
     public static let family = "clip-vision"
+    /// JSON Schema of this config as manifests spell it (`$ref`s name other families by id);
+    /// `ZooSchemaTests` checks every manifest against it.
+    public static let configSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "hidden_size": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "intermediate_size": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "num_hidden_layers": {
+              "type": "integer",
+              "minimum": 0
+            },
+            "num_attention_heads": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "patch_size": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "image_size": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "num_channels": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "projection_dim": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "layer_norm_eps": {
+              "type": "number",
+              "minimum": 0
+            },
+            "hidden_act": {
+              "enum": [
+                "quick_gelu",
+                "gelu"
+              ]
+            }
+          },
+          "required": [
+            "hidden_size",
+            "intermediate_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "patch_size",
+            "image_size"
+          ],
+          "additionalProperties": false
+        }
+        """#
 
     public var hiddenSize: Int
     public var intermediateSize: Int

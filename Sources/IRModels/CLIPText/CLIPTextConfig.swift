@@ -12,6 +12,70 @@ import IRRegistry
 /// hidden states at the padded positions, but SDXL's UNet reads all 77.
 public struct CLIPTextConfig: ArchitectureConfig {
     public static let family = "clip-text"
+    /// JSON Schema of this config as manifests spell it (`$ref`s name other families by id);
+    /// `ZooSchemaTests` checks every manifest against it.
+    public static let configSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "hidden_size": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "intermediate_size": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "num_hidden_layers": {
+              "type": "integer",
+              "minimum": 2
+            },
+            "num_attention_heads": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "max_position_embeddings": {
+              "type": "integer",
+              "minimum": 2
+            },
+            "vocab_size": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "hidden_act": {
+              "enum": [
+                "quick_gelu",
+                "gelu"
+              ]
+            },
+            "layer_norm_eps": {
+              "type": "number",
+              "minimum": 0
+            },
+            "projection_dim": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "eos_token_id": {
+              "type": "integer",
+              "minimum": 0
+            },
+            "pad_token": {
+              "enum": [
+                "<|endoftext|>",
+                "!"
+              ]
+            }
+          },
+          "required": [
+            "hidden_size",
+            "intermediate_size",
+            "num_hidden_layers",
+            "num_attention_heads"
+          ],
+          "additionalProperties": false
+        }
+        """#
 
     public var hiddenSize: Int
     public var intermediateSize: Int

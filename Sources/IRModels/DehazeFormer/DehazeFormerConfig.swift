@@ -8,6 +8,83 @@ import IRRegistry
 /// (DehazeFormer-M and -L, the UniRestorer expert) is supported; T/S/B/D/W use 'DWConv'.
 public struct DehazeFormerConfig: ArchitectureConfig {
     public static let family = "dehazeformer"
+    /// JSON Schema of this config as manifests spell it (`$ref`s name other families by id);
+    /// `ZooSchemaTests` checks every manifest against it.
+    public static let configSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "embed_dims": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "minItems": 5,
+              "maxItems": 5
+            },
+            "mlp_ratios": {
+              "type": "array",
+              "items": {
+                "type": "number",
+                "minimum": 0
+              },
+              "minItems": 5,
+              "maxItems": 5
+            },
+            "depths": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "minItems": 5,
+              "maxItems": 5
+            },
+            "num_heads": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "minItems": 5,
+              "maxItems": 5
+            },
+            "attn_ratio": {
+              "type": "array",
+              "items": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 1
+              },
+              "minItems": 5,
+              "maxItems": 5
+            },
+            "window_size": {
+              "type": "integer",
+              "minimum": 2
+            },
+            "conv_type": {
+              "enum": [
+                "Conv"
+              ]
+            },
+            "norm_layer": {
+              "enum": [
+                "RLN"
+              ]
+            }
+          },
+          "required": [
+            "embed_dims",
+            "mlp_ratios",
+            "depths",
+            "num_heads",
+            "attn_ratio"
+          ],
+          "additionalProperties": false
+        }
+        """#
 
     /// Widths of layer1...layer5 (layer4 = layer2 and layer5 = layer1: the skips add up).
     public var embedDims: [Int]

@@ -5,6 +5,59 @@ import IRRegistry
 /// `nafnet_local_arch.py` @88b933c). `train_size` is not in the weights: it fixes the TLSC kernels.
 public struct NAFNetConfig: ArchitectureConfig {
     public static let family = "nafnet"
+    /// JSON Schema of this config as manifests spell it (`$ref`s name other families by id);
+    /// `ZooSchemaTests` checks every manifest against it.
+    public static let configSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "img_channel": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "width": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "enc_blk_nums": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "minItems": 1
+            },
+            "middle_blk_num": {
+              "type": "integer",
+              "minimum": 0
+            },
+            "dec_blk_nums": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "minItems": 1
+            },
+            "train_size": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "minItems": 4,
+              "maxItems": 4
+            }
+          },
+          "required": [
+            "width",
+            "enc_blk_nums",
+            "middle_blk_num",
+            "dec_blk_nums"
+          ],
+          "additionalProperties": false
+        }
+        """#
 
     public var imageChannels: Int
     public var width: Int

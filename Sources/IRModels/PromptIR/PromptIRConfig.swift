@@ -5,6 +5,101 @@ import IRRegistry
 /// upstream's constructor; they are config fields here so shapes can be checked and detected.
 public struct PromptIRConfig: RestormerUNetConfig {
     public static let family = "promptir"
+    /// JSON Schema of this config as manifests spell it (`$ref`s name other families by id);
+    /// `ZooSchemaTests` checks every manifest against it.
+    public static let configSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "inp_channels": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "out_channels": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "dim": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "num_blocks": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "minItems": 4,
+              "maxItems": 4
+            },
+            "num_refinement_blocks": {
+              "type": "integer",
+              "minimum": 0
+            },
+            "heads": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "minItems": 4,
+              "maxItems": 4
+            },
+            "ffn_expansion_factor": {
+              "type": "number",
+              "minimum": 0
+            },
+            "bias": {
+              "type": "boolean"
+            },
+            "LayerNorm_type": {
+              "enum": [
+                "WithBias",
+                "BiasFree"
+              ]
+            },
+            "decoder": {
+              "const": true
+            },
+            "prompt_dims": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "minItems": 3,
+              "maxItems": 3
+            },
+            "prompt_len": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "prompt_sizes": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "minItems": 3,
+              "maxItems": 3
+            }
+          },
+          "required": [
+            "dim",
+            "num_blocks",
+            "num_refinement_blocks",
+            "heads",
+            "ffn_expansion_factor",
+            "bias",
+            "LayerNorm_type",
+            "decoder",
+            "prompt_dims",
+            "prompt_len",
+            "prompt_sizes"
+          ],
+          "additionalProperties": false
+        }
+        """#
 
     public var inputChannels: Int
     public var outputChannels: Int

@@ -7,6 +7,38 @@ import IRRegistry
 /// constant `level=2` upstream passes, and the input/output channels are 3.
 public struct RetinexFormerConfig: ArchitectureConfig {
     public static let family = "retinexformer"
+    /// JSON Schema of this config as manifests spell it (`$ref`s name other families by id);
+    /// `ZooSchemaTests` checks every manifest against it.
+    public static let configSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "n_feat": {
+              "type": "integer",
+              "minimum": 4
+            },
+            "stage": {
+              "enum": [
+                1
+              ]
+            },
+            "num_blocks": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "minItems": 3,
+              "maxItems": 3
+            }
+          },
+          "required": [
+            "n_feat",
+            "num_blocks"
+          ],
+          "additionalProperties": false
+        }
+        """#
 
     /// Width of level 0; also every head's width (dim_head), so level l has 2^l heads.
     public var features: Int

@@ -6,6 +6,110 @@ import IRRegistry
 /// historical naming: heads of C / count channels, 64 in SDXL).
 public struct SDXLUNetConfig: ArchitectureConfig {
     public static let family = "sdxl-unet"
+    /// JSON Schema of this config as manifests spell it (`$ref`s name other families by id);
+    /// `ZooSchemaTests` checks every manifest against it.
+    public static let configSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "in_channels": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "out_channels": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "block_out_channels": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "minItems": 1,
+              "maxItems": 8
+            },
+            "down_block_types": {
+              "type": "array",
+              "items": {
+                "enum": [
+                  "DownBlock2D",
+                  "CrossAttnDownBlock2D"
+                ]
+              },
+              "minItems": 1,
+              "maxItems": 8
+            },
+            "up_block_types": {
+              "type": "array",
+              "items": {
+                "enum": [
+                  "UpBlock2D",
+                  "CrossAttnUpBlock2D"
+                ]
+              },
+              "minItems": 1,
+              "maxItems": 8
+            },
+            "layers_per_block": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "transformer_layers_per_block": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "minItems": 1,
+              "maxItems": 8
+            },
+            "attention_head_dim": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "minItems": 1,
+              "maxItems": 8
+            },
+            "cross_attention_dim": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "addition_embed_type": {
+              "enum": [
+                "text_time"
+              ]
+            },
+            "addition_time_embed_dim": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "projection_class_embeddings_input_dim": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "norm_num_groups": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "norm_eps": {
+              "type": "number",
+              "minimum": 0
+            }
+          },
+          "required": [
+            "block_out_channels",
+            "transformer_layers_per_block",
+            "attention_head_dim",
+            "cross_attention_dim",
+            "addition_embed_type",
+            "projection_class_embeddings_input_dim"
+          ],
+          "additionalProperties": false
+        }
+        """#
 
     public var inChannels: Int
     public var outChannels: Int

@@ -5,6 +5,56 @@ import IRRegistry
 /// Names of the native layout are diffusers' (`to_q`... Linear attention projections).
 public struct SDXLVAEConfig: ArchitectureConfig {
     public static let family = "sdxl-vae"
+    /// JSON Schema of this config as manifests spell it (`$ref`s name other families by id);
+    /// `ZooSchemaTests` checks every manifest against it.
+    public static let configSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "in_channels": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "out_channels": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "block_out_channels": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "minItems": 1,
+              "maxItems": 8
+            },
+            "layers_per_block": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "latent_channels": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "norm_num_groups": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "scaling_factor": {
+              "type": "number",
+              "minimum": 0
+            }
+          },
+          "required": [
+            "block_out_channels",
+            "layers_per_block",
+            "latent_channels",
+            "norm_num_groups",
+            "scaling_factor"
+          ],
+          "additionalProperties": false
+        }
+        """#
 
     public var inChannels: Int
     public var outChannels: Int

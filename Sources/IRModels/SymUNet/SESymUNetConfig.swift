@@ -9,6 +9,136 @@ import IRRegistry
 /// global RNG at every forward, which no runtime can reproduce, so irzoo needs a stated default.
 public struct SESymUNetConfig: ArchitectureConfig {
     public static let family = "se-symunet"
+    /// JSON Schema of this config as manifests spell it (`$ref`s name other families by id);
+    /// `ZooSchemaTests` checks every manifest against it.
+    public static let configSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "img_channel": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "width": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "enc_blk_nums": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "minItems": 1
+            },
+            "middle_blk_num": {
+              "type": "integer",
+              "minimum": 0
+            },
+            "dec_blk_nums": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "minItems": 1
+            },
+            "restormer_heads": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "minItems": 1
+            },
+            "restormer_middle_heads": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "ffn_expansion_factor": {
+              "type": "number",
+              "minimum": 0
+            },
+            "bias": {
+              "type": "boolean"
+            },
+            "LayerNorm_type": {
+              "enum": [
+                "WithBias",
+                "BiasFree"
+              ]
+            },
+            "cross_attn_inner_dims": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "minItems": 1
+            },
+            "middle_cross_attn_inner_dim": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "cross_attn_heads": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "minItems": 1
+            },
+            "middle_cross_attn_heads": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "patch_sizes": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "minItems": 1
+            },
+            "middle_patch_size": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "clip": {
+              "$ref": "#/$defs/clip-vision"
+            },
+            "pos_embed_default": {
+              "enum": [
+                "seeded-normal",
+                "zeros"
+              ]
+            },
+            "pos_embed_seed": {
+              "type": "integer",
+              "minimum": 0
+            }
+          },
+          "required": [
+            "width",
+            "enc_blk_nums",
+            "middle_blk_num",
+            "dec_blk_nums",
+            "restormer_heads",
+            "restormer_middle_heads",
+            "ffn_expansion_factor",
+            "bias",
+            "LayerNorm_type",
+            "cross_attn_inner_dims",
+            "middle_cross_attn_inner_dim",
+            "cross_attn_heads",
+            "middle_cross_attn_heads",
+            "patch_sizes",
+            "middle_patch_size",
+            "clip"
+          ],
+          "additionalProperties": false
+        }
+        """#
 
     /// What the eight guidance/refinement modules add to their image tokens when `--aux`
     /// supplies no `pos_embed` for them.

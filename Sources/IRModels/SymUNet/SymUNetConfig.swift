@@ -4,6 +4,80 @@ import IRRegistry
 /// residual. Field names are upstream's `network_g` yml names, so a training yml's values paste in.
 public struct SymUNetConfig: ArchitectureConfig {
     public static let family = "symunet"
+    /// JSON Schema of this config as manifests spell it (`$ref`s name other families by id);
+    /// `ZooSchemaTests` checks every manifest against it.
+    public static let configSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "img_channel": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "width": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "enc_blk_nums": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "minItems": 1
+            },
+            "middle_blk_num": {
+              "type": "integer",
+              "minimum": 0
+            },
+            "dec_blk_nums": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "minItems": 1
+            },
+            "restormer_heads": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "minItems": 1
+            },
+            "restormer_middle_heads": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "ffn_expansion_factor": {
+              "type": "number",
+              "minimum": 0
+            },
+            "bias": {
+              "type": "boolean"
+            },
+            "LayerNorm_type": {
+              "enum": [
+                "WithBias",
+                "BiasFree"
+              ]
+            }
+          },
+          "required": [
+            "width",
+            "enc_blk_nums",
+            "middle_blk_num",
+            "dec_blk_nums",
+            "restormer_heads",
+            "restormer_middle_heads",
+            "ffn_expansion_factor",
+            "bias",
+            "LayerNorm_type"
+          ],
+          "additionalProperties": false
+        }
+        """#
 
     public var imageChannels: Int
     public var width: Int

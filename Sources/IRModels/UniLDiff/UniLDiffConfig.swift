@@ -42,6 +42,65 @@ public struct UniLDiffDAFFConfig: Codable, Equatable, Sendable {
 /// (OpenCLIP bigG text with projection). Each part's names and config are its own family's.
 public struct UniLDiffConfig: ArchitectureConfig {
     public static let family = "unildiff"
+    /// JSON Schema of this config as manifests spell it (`$ref`s name other families by id);
+    /// `ZooSchemaTests` checks every manifest against it.
+    public static let configSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "vae": {
+              "$ref": "#/$defs/sdxl-vae"
+            },
+            "unet": {
+              "$ref": "#/$defs/sdxl-unet"
+            },
+            "text_encoder": {
+              "$ref": "#/$defs/clip-text"
+            },
+            "text_encoder_2": {
+              "$ref": "#/$defs/clip-text"
+            },
+            "daff": {
+              "type": "object",
+              "properties": {
+                "hidden_size": {
+                  "type": "integer",
+                  "minimum": 1
+                },
+                "num_heads": {
+                  "type": "integer",
+                  "minimum": 1
+                },
+                "mlp_ratio": {
+                  "type": "number",
+                  "minimum": 0
+                },
+                "depth": {
+                  "type": "integer",
+                  "minimum": 1
+                },
+                "depth_single_blocks": {
+                  "type": "integer",
+                  "minimum": 1
+                }
+              },
+              "required": [
+                "hidden_size",
+                "num_heads"
+              ],
+              "additionalProperties": false
+            }
+          },
+          "required": [
+            "vae",
+            "unet",
+            "text_encoder",
+            "text_encoder_2",
+            "daff"
+          ],
+          "additionalProperties": false
+        }
+        """#
 
     public var vae: SDXLVAEConfig
     public var unet: SDXLUNetConfig

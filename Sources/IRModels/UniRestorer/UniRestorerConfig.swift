@@ -13,6 +13,78 @@ import IRTensor
 /// The manifest's config has no experts: it is the router and table every import fills in.
 public struct UniRestorerConfig: ArchitectureConfig {
     public static let family = "unirestorer"
+    /// JSON Schema of this config as manifests spell it (`$ref`s name other families by id);
+    /// `ZooSchemaTests` checks every manifest against it.
+    public static let configSchema = #"""
+        {
+          "type": "object",
+          "description": "router (the DA-CLIP controller's CLIP tower), estimator heads, gate sizes, the path table and the expert pool; experts are detected from each module's keys at import (a template lists none)",
+          "properties": {
+            "router": {
+              "$ref": "#/$defs/clip-vision"
+            },
+            "head_layers": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "leaves": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "levels": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "path_table": {
+              "type": "array",
+              "items": {
+                "type": "array",
+                "items": {
+                  "type": "integer",
+                  "minimum": 0
+                }
+              }
+            },
+            "pool": {
+              "type": "array",
+              "items": {
+                "type": "string"
+              }
+            },
+            "experts": {
+              "type": "array",
+              "items": {
+                "type": "object",
+                "properties": {
+                  "name": {
+                    "type": "string"
+                  },
+                  "family": {
+                    "type": "string"
+                  },
+                  "config": {
+                    "type": "object"
+                  }
+                },
+                "required": [
+                  "name",
+                  "family",
+                  "config"
+                ],
+                "additionalProperties": false
+              }
+            }
+          },
+          "required": [
+            "router",
+            "leaves",
+            "levels",
+            "path_table",
+            "pool"
+          ],
+          "additionalProperties": false
+        }
+        """#
 
     /// One expert module: where its keys live, its family and that family's config. LoRA
     /// experts arrive merged (the layout's `loraMerge`), so they are plain networks here.

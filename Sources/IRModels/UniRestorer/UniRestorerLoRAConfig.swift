@@ -10,6 +10,65 @@ import IRRegistry
 /// routed to, by the model). Pool index 0 is the base, pool index i > 0 is `experts.(i-1)`.
 public struct UniRestorerLoRAConfig: ArchitectureConfig {
     public static let family = "unirestorer-lora"
+    /// JSON Schema of this config as manifests spell it (`$ref`s name other families by id);
+    /// `ZooSchemaTests` checks every manifest against it.
+    public static let configSchema = #"""
+        {
+          "type": "object",
+          "description": "UniRestorer-LoRA (reconstructed): the full model's router, heads, gates and path table; the shared base Restormer's config; the number of LoRA experts beside it and their rank and alpha (alpha is not stored in checkpoints: 16)",
+          "properties": {
+            "router": {
+              "$ref": "#/$defs/clip-vision"
+            },
+            "head_layers": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "leaves": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "levels": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "path_table": {
+              "type": "array",
+              "items": {
+                "type": "array",
+                "items": {
+                  "type": "integer",
+                  "minimum": 0
+                }
+              }
+            },
+            "base": {
+              "$ref": "#/$defs/restormer"
+            },
+            "experts": {
+              "type": "integer",
+              "minimum": 0
+            },
+            "lora_rank": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "lora_alpha": {
+              "type": "number",
+              "minimum": 0
+            }
+          },
+          "required": [
+            "router",
+            "leaves",
+            "levels",
+            "path_table",
+            "base",
+            "experts"
+          ],
+          "additionalProperties": false
+        }
+        """#
     public static let baseScope = "base"
     public static let expertScope = "experts"
 
