@@ -64,6 +64,9 @@ public struct ModelTransfer {
             throw DistributionError(.usage, "push to a tag, not a digest: the digest is the manifest's, known after the push")
         }
         let m = try store.manifest(named: name)
+        guard !m.isPipeline else {
+            throw DistributionError(.usage, "'\(name)' is a pipeline (\(m.components.count) components); pushing pipelines is not supported yet: push its parts as separate models")
+        }
         let parts = Self.parts(of: m)
         let total = parts.reduce(0) { $0 + $1.blob.size }
         let progress = self.progress
@@ -158,6 +161,9 @@ public struct ModelTransfer {
         let artifact = try ModelArtifact.parse(manifestBytes, contentType: contentType, what: reference.description)
         let configBytes = try await client.getSmallBlob(artifact.config, limit: ModelArtifact.maxConfigBytes)
         let described = try ModelArtifact.parseConfig(configBytes, what: "\(reference): config")
+        guard !described.isPipeline else {
+            throw DistributionError(.refused, "\(reference): a pipeline (\(described.components.count) components); pulling pipelines is not supported yet")
+        }
         let parts = Self.parts(of: described)
         guard artifact.layers.count == parts.count else {
             throw DistributionError(.refused, "\(reference): \(artifact.layers.count) layers, but its config describes \(parts.count) .irw blob\(parts.count == 1 ? "" : "s")")

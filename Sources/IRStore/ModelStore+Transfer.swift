@@ -20,7 +20,7 @@ extension ModelStore {
     /// The recorded OCI digest of blob `digest` ("sha256:HEX" of the file's bytes), if a push
     /// or pull recorded one.
     public func recordedOCIDigest(ofBlob digest: String) throws -> String? {
-        try manifests().models.first { $0.blob.digest == digest && $0.blob.ociDigest != nil }?.blob.ociDigest
+        try manifests().models.flatMap { $0.blobs }.first { $0.digest == digest && $0.ociDigest != nil }?.ociDigest
     }
 
     /// Reads blob `digest` once and returns "sha256:HEX" of its bytes. Not recorded: only what a
@@ -51,9 +51,13 @@ extension ModelStore {
     public func recordTransfer(blob: String, ociDigest: String, name: String? = nil, remote: String? = nil) throws {
         let held = try lock(.exclusive)
         defer { withExtendedLifetime(held) {} }
-        for var m in loadManifests().models where m.blob.digest == blob {
+        for var m in loadManifests().models where m.digests.contains(blob) {
             var changed = false
-            if m.blob.ociDigest != ociDigest { m.blob.ociDigest = ociDigest; changed = true }
+            if m.blob.digest == blob, m.blob.ociDigest != ociDigest { m.blob.ociDigest = ociDigest; changed = true }
+            for i in m.components.indices where m.components[i].blob.digest == blob && m.components[i].blob.ociDigest != ociDigest {
+                m.components[i].blob.ociDigest = ociDigest
+                changed = true
+            }
             if let remote, m.name == name, m.remotes.first != remote {
                 m.remotes = Array(([remote] + m.remotes.filter { $0 != remote }).prefix(16))
                 changed = true

@@ -240,8 +240,10 @@ final class HubFolderCLITests: XCTestCase {
         try FileManager.default.copyItem(atPath: hub("sdxl-vae"), toPath: d + "/vae")
         try Data("{\"_class_name\": \"StableDiffusionXLPipeline\", \"vae\": [\"diffusers\", \"AutoencoderKL\"]}".utf8)
             .write(to: URL(fileURLWithPath: d + "/model_index.json"))
-        try assertRefused([d], "model_index.json: this is a whole pipeline")
-        XCTAssertEqual(try cli.run(["import", d + "/vae", "--name", "vae"]).status, 0)
+        // A folder with model_index.json is a pipeline (PipelineCLITests), with the components it names.
+        XCTAssertEqual(try cli.run(["import", d, "--name", "pipeline"]).status, 0)
+        XCTAssertEqual(try cli.json(["show", "pipeline"])["components"]?.arrayValue?.compactMap { $0["role"]?.stringValue }, ["vae"])
+        XCTAssertEqual(try cli.json(["import", d + "/vae", "--name", "vae"])["status"]?.stringValue, "installed-shared")
     }
 
     func testConvertAFolderToOneSafetensorsFile() throws {
