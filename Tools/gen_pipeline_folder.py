@@ -108,17 +108,6 @@ def unet():
     return model
 
 
-def vae():
-    from diffusers import AutoencoderKL
-    src = os.path.join(FIX, "models", "sdxl-vae-tiny")
-    cfg = json.load(open(os.path.join(src, "config.json")))
-    model = AutoencoderKL(down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
-                          sample_size=32, **cfg).eval()
-    missing, unexpected = model.load_state_dict(load_file(os.path.join(src, "diffusers.safetensors")), strict=True)
-    assert not missing and not unexpected
-    return model
-
-
 def schedules(scheduler_config):
     from diffusers import EulerDiscreteScheduler
     out = []
@@ -137,7 +126,8 @@ def main():
     (tok, vocab, merges), (tok2, _, _) = tokenizer("<|endoftext|>"), tokenizer("!")
     scheduler = EulerDiscreteScheduler(**{k: v for k, v in SDXL_SCHEDULER.items()
                                           if k not in ("clip_sample", "sample_max_value", "set_alpha_to_one", "skip_prk_steps")})
-    pipe = StableDiffusionXLPipeline(vae=vae(), text_encoder=te, text_encoder_2=te2, tokenizer=tok, tokenizer_2=tok2,
+    from gen_hub_folders import tiny_vae
+    pipe = StableDiffusionXLPipeline(vae=tiny_vae(), text_encoder=te, text_encoder_2=te2, tokenizer=tok, tokenizer_2=tok2,
                                      unet=unet(), scheduler=scheduler)
     shutil.rmtree(OUT, ignore_errors=True)
     pipe.save_pretrained(OUT)

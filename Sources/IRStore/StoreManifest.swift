@@ -190,19 +190,8 @@ public struct StoreManifest: Sendable, Equatable {
     // MARK: JSON
 
     public var json: JSON {
-        var fields: [(String, JSON)] = [
-            ("schema_version", .int(isPipeline ? Self.schemaVersion : 1)),
-            ("name", .string(name)),
-            ("architecture", .string(architecture)),
-            ("variant", .stringOrNull(variant)),
-            ("config", config),
-            ("blob", blob.json),
-            ("source", source.json),
-            ("key_mapping", .array(keyMapping.map { .string($0) })),
-            ("notes", .array(notes.map { .string($0) })),
-            ("converter", .stringOrNull(converter)),
-            ("tensors", tensors.json),
-        ]
+        var fields: [(String, JSON)] = [("schema_version", .int(isPipeline ? Self.schemaVersion : 1)), ("name", .string(name))]
+        fields += Component(role: "", record: self).blobFields
         if isPipeline { fields.append(("components", .array(components.map { $0.json }))) }
         fields.append(("imported", .string(imported)))
         fields.append(("verified", verified.map { v in
@@ -315,9 +304,11 @@ public struct StoreManifest: Sendable, Equatable {
 
 extension StoreManifest.Component {
     /// As the record spells it: the one-blob fields, with the role first.
-    public var json: JSON {
-        .object([
-            ("role", .string(role)),
+    public var json: JSON { .object([("role", .string(role))] + blobFields) }
+
+    /// What a one-blob record and a component say alike of their blob.
+    var blobFields: [(String, JSON)] {
+        [
             ("architecture", .string(architecture)),
             ("variant", .stringOrNull(variant)),
             ("config", config),
@@ -327,6 +318,6 @@ extension StoreManifest.Component {
             ("notes", .array(notes.map { .string($0) })),
             ("converter", .stringOrNull(converter)),
             ("tensors", tensors.json),
-        ])
+        ]
     }
 }

@@ -32,13 +32,7 @@ final class PipelineCLITests: XCTestCase {
 
     /// The import fails with `status`, one line naming `needle`, and leaves the store empty.
     func assertRefused(_ args: [String], status: Int32 = 3, _ needle: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try cli.run(["import"] + args + ["--name", "refused"])
-        XCTAssertEqual(r.status, status, r.stderr, file: file, line: line)
-        XCTAssertTrue(r.stderr.contains(needle), "expected '\(needle)' in: \(r.stderr)", file: file, line: line)
-        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr, file: file, line: line)
-        XCTAssertEqual(try cli.installed(), [], file: file, line: line)
-        XCTAssertEqual(cli.entries("blobs"), [], file: file, line: line)
-        XCTAssertEqual(cli.entries("tmp"), [], file: file, line: line)
+        try cli.assertImportRefused(args, status: status, needle, file: file, line: line)
     }
 
     // MARK: - A pipeline in the store

@@ -60,13 +60,7 @@ struct Import: ParsableCommand {
         }
         let m = result.outcome.manifest
         let status = result.outcome.status
-        if json {
-            Terminal.printJSON(.object([
-                ("status", .string(status)), ("seconds", .double(result.seconds)),
-                ("manifest", m.json), ("blob_path", .string(store.blobPath(m.blob.digest))),
-            ]))
-            return
-        }
+        if json { return printJSON(result.outcome, seconds: result.seconds, store: store) }
         let what = "\(m.name) (\(m.architecture), \(m.tensors.count) tensors, \(Terminal.count(m.tensors.parameters)) parameters, \(m.tensors.dtypeSummary), \(Terminal.bytes(m.blob.size)))"
         switch status {
         case "already-installed": Terminal.say("already installed: \(what)")
@@ -79,17 +73,20 @@ struct Import: ParsableCommand {
         for i in result.source.ignored { Terminal.say("ignored: \(i)") }
     }
 
+    /// `--json`: `{"status", "seconds", "manifest", "blob_path"}`.
+    func printJSON(_ outcome: ModelStore.CommitOutcome, seconds: Double, store: ModelStore) {
+        let m = outcome.manifest
+        Terminal.printJSON(.object([
+            ("status", .string(outcome.status)), ("seconds", .double(seconds)),
+            ("manifest", m.json), ("blob_path", .string(store.blobPath(m.blob.digest))),
+        ]))
+    }
+
     /// What a pipeline import installed: the pipeline, then each component and what was read.
     func report(_ result: PipelineImporter.Result, store: ModelStore) throws {
         let m = result.outcome.manifest
         let status = result.outcome.status
-        if json {
-            Terminal.printJSON(.object([
-                ("status", .string(status)), ("seconds", .double(result.seconds)),
-                ("manifest", m.json), ("blob_path", .string(store.blobPath(m.blob.digest))),
-            ]))
-            return
-        }
+        if json { return printJSON(result.outcome, seconds: result.seconds, store: store) }
         let all = m.totalTensors
         let size = Set(m.digests).reduce(0) { $0 + (store.blobSize($1) ?? 0) }
         let what = "\(m.name) (\(m.architecture), \(m.components.count) components, \(all.count) tensors, \(Terminal.count(all.parameters)) parameters, \(all.dtypeSummary), \(Terminal.bytes(size)))"
