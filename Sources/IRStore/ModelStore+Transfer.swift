@@ -80,6 +80,13 @@ extension ModelStore {
         return staging
     }
 
+    /// Hard-links blob `digest` already in the store to `path` (in a staging entry); false when
+    /// the store has no such blob, so the caller downloads it instead.
+    public func linkStoredBlob(_ digest: String, to path: String) throws -> Bool {
+        guard Self.isDigest(digest), blobSize(digest) != nil else { return false }
+        return link(blobPath(digest), path) == 0
+    }
+
     // MARK: partial downloads
 
     /// Opens (creating) the partial download of the blob with OCI digest `ociDigest`, locked for
@@ -143,9 +150,12 @@ public final class PartialDownload {
     }
 
     /// Moves the finished download into `staging` (as the file `commit` installs) and releases it.
-    public func move(into staging: Staging) throws {
+    public func move(into staging: Staging) throws { try move(to: staging.irwPath) }
+
+    /// Moves the finished download to `target` (a file in a staging entry) and releases it.
+    public func move(to target: String) throws {
         try DurableFile.fsyncFile(fd, path: path)
-        do { try DurableFile.rename(path, to: staging.irwPath) } catch { throw StoreError(.io, "\(error)") }
+        do { try DurableFile.rename(path, to: target) } catch { throw StoreError(.io, "\(error)") }
         release()
     }
 

@@ -303,6 +303,11 @@ public struct StoreManifest: Sendable, Equatable {
 }
 
 extension StoreManifest.Component {
+    /// The component's provenance, as the importer handed it over (time = the pipeline's import time).
+    public func provenance(imported: String) -> IRWProvenance {
+        IRWProvenance(source: source, keyMapping: keyMapping, converter: converter ?? "unknown", created: imported, notes: notes)
+    }
+
     /// As the record spells it: the one-blob fields, with the role first.
     public var json: JSON { .object([("role", .string(role))] + blobFields) }
 
