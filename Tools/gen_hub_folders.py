@@ -33,7 +33,8 @@ def fresh(name):
     return d
 
 
-def vae():
+def tiny_vae():
+    """The AutoencoderKL of models/sdxl-vae-tiny (also the tiny pipeline's, Tools/gen_pipeline_folder.py)."""
     from diffusers import AutoencoderKL
     src = os.path.join(FIX, "models", "sdxl-vae-tiny")
     cfg = json.load(open(os.path.join(src, "config.json")))
@@ -41,6 +42,11 @@ def vae():
                           sample_size=32, **cfg).eval()
     missing, unexpected = model.load_state_dict(load_file(os.path.join(src, "diffusers.safetensors")), strict=True)
     assert not missing and not unexpected
+    return model
+
+
+def vae():
+    model = tiny_vae()
     d = fresh("sdxl-vae")
     model.save_pretrained(d, max_shard_size="200KB")
     model.half().save_pretrained(d, variant="fp16")

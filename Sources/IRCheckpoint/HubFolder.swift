@@ -202,12 +202,12 @@ struct WeightSet {
 
 /// Keeps every file read inside the folder: no `../`, no absolute names, no symlink leaving it,
 /// except the Hugging Face cache's (a snapshot's files link to the same repository's `blobs/`).
-struct FolderContainment {
+public struct FolderContainment {
     let folder: String
     let root: String
     let cacheBlobs: String?
 
-    init(_ folder: String) throws {
+    public init(_ folder: String) throws {
         guard let real = FolderContainment.realPath(folder) else {
             throw CheckpointError(file: folder, reason: "cannot resolve the folder: \(String(cString: strerror(errno)))")
         }
@@ -222,7 +222,7 @@ struct FolderContainment {
         }
     }
 
-    func check(_ path: String) throws {
+    public func check(_ path: String) throws {
         guard let real = FolderContainment.realPath(path) else {
             throw CheckpointError(file: path, reason: "missing: \(String(cString: strerror(errno)))")
         }

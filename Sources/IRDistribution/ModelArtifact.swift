@@ -100,6 +100,7 @@ public struct ModelArtifact: Sendable {
         m.verified = nil
         m.remotes = []
         m.blob.ociDigest = ociDigests.first
+        for i in m.components.indices where i + 1 < ociDigests.count { m.components[i].blob.ociDigest = ociDigests[i + 1] }
         guard case .object(var members) = m.json else { return m.json }
         members["verified"] = nil
         return .object(members)
@@ -114,7 +115,7 @@ public struct ModelArtifact: Sendable {
         if members["verified"] == nil { members["verified"] = .null }
         do {
             let m = try StoreManifest(json: .object(members), path: what)
-            guard m.blob.ociDigest != nil else { throw DistributionError(.refused, "\(what): the blob has no oci_digest") }
+            guard m.blobs.allSatisfy({ $0.ociDigest != nil }) else { throw DistributionError(.refused, "\(what): a blob has no oci_digest") }
             return m
         } catch let e as StoreError {
             throw DistributionError(.refused, e.message)

@@ -133,9 +133,11 @@ public struct ModelTransfer {
                            bytesSent: reports.reduce(0) { $0 + $1.bytes }, withoutArtifactType: !artifact.withArtifactType)
     }
 
-    /// The blobs of a model with their roles, in layer order: one ("model") for a single network.
+    /// The blobs of a model with their roles, in layer order: one ("model") for a single network;
+    /// for a pipeline its own blob ("pipeline", model_index.json) then each component's.
     static func parts(of m: StoreManifest) -> [(role: String, blob: StoreManifest.Blob)] {
-        [("model", m.blob)]
+        guard m.isPipeline else { return [("model", m.blob)] }
+        return [("pipeline", m.blob)] + m.components.map { ($0.role, $0.blob) }
     }
 
     // MARK: pull
@@ -170,9 +172,13 @@ public struct ModelTransfer {
                 throw DistributionError(.refused, "\(reference): layer \(i)'s \(Annotation.irwDigest) is not the config's blob digest")
             }
         }
-        let layer = artifact.layers[0]
         let name = try requested ?? Self.defaultName(described.name, reference)
         try ModelStore.validateName(name)
+        if described.isPipeline {
+            return try await pullPipeline(described, artifact: artifact, manifestDigest: manifestDigest, name: name, replace: replace,
+                                          verifyThreads: verifyThreads)
+        }
+        let layer = artifact.layers[0]
 
         // A blob the store already has (the same file, or the same weights and metadata) is
         // installed under the new name without a transfer.
@@ -227,6 +233,65 @@ public struct ModelTransfer {
         let blob = BlobReport(role: "layer", digest: layer.digest, size: layer.size, action: download.resumedAt == nil ? "downloaded" : "resumed",
                               bytes: download.bytesReceived, resumedAt: download.resumedAt, irwDigest: file.digest)
         return PullOutcome(reference: reference, manifestDigest: manifestDigest, commit: outcome, blobs: [blob], bytesReceived: download.bytesReceived)
+    }
+
+    /// A pipeline's layers, each landed like a one-blob pull's (a blob the store has is linked,
+    /// not downloaded; every download checked by SHA-256, tree digest and tensor hashes) into one
+    /// staging entry, then committed together: all of the pipeline, or nothing.
+    func pullPipeline(_ described: StoreManifest, artifact: ModelArtifact, manifestDigest: String, name: String, replace: Bool,
+                      verifyThreads: Int?) async throws -> PullOutcome {
+        let reference = client.reference
+        let installed = try store.manifests().models
+        if !replace, let taken = installed.first(where: { $0.name == name }), taken.digests != described.digests {
+            throw StoreError(.nameTaken, "a model named '\(taken.name)' is already installed with other weights; choose another --name, or --replace")
+        }
+        let parts = Self.parts(of: described)
+        let staging = try store.stage()
+        defer { staging.discard() }
+        var reports: [BlobReport] = []
+        var received = 0
+        let progress = self.progress
+        for (i, (part, layer)) in zip(parts, artifact.layers).enumerated() {
+            let path = i == 0 ? staging.irwPath : staging.componentPath(part.role)
+            if try store.linkStoredBlob(part.blob.digest, to: path) {
+                reports.append(BlobReport(role: part.role, digest: layer.digest, size: layer.size, action: "present", bytes: 0, irwDigest: part.blob.digest))
+            } else {
+                let partial = try store.openPartialDownload(ociDigest: layer.digest)
+                let download: RegistryClient.DownloadResult
+                do {
+                    download = try await client.downloadBlob(layer, into: partial, progress: { progress?(.downloading, $0, layer.size) }, step: step)
+                } catch let e as DistributionError where e.kind != .refused {
+                    partial.keep() // the network failed: the next pull resumes from here
+                    throw e
+                } catch {
+                    partial.discard()
+                    throw error
+                }
+                try partial.move(to: path)
+                let file: IRWFile
+                do { file = try IRWFile.open(path: path) } catch {
+                    throw DistributionError(.refused, "\(reference): layer \(part.role) is not a readable .irw: \(error); nothing was installed")
+                }
+                guard file.digest == part.blob.digest else {
+                    throw DistributionError(.refused, "\(reference): layer \(part.role)'s tree digest is \(file.digest), not the \(part.blob.digest) its config names; nothing was installed")
+                }
+                let report = file.verify(threads: verifyThreads) { done, total in progress?(.verifying, done, total) }
+                guard report.isIntact else {
+                    throw DistributionError(.refused, "\(reference): layer \(part.role) is damaged inside (\(report.problems.prefix(3).joined(separator: "; "))); nothing was installed")
+                }
+                received += download.bytesReceived
+                reports.append(BlobReport(role: part.role, digest: layer.digest, size: layer.size, action: download.resumedAt == nil ? "downloaded" : "resumed",
+                                          bytes: download.bytesReceived, resumedAt: download.resumedAt, irwDigest: file.digest))
+            }
+            if i > 0 { try staging.addComponent(role: part.role, provenance: described.components[i - 1].provenance(imported: described.imported)) }
+        }
+        step?("verified")
+        staging.provenance = described.provenance
+        let outcome = try store.commit(staging, name: name, replace: replace)
+        for (part, layer) in zip(parts, artifact.layers) {
+            try? store.recordTransfer(blob: part.blob.digest, ociDigest: layer.digest, name: name, remote: reference.repositoryPath)
+        }
+        return PullOutcome(reference: reference, manifestDigest: manifestDigest, commit: outcome, blobs: reports, bytesReceived: received)
     }
 
     /// The name the model was pushed under, else the repository's last path component.

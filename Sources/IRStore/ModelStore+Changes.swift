@@ -16,7 +16,7 @@ extension ModelStore {
 
     public struct RemoveOutcome: Sendable {
         public let manifest: StoreManifest
-        /// Bytes freed: the blob, unless another model still uses it.
+        /// Bytes freed: its blobs, except those another model still uses.
         public let freedBytes: Int
     }
 
@@ -27,13 +27,21 @@ extension ModelStore {
         return try makeWorkDirectory(prefix: "import")
     }
 
-    /// Installs the .irw written at `staging.irwPath` as model `name`. Identical content already
-    /// in the store is shared, not stored twice. `replace` lets `name` move to new weights.
+    /// Installs the .irw written at `staging.irwPath` as model `name`, with the components staged
+    /// beside it (a pipeline). Identical content already in the store is shared, not stored
+    /// twice. `replace` lets `name` move to new weights.
     public func commit(_ staging: Staging, name: String, replace: Bool = false) throws -> CommitOutcome {
         try Self.validateName(name)
-        let file: IRWFile
-        do { file = try IRWFile.open(path: staging.irwPath) } catch { throw StoreError(.io, "staged file: \(error)") }
-        var manifest = try StoreManifest(name: name, file: file, provenance: staging.provenance)
+        func open(_ path: String) throws -> IRWFile {
+            do { return try IRWFile.open(path: path) } catch { throw StoreError(.io, "staged file: \(error)") }
+        }
+        var manifest = try StoreManifest(name: name, file: try open(staging.irwPath), provenance: staging.provenance)
+        var stagedPaths = [staging.irwPath]
+        for c in staging.components {
+            let path = staging.componentPath(c.role)
+            manifest.components.append(try StoreManifest.Component(role: c.role, file: try open(path), provenance: c.provenance))
+            stagedPaths.append(path)
+        }
 
         let held = try lock(.exclusive)
         defer { withExtendedLifetime(held) {} }
@@ -41,7 +49,7 @@ extension ModelStore {
         _ = try sweepLocked(dryRun: false)
         let (installed, problems) = loadManifests()
         if let same = installed.first(where: { $0.name == name }) {
-            if same.blob.contentID == manifest.blob.contentID, blobSize(same.blob.digest) != nil {
+            if same.contentKey == manifest.contentKey, same.digests.allSatisfy({ blobSize($0) != nil }) {
                 staging.discard()
                 return .alreadyInstalled(same)
             }
@@ -52,26 +60,35 @@ extension ModelStore {
             throw StoreError(.nameTaken, "the manifest for '\(name)' is damaged; `irzoo rm \(name)` it first")
         }
 
+        // Each blob: one with the same content already stored is shared; else this one moves in.
+        let stored = installed.flatMap { $0.blobs }.filter { blobSize($0.digest) != nil }
         var shared = false
-        if let twin = installed.first(where: { $0.blob.contentID == manifest.blob.contentID && blobSize($0.blob.digest) != nil }) {
-            manifest.blob = twin.blob
-            shared = true
-        } else if blobSize(file.digest) != nil {
-            shared = true // the very same bytes, e.g. kept by a model whose manifest was replaced
+        var moves: [(path: String, digest: String)] = []
+        func place(_ blob: inout StoreManifest.Blob, stagedAt path: String) {
+            if let twin = stored.first(where: { $0.contentID == blob.contentID }) {
+                blob = twin
+                shared = true
+            } else if blobSize(blob.digest) != nil {
+                shared = true // the very same bytes, e.g. kept by a model whose manifest was replaced
+            } else if !moves.contains(where: { $0.digest == blob.digest }) {
+                moves.append((path, blob.digest)) // two roles with the same bytes move in once
+            }
         }
-        let previous = installed.first(where: { $0.name == name })?.blob.digest
-        try writeIntent(staging, blobs: [manifest.blob.digest] + (previous.map { [$0] } ?? []))
+        place(&manifest.blob, stagedAt: stagedPaths[0])
+        for i in manifest.components.indices { place(&manifest.components[i].blob, stagedAt: stagedPaths[i + 1]) }
+        let previous = installed.first(where: { $0.name == name })?.digests ?? []
+        try writeIntent(staging, blobs: Array(Set(manifest.digests + previous)).sorted())
         step("intent")
-        if !shared {
-            chmod(staging.irwPath, 0o444) // blobs are never modified in place
-            do { try DurableFile.rename(staging.irwPath, to: blobPath(manifest.blob.digest)) } catch { throw StoreError(.io, "\(error)") }
+        for move in moves {
+            chmod(move.path, 0o444) // blobs are never modified in place
+            do { try DurableFile.rename(move.path, to: blobPath(move.digest)) } catch { throw StoreError(.io, "\(error)") }
         }
         step("blob")
         try writeManifest(manifest) // the commit point
         step("manifest")
-        if let previous, previous != manifest.blob.digest,
-           !installed.contains(where: { $0.name != name && $0.blob.digest == previous }) {
-            try? DurableFile.removeFile(blobPath(previous))
+        let others = Set(installed.filter { $0.name != name }.flatMap { $0.digests })
+        for digest in Set(previous) where !manifest.digests.contains(digest) && !others.contains(digest) {
+            try? DurableFile.removeFile(blobPath(digest))
         }
         staging.discard()
         return .installed(manifest, sharedBlob: shared)
@@ -95,25 +112,43 @@ extension ModelStore {
         }
         let work = try makeWorkDirectory(prefix: "rm")
         defer { work.discard() }
-        try writeIntent(work, blobs: [m.blob.digest])
+        let mine = Array(Set(m.digests)).sorted()
+        try writeIntent(work, blobs: mine)
         do { try DurableFile.removeFile(path); try DurableFile.fsyncDirectory(manifestsDir) } catch { throw StoreError(.io, "\(error)") }
         step("removed")
         var freed = 0
-        let stillUsed = problems.isEmpty ? installed.contains { $0.name != name && $0.blob.digest == m.blob.digest } : true
-        if !stillUsed {
-            freed = blobSize(m.blob.digest) ?? 0
-            do { try DurableFile.removeFile(blobPath(m.blob.digest)); try DurableFile.fsyncDirectory(blobsDir) } catch { throw StoreError(.io, "\(error)") }
+        // An unreadable manifest might name any blob: then every blob stays (for `gc` to judge).
+        let used = Set(installed.filter { $0.name != name }.flatMap { $0.digests })
+        for digest in mine where problems.isEmpty && !used.contains(digest) {
+            freed += blobSize(digest) ?? 0
+            do { try DurableFile.removeFile(blobPath(digest)) } catch { throw StoreError(.io, "\(error)") }
         }
+        if freed > 0 { do { try DurableFile.fsyncDirectory(blobsDir) } catch { throw StoreError(.io, "\(error)") } }
         return RemoveOutcome(manifest: m, freedBytes: freed)
     }
 
-    /// Records a verification result in every manifest that still names `digest`.
-    func recordVerification(digest: String, result: StoreManifest.Verification) throws {
+    /// Records in every manifest naming a blob in `problems` (by digest) the result over all its
+    /// blobs, once every one of them has been checked; a component's problems name its role.
+    func recordVerification(_ problems: [String: [String]], time: String) throws {
         let held = try lock(.exclusive)
         defer { withExtendedLifetime(held) {} }
-        for var m in loadManifests().models where m.blob.digest == digest {
-            m.verified = result
+        for var m in loadManifests().models where m.digests.contains(where: { problems[$0] != nil }) {
+            guard m.digests.allSatisfy({ problems[$0] != nil }) else { continue }
+            let found = m.problems(byDigest: problems)
+            m.verified = StoreManifest.Verification(time: time, intact: found.isEmpty, problems: found)
             try writeManifest(m)
         }
+    }
+}
+
+extension StoreManifest {
+    /// What identifies the content: equal keys mean the same weights in the same roles.
+    var contentKey: [String] { [blob.contentID] + components.map { "\($0.role)=\($0.blob.contentID)" } }
+
+    /// The record's problems among those found per blob, a component's prefixed with its role.
+    public func problems(byDigest found: [String: [String]]) -> [String] {
+        var out = found[blob.digest] ?? []
+        for c in components { out += (found[c.blob.digest] ?? []).map { "\(c.role): \($0)" } }
+        return out
     }
 }

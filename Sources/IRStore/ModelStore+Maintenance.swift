@@ -40,7 +40,7 @@ extension ModelStore {
         var report = try sweepLocked(dryRun: dryRun)
         report.partials = sweepPartials(dryRun: dryRun)
         let (models, problems) = loadManifests()
-        let referenced = Set(models.map { $0.blob.digest })
+        let referenced = Set(models.flatMap { $0.digests })
         let pending = Set(report.blobs.map { $0.digest })
         for file in FileTree.list(blobsDir) {
             let path = "\(blobsDir)/\(file)"
@@ -78,7 +78,7 @@ extension ModelStore {
                 }
                 if let bytes = FileTree.readFile("\(path)/intent.json"), let intent = try? JSON.parse(bytes) {
                     if loaded == nil { loaded = loadManifests() }
-                    let referenced = Set(loaded!.models.map { $0.blob.digest })
+                    let referenced = Set(loaded!.models.flatMap { $0.digests })
                     for case .string(let digest) in intent["blobs"]?.arrayValue ?? [] where Self.isDigest(digest) {
                         guard !referenced.contains(digest), let size = blobSize(digest) else { continue }
                         guard loaded!.problems.isEmpty else {

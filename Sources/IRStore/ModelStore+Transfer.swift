@@ -20,7 +20,7 @@ extension ModelStore {
     /// The recorded OCI digest of blob `digest` ("sha256:HEX" of the file's bytes), if a push
     /// or pull recorded one.
     public func recordedOCIDigest(ofBlob digest: String) throws -> String? {
-        try manifests().models.first { $0.blob.digest == digest && $0.blob.ociDigest != nil }?.blob.ociDigest
+        try manifests().models.flatMap { $0.blobs }.first { $0.digest == digest && $0.ociDigest != nil }?.ociDigest
     }
 
     /// Reads blob `digest` once and returns "sha256:HEX" of its bytes. Not recorded: only what a
@@ -51,9 +51,13 @@ extension ModelStore {
     public func recordTransfer(blob: String, ociDigest: String, name: String? = nil, remote: String? = nil) throws {
         let held = try lock(.exclusive)
         defer { withExtendedLifetime(held) {} }
-        for var m in loadManifests().models where m.blob.digest == blob {
+        for var m in loadManifests().models where m.digests.contains(blob) {
             var changed = false
-            if m.blob.ociDigest != ociDigest { m.blob.ociDigest = ociDigest; changed = true }
+            if m.blob.digest == blob, m.blob.ociDigest != ociDigest { m.blob.ociDigest = ociDigest; changed = true }
+            for i in m.components.indices where m.components[i].blob.digest == blob && m.components[i].blob.ociDigest != ociDigest {
+                m.components[i].blob.ociDigest = ociDigest
+                changed = true
+            }
             if let remote, m.name == name, m.remotes.first != remote {
                 m.remotes = Array(([remote] + m.remotes.filter { $0 != remote }).prefix(16))
                 changed = true
@@ -74,6 +78,13 @@ extension ModelStore {
             return nil
         }
         return staging
+    }
+
+    /// Hard-links blob `digest` already in the store to `path` (in a staging entry); false when
+    /// the store has no such blob, so the caller downloads it instead.
+    public func linkStoredBlob(_ digest: String, to path: String) throws -> Bool {
+        guard Self.isDigest(digest), blobSize(digest) != nil else { return false }
+        return link(blobPath(digest), path) == 0
     }
 
     // MARK: partial downloads
@@ -139,9 +150,12 @@ public final class PartialDownload {
     }
 
     /// Moves the finished download into `staging` (as the file `commit` installs) and releases it.
-    public func move(into staging: Staging) throws {
+    public func move(into staging: Staging) throws { try move(to: staging.irwPath) }
+
+    /// Moves the finished download to `target` (a file in a staging entry) and releases it.
+    public func move(to target: String) throws {
         try DurableFile.fsyncFile(fd, path: path)
-        do { try DurableFile.rename(path, to: staging.irwPath) } catch { throw StoreError(.io, "\(error)") }
+        do { try DurableFile.rename(path, to: target) } catch { throw StoreError(.io, "\(error)") }
         release()
     }
 

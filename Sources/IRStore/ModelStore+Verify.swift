@@ -10,7 +10,8 @@ extension ModelStore {
         public var intact: Bool { problems.isEmpty }
     }
 
-    /// Re-hashes the blobs of `names` (all models when empty), each shared blob once, and records
+    /// Re-hashes the blobs of `names` (all models when empty; every component of a pipeline), each
+    /// shared blob once, and records
     /// the result in their manifests. Never deletes or repairs anything. `progress(done, total)`
     /// reports bytes over all blobs, from any thread.
     public func verify(names: [String] = [], threads: Int? = nil, progress: ((Int, Int) -> Void)? = nil) throws -> [VerifyOutcome] {
@@ -30,7 +31,7 @@ extension ModelStore {
             }
         }
         var digests: [String] = []
-        for m in targets where !digests.contains(m.blob.digest) { digests.append(m.blob.digest) }
+        for m in targets { for d in m.digests where !digests.contains(d) { digests.append(d) } }
         let total = digests.reduce(0) { $0 + (blobSize($1) ?? 0) }
         var base = 0
         var problemsByDigest: [String: [String]] = [:]
@@ -57,8 +58,8 @@ extension ModelStore {
             }
             base += blobSize(digest) ?? 0
             problemsByDigest[digest] = problems
-            try recordVerification(digest: digest, result: StoreManifest.Verification(time: Timestamp.now(), intact: problems.isEmpty, problems: problems))
         }
-        return targets.map { VerifyOutcome(name: $0.name, digest: $0.blob.digest, problems: problemsByDigest[$0.blob.digest] ?? []) }
+        try recordVerification(problemsByDigest, time: Timestamp.now())
+        return targets.map { VerifyOutcome(name: $0.name, digest: $0.blob.digest, problems: $0.problems(byDigest: problemsByDigest)) }
     }
 }

@@ -223,6 +223,19 @@ public final class Staging {
     /// Where the weights came from: the store keeps it in the model's record, since a format 1.1
     /// .irw holds content only. Nil only for a 1.0 file, which carries its own.
     public var provenance: IRWProvenance?
+    /// A pipeline's parts, in order, each written at `componentPath(role)` (`irwPath` then holds
+    /// the pipeline's own description); `commit` installs them all or none.
+    public private(set) var components: [(role: String, provenance: IRWProvenance?)] = []
+
+    public func componentPath(_ role: String) -> String { "\(directory)/component-\(role).irw" }
+
+    /// Adds the component written at `componentPath(role)`.
+    public func addComponent(role: String, provenance: IRWProvenance?) throws {
+        guard StoreManifest.isRole(role), !components.contains(where: { $0.role == role }) else {
+            throw StoreError(.invalidName, "'\(role)' is not a component role, or is staged twice")
+        }
+        components.append((role, provenance))
+    }
 
     /// Removes the directory; the store would sweep it anyway once this process is gone.
     public func discard() {

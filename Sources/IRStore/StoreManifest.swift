@@ -2,9 +2,13 @@ import IRFormat
 import IRTensor
 
 /// The record of one installed model: `manifests/NAME.json`, validated against
-/// `Schemas/store-manifest.schema.json`. The blob it names holds the weights.
+/// `Schemas/store-manifest.schema.json`. The blob it names holds the weights; a pipeline's
+/// record (schema version 2) also names one blob per component, each with its role.
 public struct StoreManifest: Sendable, Equatable {
-    public static let schemaVersion = 1
+    /// The newest version written: a record with components. A one-blob record is still written
+    /// as version 1, which irzoo builds from before pipelines read.
+    public static let schemaVersion = 2
+    public static let readableVersions = 1...2
 
     public struct Blob: Sendable, Equatable {
         /// The .irw file digest; the blob is `blobs/sha256-DIGEST.irw`.
@@ -20,6 +24,13 @@ public struct StoreManifest: Sendable, Equatable {
         /// (docs/OCI.md). Not the tree digest above; recorded by push and pull (computing it
         /// reads the whole file, which import does not pay for), nil until then.
         public var ociDigest: String? = nil
+
+        var json: JSON {
+            .object([
+                ("digest", .string(digest)), ("size", .int(size)),
+                ("content_id", .string(contentID)), ("format_version", .string(formatVersion)),
+            ] + (ociDigest.map { [("oci_digest", JSON.string($0))] } ?? []))
+        }
     }
 
     public struct Tensors: Sendable, Equatable {
@@ -36,6 +47,13 @@ public struct StoreManifest: Sendable, Equatable {
                 && a.dtypes.map { "\($0.dtype)=\($0.count)" } == b.dtypes.map { "\($0.dtype)=\($0.count)" }
         }
 
+        var json: JSON {
+            .object([
+                ("count", .int(count)), ("parameters", .int(parameters)), ("bytes", .int(bytes)),
+                ("dtypes", .object(dtypes.map { ($0.dtype, JSON.int($0.count)) })),
+            ])
+        }
+
         /// "f32", or "f32+i64" for a mix (the most common first).
         public var dtypeSummary: String {
             dtypes.isEmpty ? "-" : dtypes.sorted { $0.count > $1.count }.map { $0.dtype }.joined(separator: "+")
@@ -47,6 +65,41 @@ public struct StoreManifest: Sendable, Equatable {
         public var intact: Bool
         /// One line per problem found (empty when intact).
         public var problems: [String]
+    }
+
+    /// One part of a pipeline (docs/FORMAT.md, "Pipelines"): its role (`unet`, `vae`,
+    /// `text_encoder`, `tokenizer`, `scheduler`, ...) and the blob holding it, described as a
+    /// one-blob record describes its blob.
+    public struct Component: Sendable, Equatable {
+        public var role: String
+        public var architecture: String
+        public var variant: String?
+        public var config: JSON
+        public var blob: Blob
+        public var source: IRWSource
+        public var keyMapping: [String]
+        public var notes: [String]
+        public var converter: String?
+        public var tensors: Tensors
+
+        /// Describes the .irw `file` installed as component `role`, made as `provenance` says.
+        public init(role: String, file: IRWFile, provenance: IRWProvenance?) throws {
+            let m = try StoreManifest(name: "component", file: file, provenance: provenance)
+            self.init(role: role, record: m)
+        }
+
+        init(role: String, record m: StoreManifest) {
+            self.role = role
+            architecture = m.architecture
+            variant = m.variant
+            config = m.config
+            blob = m.blob
+            source = m.source
+            keyMapping = m.keyMapping
+            notes = m.notes
+            converter = m.converter
+            tensors = m.tensors
+        }
     }
 
     public var name: String
@@ -69,6 +122,30 @@ public struct StoreManifest: Sendable, Equatable {
     /// Registry repositories (`REGISTRY/REPO`) this model was pushed to or pulled from, most
     /// recent first: where `push` may mount its blobs from instead of uploading them.
     public var remotes: [String] = []
+    /// A pipeline's parts, in the order the pipeline lists them; empty for a one-blob model. The
+    /// record's own `blob` then holds the pipeline's description (`model_index.json`).
+    public var components: [Component] = []
+
+    public var isPipeline: Bool { !components.isEmpty }
+
+    /// Every blob the record names, its own first: what `verify` hashes and `rm`/`gc` keep.
+    public var blobs: [Blob] { [blob] + components.map { $0.blob } }
+    public var digests: [String] { blobs.map { $0.digest } }
+
+    /// Parameters, tensors and tensor bytes over every blob.
+    public var totalTensors: Tensors {
+        guard isPipeline else { return tensors }
+        var all = tensors
+        for c in components {
+            all.count += c.tensors.count
+            all.parameters += c.tensors.parameters
+            all.bytes += c.tensors.bytes
+            for (d, n) in c.tensors.dtypes {
+                if let i = all.dtypes.firstIndex(where: { $0.dtype == d }) { all.dtypes[i].count += n } else { all.dtypes.append((d, n)) }
+            }
+        }
+        return all
+    }
 
     public init(name: String, architecture: String, variant: String?, config: JSON, blob: Blob, source: IRWSource,
                 tensors: Tensors, imported: String, verified: Verification? = nil) {
@@ -113,29 +190,15 @@ public struct StoreManifest: Sendable, Equatable {
     // MARK: JSON
 
     public var json: JSON {
-        .object([
-            ("schema_version", .int(Self.schemaVersion)),
-            ("name", .string(name)),
-            ("architecture", .string(architecture)),
-            ("variant", .stringOrNull(variant)),
-            ("config", config),
-            ("blob", .object([
-                ("digest", .string(blob.digest)), ("size", .int(blob.size)),
-                ("content_id", .string(blob.contentID)), ("format_version", .string(blob.formatVersion)),
-            ] + (blob.ociDigest.map { [("oci_digest", JSON.string($0))] } ?? []))),
-            ("source", source.json),
-            ("key_mapping", .array(keyMapping.map { .string($0) })),
-            ("notes", .array(notes.map { .string($0) })),
-            ("converter", .stringOrNull(converter)),
-            ("tensors", .object([
-                ("count", .int(tensors.count)), ("parameters", .int(tensors.parameters)), ("bytes", .int(tensors.bytes)),
-                ("dtypes", .object(tensors.dtypes.map { ($0.dtype, JSON.int($0.count)) })),
-            ])),
-            ("imported", .string(imported)),
-            ("verified", verified.map { v in
-                .object([("time", .string(v.time)), ("intact", .bool(v.intact)), ("problems", .array(v.problems.map { .string($0) }))])
-            } ?? .null),
-        ] + (remotes.isEmpty ? [] : [("remotes", JSON.array(remotes.map { .string($0) }))]))
+        var fields: [(String, JSON)] = [("schema_version", .int(isPipeline ? Self.schemaVersion : 1)), ("name", .string(name))]
+        fields += Component(role: "", record: self).blobFields
+        if isPipeline { fields.append(("components", .array(components.map { $0.json }))) }
+        fields.append(("imported", .string(imported)))
+        fields.append(("verified", verified.map { v in
+            .object([("time", .string(v.time)), ("intact", .bool(v.intact)), ("problems", .array(v.problems.map { .string($0) }))])
+        } ?? .null))
+        if !remotes.isEmpty { fields.append(("remotes", .array(remotes.map { .string($0) }))) }
+        return .object(fields)
     }
 
     /// Strict decoding: every field the schema requires, with its type.
@@ -143,9 +206,34 @@ public struct StoreManifest: Sendable, Equatable {
         func bad(_ why: String) -> StoreError { StoreError(.unreadable, "\(path): damaged manifest: \(why)") }
         guard let o = json.objectValue else { throw bad("not a JSON object") }
         guard let version = o["schema_version"]?.intValue else { throw bad("no schema_version") }
-        guard version == Self.schemaVersion else {
-            throw StoreError(.unreadable, "\(path): manifest schema version \(version) is not readable by irzoo \(IRWLayout.version) (it reads \(Self.schemaVersion))")
+        guard Self.readableVersions.contains(version) else {
+            throw StoreError(.unreadable, "\(path): manifest schema version \(version) is not readable by irzoo \(IRWLayout.version) (it reads 1 to \(Self.schemaVersion))")
         }
+        try self.init(fields: o, path: path, bad: bad)
+        if let v = o["components"] {
+            guard version >= 2 else { throw bad("\"components\" needs schema_version 2") }
+            guard let list = v.arrayValue, !list.isEmpty else { throw bad("\"components\" must be a non-empty array") }
+            for (i, item) in list.enumerated() {
+                guard let co = item.objectValue else { throw bad("component \(i) must be an object") }
+                guard let role = co["role"]?.stringValue, Self.isRole(role) else {
+                    throw bad("component \(i): \"role\" must be 1 to 64 lowercase letters, digits or '_'")
+                }
+                guard !components.contains(where: { $0.role == role }) else { throw bad("component role '\(role)' appears twice") }
+                components.append(Component(role: role, record: try StoreManifest(fields: co, path: path, bad: bad)))
+            }
+        } else if version >= 2 {
+            throw bad("a version 2 record must list its \"components\"")
+        }
+    }
+
+    /// Component roles: `unet`, `text_encoder_2`, ...
+    public static func isRole(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 64 && s.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
+    }
+
+    /// The fields a one-blob record and a component share (a component's name, time and
+    /// verification are the record's own).
+    private init(fields o: JSON.Object, path: String, bad: (String) -> StoreError) throws {
         func str(_ o: JSON.Object?, _ k: String) throws -> String {
             guard let s = o?[k]?.stringValue else { throw bad("\"\(k)\" must be a string") }
             return s
@@ -191,12 +279,15 @@ public struct StoreManifest: Sendable, Equatable {
             guard let a = v.arrayValue, a.allSatisfy({ $0.stringValue != nil }) else { throw bad("\"remotes\" must be an array of strings") }
             remotes = a.compactMap { $0.stringValue }
         }
-        self.init(name: try str(o, "name"), architecture: try str(o, "architecture"), variant: try optStr(o, "variant"), config: config,
+        let isComponent = o["role"] != nil
+        let name = try isComponent ? "component" : str(o, "name")
+        let imported = try isComponent ? "" : str(o, "imported")
+        self.init(name: name, architecture: try str(o, "architecture"), variant: try optStr(o, "variant"), config: config,
                   blob: Blob(digest: digest, size: try int(b, "size"), contentID: try str(b, "content_id"), formatVersion: try str(b, "format_version")),
                   source: IRWSource(fileName: try str(s, "file_name"), sha256: try str(s, "sha256"), container: try str(s, "container"),
                                     size: sourceSize, wrapper: try optStr(s, "wrapper")),
                   tensors: Tensors(count: try int(t, "count"), parameters: try int(t, "parameters"), bytes: try int(t, "bytes"), dtypes: dtypes),
-                  imported: try str(o, "imported"), verified: verified)
+                  imported: imported, verified: verified)
         self.blob.ociDigest = ociDigest
         self.remotes = remotes
         // Provenance beside the source (added with format 1.1; older records have none).
@@ -208,5 +299,30 @@ public struct StoreManifest: Sendable, Equatable {
         self.keyMapping = try strings("key_mapping")
         self.notes = try strings("notes")
         self.converter = try optStr(o, "converter")
+    }
+}
+
+extension StoreManifest.Component {
+    /// The component's provenance, as the importer handed it over (time = the pipeline's import time).
+    public func provenance(imported: String) -> IRWProvenance {
+        IRWProvenance(source: source, keyMapping: keyMapping, converter: converter ?? "unknown", created: imported, notes: notes)
+    }
+
+    /// As the record spells it: the one-blob fields, with the role first.
+    public var json: JSON { .object([("role", .string(role))] + blobFields) }
+
+    /// What a one-blob record and a component say alike of their blob.
+    var blobFields: [(String, JSON)] {
+        [
+            ("architecture", .string(architecture)),
+            ("variant", .stringOrNull(variant)),
+            ("config", config),
+            ("blob", blob.json),
+            ("source", source.json),
+            ("key_mapping", .array(keyMapping.map { .string($0) })),
+            ("notes", .array(notes.map { .string($0) })),
+            ("converter", .stringOrNull(converter)),
+            ("tensors", tensors.json),
+        ]
     }
 }

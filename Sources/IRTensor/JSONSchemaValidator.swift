@@ -108,10 +108,12 @@ public final class JSONSchemaValidator {
         }
     }
 
+    /// A local JSON pointer ("#/$defs/sha256", "#/properties/blob"); no escapes are needed here.
     private func resolve(_ ref: String) -> JSON? {
-        let prefix = "#/$defs/"
-        guard ref.hasPrefix(prefix) else { return nil }
-        return schema["$defs"]?[String(ref.dropFirst(prefix.count))]
+        guard ref.hasPrefix("#/") else { return nil }
+        var node: JSON? = schema
+        for part in ref.dropFirst(2).split(separator: "/") { node = node?[String(part)] }
+        return node
     }
 
     // MARK: validation

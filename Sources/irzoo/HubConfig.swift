@@ -7,6 +7,15 @@ import IRTensor
 /// tell), and the tensors must still fit it exactly. Other fields (`_class_name`, `act_fn`, ...)
 /// describe the upstream Python class and are left aside.
 enum HubConfig {
+    /// The members of `config` that `manifest`'s family config has, as a `--config` object; nil
+    /// when there is no config or none of its members is known.
+    static func knownFields(_ config: JSON?, of manifest: ZooManifest) -> JSON? {
+        guard let members = config?.objectValue, case .object(let known)? = manifest.modelConfig?.json else { return nil }
+        var fields = JSON.Object()
+        for (key, value) in members where known[key] != nil { fields[key] = value }
+        return fields.isEmpty ? nil : .object(fields)
+    }
+
     static func apply(_ config: JSON, path: String, to resolution: Resolution<TensorRecord>,
                       tensors: [TensorRecord]) throws -> Resolution<TensorRecord> {
         guard case .object(let known) = resolution.config.json, let members = config.objectValue else { return resolution }

@@ -61,30 +61,40 @@ struct Importer {
         // Hash the source on another core while the reader parses (and CRC-checks) it.
         let digest = SourceDigest(location)
         defer { digest.stop() }
-        let source = try SourceFile.open(location, select: request.select, permissive: request.permissive)
-        TestHooks.pause(at: "loaded")
-
-        var mapping = try Importer.map(source, request)
-        if let vocab = request.vocab { try TokenizerAsset.attach(vocab, to: &mapping) }
-
+        let (source, mapping) = try read(location, request)
         let staging = try store.stage()
         defer { staging.discard() }
         TestHooks.pause(at: "staged")
+        staging.provenance = try write(source, mapping, digest: digest, request: request, label: "import \(name)", to: staging.irwPath)
+        let outcome = try store.commit(staging, name: name, replace: request.replace)
+        return Result(outcome: outcome, source: source, mapping: mapping, seconds: Terminal.now() - started)
+    }
+
+    /// Opens the checkpoint and maps it to its architecture (the registry step, below).
+    func read(_ location: SourceLocation, _ request: Request) throws -> (SourceFile, Mapping) {
+        let source = try SourceFile.open(location, select: request.select, permissive: request.permissive)
+        TestHooks.pause(at: "loaded")
+        var mapping = try Importer.map(source, request)
+        if let vocab = request.vocab { try TokenizerAsset.attach(vocab, to: &mapping) }
+        return (source, mapping)
+    }
+
+    /// Writes the mapped tensors as .irw at `path` (in a staging folder), streamed, and returns
+    /// the provenance the store's record keeps (a format 1.1 blob holds content only).
+    func write(_ source: SourceFile, _ mapping: Mapping, digest: SourceDigest, request: Request, label: String, to path: String) throws -> IRWProvenance? {
         let inputs = mapping.tensors.map { request.dtype.input($0.record, sourceName: $0.sourceName) }
-        let progress = ProgressReporter(label: "import \(name)", total: inputs.reduce(0) { $0 + (ShapeMath.byteCount($1.shape, $1.dtype) ?? 0) })
+        let progress = ProgressReporter(label: label, total: inputs.reduce(0) { $0 + (ShapeMath.byteCount($1.shape, $1.dtype) ?? 0) })
         var pausedMidway = false
         let written = try IRWWriter.write(inputs, metadata: {
             let (sha, size) = try digest.wait()
             return Importer.metadataRecord(source: source, mapping: mapping, sha256: sha, size: size, dtype: request.dtype)
-        }, to: staging.irwPath) { done, total in
+        }, to: path) { done, total in
             progress.update(done)
             if !pausedMidway && done * 2 >= total { pausedMidway = true; TestHooks.pause(at: "writing") }
         }
         progress.finish()
         TestHooks.pause(at: "written")
-        staging.provenance = written.header.metadata.provenance // the blob holds content only; the record keeps this
-        let outcome = try store.commit(staging, name: name, replace: request.replace)
-        return Result(outcome: outcome, source: source, mapping: mapping, seconds: Terminal.now() - started)
+        return written.header.metadata.provenance
     }
 
     // MARK: - REGISTRY STEP
@@ -118,7 +128,15 @@ struct Importer {
                 throw CLIError(.usage, "unknown architecture '\(id)' (known: raw, \(zoo.ids.joined(separator: ", ")); see `irzoo list --available`)")
             }
             do {
-                resolution = try ModelResolver.resolve(source.tensors, manifest: manifest, configOverride: override)
+                // A folder's config.json says what shapes cannot (a tiny UNet's embedding widths):
+                // resolve with its known fields first; if they do not fit, HubConfig.apply below
+                // names the contradiction.
+                if override == nil, let fields = HubConfig.knownFields(source.hubConfig, of: manifest),
+                   let r = try? ModelResolver.resolve(source.tensors, manifest: manifest, configOverride: fields), r.isExact {
+                    resolution = r
+                } else {
+                    resolution = try ModelResolver.resolve(source.tensors, manifest: manifest, configOverride: override)
+                }
             } catch let e as ConfigError {
                 throw CLIError(.usage, "\(id): \(e)")
             } catch let e as KeyMappingError {

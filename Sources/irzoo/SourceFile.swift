@@ -118,7 +118,8 @@ final class SourceDigest: @unchecked Sendable {
         self.init(files: location.hub?.files ?? [location.path], listing: location.hub != nil)
     }
 
-    private init(files: [String], listing: Bool) {
+    /// `listing`: the digest of the `sha256sum`-style listing of `files` (as a folder's), else of `files[0]`.
+    init(files: [String], listing: Bool) {
         DispatchQueue.global().async(group: group) { [self] in
             result = Result {
                 guard listing else { return try hash(files[0]) }

@@ -116,3 +116,17 @@ final class CLIHarness {
         try json(["list"])["models"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
     }
 }
+
+extension CLIHarness {
+    /// `irzoo import ARGS --name refused` fails with `status` and one stderr line naming `needle`,
+    /// and leaves the store empty (no model, no blob, nothing in tmp/).
+    func assertImportRefused(_ args: [String], status: Int32, _ needle: String, file: StaticString, line: UInt) throws {
+        let r = try run(["import"] + args + ["--name", "refused"])
+        XCTAssertEqual(r.status, status, r.stderr, file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(needle), "expected '\(needle)' in: \(r.stderr)", file: file, line: line)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr, file: file, line: line)
+        XCTAssertEqual(try installed(), [], file: file, line: line)
+        XCTAssertEqual(entries("blobs"), [], file: file, line: line)
+        XCTAssertEqual(entries("tmp"), [], file: file, line: line)
+    }
+}

@@ -52,12 +52,7 @@ final class HubFolderCLITests: XCTestCase {
 
     /// The import fails with `status`, one line naming `needle`, and leaves the store empty.
     func assertRefused(_ args: [String], status: Int32 = 3, _ needle: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try cli.run(["import"] + args + ["--name", "refused"])
-        XCTAssertEqual(r.status, status, r.stderr, file: file, line: line)
-        XCTAssertTrue(r.stderr.contains(needle), "expected '\(needle)' in: \(r.stderr)", file: file, line: line)
-        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr, file: file, line: line)
-        XCTAssertEqual(try cli.installed(), [], file: file, line: line)
-        XCTAssertEqual(cli.entries("blobs"), [], file: file, line: line)
+        try cli.assertImportRefused(args, status: status, needle, file: file, line: line)
     }
 
     // MARK: - Folders that import
@@ -240,8 +235,10 @@ final class HubFolderCLITests: XCTestCase {
         try FileManager.default.copyItem(atPath: hub("sdxl-vae"), toPath: d + "/vae")
         try Data("{\"_class_name\": \"StableDiffusionXLPipeline\", \"vae\": [\"diffusers\", \"AutoencoderKL\"]}".utf8)
             .write(to: URL(fileURLWithPath: d + "/model_index.json"))
-        try assertRefused([d], "model_index.json: this is a whole pipeline")
-        XCTAssertEqual(try cli.run(["import", d + "/vae", "--name", "vae"]).status, 0)
+        // A folder with model_index.json is a pipeline (PipelineCLITests), with the components it names.
+        XCTAssertEqual(try cli.run(["import", d, "--name", "pipeline"]).status, 0)
+        XCTAssertEqual(try cli.json(["show", "pipeline"])["components"]?.arrayValue?.compactMap { $0["role"]?.stringValue }, ["vae"])
+        XCTAssertEqual(try cli.json(["import", d + "/vae", "--name", "vae"])["status"]?.stringValue, "installed-shared")
     }
 
     func testConvertAFolderToOneSafetensorsFile() throws {

@@ -160,6 +160,38 @@ final class PushPullCLITests: XCTestCase {
 
     // MARK: - authentication
 
+    /// A pipeline (issue 14) travels as one artifact with a layer per blob, each annotated with
+    /// its role; the pulled record names the same blobs, verifies, runs, and a second pull
+    /// transfers nothing.
+    func testPipelinePushPullVerifyRunAndPullAgain() throws {
+        let registry = try startRegistry()
+        let ref = "\(registry.address)/team/sdxl:v1"
+        XCTAssertEqual(try a.run(["import", TestSupport.fixture("hub/sdxl-pipeline"), "--name", "sdxl"]).status, 0)
+        let pushed = try a.json(["push", "sdxl", ref])
+        XCTAssertEqual(pushed["status"], .string("pushed"))
+        let roles = ["pipeline", "unet", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "scheduler"]
+        XCTAssertEqual(pushed["blobs"]?.arrayValue?.compactMap { $0["role"]?.stringValue }, ["config"] + roles)
+        let manifest = try XCTUnwrap(try RegistryHTTP.manifest(registry.address, "team/sdxl", "v1").json)
+        XCTAssertEqual(manifest["layers"]?.arrayValue?.compactMap { $0["annotations"]?["dev.irzoo.component"]?.stringValue }, roles)
+
+        let pulled = try b.json(["pull", ref])
+        XCTAssertEqual(pulled["status"], .string("installed"))
+        let shownA = try a.json(["show", "sdxl"]), shownB = try b.json(["show", "sdxl"])
+        func digests(_ j: JSON) -> [String?] { [j["blob"]?["digest"]?.stringValue] + (j["components"]?.arrayValue ?? []).map { $0["blob"]?["digest"]?.stringValue } }
+        XCTAssertEqual(digests(shownB), digests(shownA))
+        XCTAssertEqual(shownB["components"]?.arrayValue?.compactMap { $0["role"]?.stringValue }, Array(roles.dropFirst()))
+        XCTAssertEqual(try b.json(["verify", "sdxl"])["intact"], .bool(true))
+        for h in [a!, b!] {
+            XCTAssertEqual(try h.run(["run", "sdxl", "--prompt", "a cat", "--component", "text_encoder_2", "--output", h.path("te2.npy")]).status, 0)
+        }
+        XCTAssertEqual(try npyValues(a.path("te2.npy")), try npyValues(b.path("te2.npy")))
+
+        let again = try b.json(["pull", ref])
+        XCTAssertEqual(again["status"], .string("already-installed"))
+        XCTAssertEqual(again["bytes_received"], .int(0))
+        XCTAssertTrue(again["blobs"]?.arrayValue?.allSatisfy { $0["action"] == .string("present") } == true)
+    }
+
     func testBasicAuthFromTheEnvironmentAndDockerConfig() throws {
         let registry = try startRegistry(.basic(user: "alice", password: "s3cret"))
         let ref = "\(registry.address)/team/tiny:v1"

@@ -1,4 +1,5 @@
 import Foundation
+import IRTensor
 
 /// CLIP's byte-level BPE tokenizer, giving exactly the ids of transformers' `CLIPTokenizer` (the
 /// `tokenizers` backend diffusers uses for SDXL's `tokenizer` and `tokenizer_2`):
@@ -24,10 +25,14 @@ public struct CLIPTokenizer: Sendable {
 
     public let contextLength: Int
     public let padID: Int32
+    /// `<|startoftext|>` and `<|endoftext|>`: 49406 and 49407 in CLIP's vocabulary.
+    public let startID: Int32
+    public let endID: Int32
     /// (left id << 32 | right id) → (merge rank, merged id).
     let merges: [UInt64: (rank: Int32, id: Int32)]
-    /// Id of each byte's symbol; the word-end symbol of byte b is `byteIDs[b] + 256`.
+    /// Id of each byte's symbol, and of its word-end form (`</w>`).
     let byteIDs: [Int32]
+    let byteEndIDs: [Int32]
     /// Cut out of the raw text before anything else, longest first.
     let addedTokens: [(scalars: [Unicode.Scalar], id: Int32)]
 
@@ -58,22 +63,102 @@ public struct CLIPTokenizer: Sendable {
         // As Python's dict(zip(vocab, range)): a repeated symbol keeps its last id.
         var ids = [String: Int32](minimumCapacity: vocab.count)
         for (i, s) in vocab.enumerated() { ids[s] = Int32(i) }
+        guard ["<|endoftext|>", "!"].contains(padToken) else {
+            throw ModelError("CLIP tokenizer: pad token '\(padToken)' is not <|endoftext|> or !")
+        }
+        try self.init(ids: ids, pairs: pairs, padToken: padToken, contextLength: contextLength, fail: fail)
+    }
+
+    /// Reads a tokenizer folder's `vocab.json` (symbol → id) and `merges.txt` (a `#version`
+    /// header, then one merge per line, by rank), as transformers' `CLIPTokenizer` loads SDXL's
+    /// `tokenizer/` and `tokenizer_2/`: every merge the file lists, the ids the vocabulary gives.
+    /// `padToken` is the folder's (special_tokens_map.json); any pad other than `<|endoftext|>`
+    /// is an added token, cut out of the text like the start and end tokens.
+    public init(vocabJSON: [UInt8], mergesText: [UInt8], padToken: String, contextLength: Int = 77, source: String) throws {
+        func fail(_ reason: String) -> ModelError { ModelError("\(source): not a CLIP tokenizer: \(reason)") }
+        guard contextLength >= 2 else { throw ModelError("CLIP tokenizer: a context of \(contextLength) tokens cannot hold start and end") }
+        let parsed: JSON
+        do { parsed = try JSON.parse(vocabJSON) } catch { throw fail("vocab.json is not valid JSON: \(error)") }
+        guard let object = parsed.objectValue else { throw fail("vocab.json is not a JSON object") }
+        var ids = [String: Int32](minimumCapacity: 50_000)
+        for (symbol, value) in object {
+            guard let id = value.intValue, id >= 0, id < Int(Int32.max) else { throw fail("vocab.json: '\(symbol)' has no integer id") }
+            ids[symbol] = Int32(id)
+        }
+        var pairs = [(String, String)]()
+        var lineStart = 0, lineNumber = 0
+        for i in 0...mergesText.count where i == mergesText.count || mergesText[i] == 0x0A {
+            defer { lineStart = i + 1; lineNumber += 1 }
+            guard let line = String(validating: mergesText[lineStart..<i], as: UTF8.self) else { throw fail("merges.txt line \(lineNumber + 1) is not UTF-8") }
+            if line.isEmpty || (lineNumber == 0 && line.hasPrefix("#version")) { continue }
+            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw fail("merges.txt line \(lineNumber + 1) is not a pair of symbols") }
+            pairs.append((String(parts[0]), String(parts[1])))
+        }
+        guard ids[padToken] != nil else { throw fail("the pad token '\(padToken)' is not in vocab.json") }
+        try self.init(ids: ids, pairs: pairs, padToken: padToken, contextLength: contextLength, fail: fail)
+    }
+
+    /// Reads the `tokenizer.json` transformers 5 saves instead of vocab.json and merges.txt: its
+    /// `model` must be a BPE with the `</w>` word end; `vocab` and `merges` (each "a b" or
+    /// ["a", "b"]) are used as the two files' contents are.
+    public init(tokenizerJSON: [UInt8], padToken: String, contextLength: Int = 77, source: String) throws {
+        func fail(_ reason: String) -> ModelError { ModelError("\(source): not a CLIP tokenizer: \(reason)") }
+        let parsed: JSON
+        do { parsed = try JSON.parse(tokenizerJSON) } catch { throw fail("tokenizer.json is not valid JSON: \(error)") }
+        guard let model = parsed["model"]?.objectValue, model["type"]?.stringValue == "BPE" else { throw fail("tokenizer.json has no BPE model") }
+        guard model["end_of_word_suffix"]?.stringValue == "</w>" else { throw fail("tokenizer.json's BPE does not mark word ends with </w>") }
+        guard let vocab = model["vocab"]?.objectValue, let list = model["merges"]?.arrayValue else { throw fail("tokenizer.json has no vocab and merges") }
+        var ids = [String: Int32](minimumCapacity: 50_000)
+        for (symbol, value) in vocab {
+            guard let id = value.intValue, id >= 0, id < Int(Int32.max) else { throw fail("tokenizer.json: '\(symbol)' has no integer id") }
+            ids[symbol] = Int32(id)
+        }
+        var pairs = [(String, String)]()
+        pairs.reserveCapacity(list.count)
+        for (i, m) in list.enumerated() {
+            if let s = m.stringValue {
+                let parts = s.split(separator: " ", omittingEmptySubsequences: false)
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw fail("merge \(i + 1) is not a pair of symbols") }
+                pairs.append((String(parts[0]), String(parts[1])))
+            } else if let a = m.arrayValue, a.count == 2, let l = a[0].stringValue, let r = a[1].stringValue {
+                pairs.append((l, r))
+            } else {
+                throw fail("merge \(i + 1) is not a pair of symbols")
+            }
+        }
+        guard ids[padToken] != nil else { throw fail("the pad token '\(padToken)' is not in the vocabulary") }
+        try self.init(ids: ids, pairs: pairs, padToken: padToken, contextLength: contextLength, fail: fail)
+    }
+
+    /// The tokenizer over vocabulary `ids` and `pairs` by merge rank.
+    private init(ids: [String: Int32], pairs: [(String, String)], padToken: String, contextLength: Int, fail: (String) -> ModelError) throws {
         var table = [UInt64: (rank: Int32, id: Int32)](minimumCapacity: pairs.count)
         for (rank, (a, b)) in pairs.enumerated() {
-            guard let left = ids[a], let right = ids[b] else { throw fail("merge \(rank + 1) joins symbols that are not in the vocabulary") }
+            guard let left = ids[a], let right = ids[b], let merged = ids[a + b] else {
+                throw fail("merge \(rank + 1) (\(a) \(b)) names symbols that are not in the vocabulary")
+            }
             let key = UInt64(UInt32(left)) << 32 | UInt64(UInt32(right))
-            if table[key] == nil { table[key] = (Int32(rank), ids[a + b]!) }
+            if table[key] == nil { table[key] = (Int32(rank), merged) }
         }
         merges = table
-        byteIDs = (0..<256).map { b in ids[String(CLIPByteSymbols.symbol(UInt8(b)))]! }
-        var added: [(String, Int32)] = [("<|startoftext|>", Self.startOfText), ("<|endoftext|>", Self.endOfText)]
-        switch padToken {
-        case "<|endoftext|>": padID = Self.endOfText
-        case "!":
-            padID = ids["!"]!
-            added.append(("!", padID))
-        default: throw ModelError("CLIP tokenizer: pad token '\(padToken)' is not <|endoftext|> or !")
+        var byteIDs = [Int32](), byteEndIDs = [Int32]()
+        for b in 0..<256 {
+            let symbol = String(CLIPByteSymbols.symbol(UInt8(b)))
+            guard let id = ids[symbol], let end = ids[symbol + "</w>"] else { throw fail("byte symbol '\(symbol)' (or its </w> form) is not in the vocabulary") }
+            byteIDs.append(id)
+            byteEndIDs.append(end)
         }
+        self.byteIDs = byteIDs
+        self.byteEndIDs = byteEndIDs
+        guard let start = ids["<|startoftext|>"], let end = ids["<|endoftext|>"], let pad = ids[padToken] else {
+            throw fail("<|startoftext|>, <|endoftext|> or the pad token '\(padToken)' is not in the vocabulary")
+        }
+        startID = start
+        endID = end
+        padID = pad
+        var added: [(String, Int32)] = [("<|startoftext|>", start), ("<|endoftext|>", end)]
+        if padToken != "<|endoftext|>" && padToken != "<|startoftext|>" { added.append((padToken, pad)) }
         addedTokens = added.map { (Array($0.0.unicodeScalars), $0.1) }.sorted { $0.scalars.count > $1.scalars.count }
         self.contextLength = contextLength
     }
@@ -84,7 +169,7 @@ public struct CLIPTokenizer: Sendable {
     /// Stops once `stopAfter` ids are there (the pieces after it cannot change them): a long
     /// prompt costs what its first 77 tokens cost.
     func encode(_ text: String, stopAfter limit: Int) -> [Int32] {
-        var out: [Int32] = [Self.startOfText]
+        var out: [Int32] = [startID]
         segments: for segment in splitAddedTokens(text) {
             switch segment {
             case .added(let id): out.append(id)
@@ -96,7 +181,7 @@ public struct CLIPTokenizer: Sendable {
             }
             if out.count >= limit { break }
         }
-        out.append(Self.endOfText)
+        out.append(endID)
         return out
     }
 
@@ -105,7 +190,7 @@ public struct CLIPTokenizer: Sendable {
     public func encodePadded(_ text: String) -> [Int32] {
         var ids = encode(text, stopAfter: contextLength)
         if ids.count > contextLength {
-            ids = Array(ids[0..<(contextLength - 1)]) + [Self.endOfText]
+            ids = Array(ids[0..<(contextLength - 1)]) + [endID]
         }
         return ids + [Int32](repeating: padID, count: contextLength - ids.count)
     }
@@ -138,7 +223,7 @@ public struct CLIPTokenizer: Sendable {
         for u in piece { bytes += Array(String(u).utf8) }
         guard !bytes.isEmpty else { return [] }
         var word = bytes.map { byteIDs[Int($0)] }
-        word[word.count - 1] += 256
+        word[word.count - 1] = byteEndIDs[Int(bytes[bytes.count - 1])]
         while word.count > 1 {
             var best: (rank: Int32, id: Int32)?
             var bestKey: UInt64 = 0

@@ -3,24 +3,33 @@ import IRRuntime
 import IRRegistry
 
 /// The DDPM noise schedule of SDXL-family checkpoints (diffusers `scheduler_config.json`):
-/// "scaled_linear" betas = linspace(√β₀, √β₁, N)², ᾱ = cumprod(1 − β), rounded as diffusers
-/// (torch, float32) computes them.
+/// "scaled_linear" betas = linspace(√β₀, √β₁, N)² ("linear": linspace(β₀, β₁, N)),
+/// ᾱ = cumprod(1 − β), rounded as diffusers (torch, float32) computes them.
 public struct DiffusionSchedule: Sendable {
+    /// diffusers' `beta_schedule` values irzoo computes.
+    public enum BetaSchedule: String, Sendable, CaseIterable {
+        case scaledLinear = "scaled_linear"
+        case linear
+    }
+
     public let trainSteps: Int
     public let betaStart: Float
     public let betaEnd: Float
+    public let betaSchedule: BetaSchedule
     /// ᾱ_t for t = 0 ..< trainSteps.
     public let alphasCumprod: [Float]
 
     /// SDXL base and its fine-tunes (RealVisXL_V4.0, which UniLDiff loads): 1000 steps, 0.00085 → 0.012.
     public static let sdxl = DiffusionSchedule(trainSteps: 1000, betaStart: 0.00085, betaEnd: 0.012)
 
-    public init(trainSteps: Int, betaStart: Float, betaEnd: Float) {
+    public init(trainSteps: Int, betaStart: Float, betaEnd: Float, betaSchedule: BetaSchedule = .scaledLinear) {
         self.trainSteps = trainSteps
         self.betaStart = betaStart
         self.betaEnd = betaEnd
+        self.betaSchedule = betaSchedule
+        let scaled = betaSchedule == .scaledLinear
         // torch.linspace(a, b, n, dtype=float32): a + i·step for the first half, b − (n−1−i)·step after.
-        let a = betaStart.squareRoot(), b = betaEnd.squareRoot()
+        let a = scaled ? betaStart.squareRoot() : betaStart, b = scaled ? betaEnd.squareRoot() : betaEnd
         let n = trainSteps
         let step = (b - a) / Float(max(n - 1, 1))
         var cumprod = [Float](repeating: 0, count: n)
@@ -28,7 +37,7 @@ public struct DiffusionSchedule: Sendable {
         var acc: Double = 1
         for i in 0..<n {
             let r = i < n / 2 ? a + step * Float(i) : b - step * Float(n - 1 - i)
-            acc *= Double(1 - r * r)
+            acc *= Double(1 - (scaled ? r * r : r))
             cumprod[i] = Float(acc)
         }
         alphasCumprod = cumprod

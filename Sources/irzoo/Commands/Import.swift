@@ -45,6 +45,9 @@ struct Import: ParsableCommand {
         let request = Importer.Request(path: file, arch: arch, name: name, config: configJSON, select: reading.select,
                                        permissive: reading.permissive, variant: reading.variant, dtype: conversion, replace: installing.replace,
                                        vocab: vocab, keepLoRA: keepLoRA)
+        if PipelineImporter.isPipelineFolder(file) {
+            return try report(try PipelineImporter(importer: Importer(store: store)).run(request), store: store)
+        }
         let result: Importer.Result
         do { result = try Importer(store: store).run(request) } catch let e as InventoryMismatchError where printing.json {
             // The full report (every tensor) as JSON on stdout; stderr gets just the error line.
@@ -53,13 +56,7 @@ struct Import: ParsableCommand {
         }
         let m = result.outcome.manifest
         let status = result.outcome.status
-        if printing.json {
-            Terminal.printJSON(.object([
-                ("status", .string(status)), ("seconds", .double(result.seconds)),
-                ("manifest", m.json), ("blob_path", .string(store.blobPath(m.blob.digest))),
-            ]))
-            return
-        }
+        if printing.json { return printJSON(result.outcome, seconds: result.seconds, store: store) }
         let what = "\(m.name) (\(m.architecture), \(m.tensors.count) tensors, \(Terminal.count(m.tensors.parameters)) parameters, \(m.tensors.dtypeSummary), \(Terminal.bytes(m.blob.size)))"
         switch status {
         case "already-installed": Terminal.say("already installed: \(what)")
@@ -70,6 +67,34 @@ struct Import: ParsableCommand {
         for r in result.mapping.rules where r != "unwrapped \(result.source.wrapper ?? "")" { Terminal.say("mapping: \(r)") }
         for n in result.mapping.notes + result.source.notes { Terminal.say("note: \(n)") }
         for i in result.source.ignored { Terminal.say("ignored: \(i)") }
+    }
+
+    /// `--json`: `{"status", "seconds", "manifest", "blob_path"}`.
+    func printJSON(_ outcome: ModelStore.CommitOutcome, seconds: Double, store: ModelStore) {
+        let m = outcome.manifest
+        Terminal.printJSON(.object([
+            ("status", .string(outcome.status)), ("seconds", .double(seconds)),
+            ("manifest", m.json), ("blob_path", .string(store.blobPath(m.blob.digest))),
+        ]))
+    }
+
+    /// What a pipeline import installed: the pipeline, then each component and what was read.
+    func report(_ result: PipelineImporter.Result, store: ModelStore) throws {
+        let m = result.outcome.manifest
+        let status = result.outcome.status
+        if printing.json { return printJSON(result.outcome, seconds: result.seconds, store: store) }
+        let all = m.totalTensors
+        let size = Set(m.digests).reduce(0) { $0 + (store.blobSize($1) ?? 0) }
+        let what = "\(m.name) (\(m.architecture), \(m.components.count) components, \(all.count) tensors, \(Terminal.count(all.parameters)) parameters, \(all.dtypeSummary), \(Terminal.bytes(size)))"
+        switch status {
+        case "already-installed": Terminal.say("already installed: \(what)")
+        case "installed-shared": Terminal.say("installed \(what), sharing blobs with identical content, from \(file) in \(Terminal.format(result.seconds, 2)) s")
+        default: Terminal.say("installed \(what) from \(file) in \(Terminal.format(result.seconds, 2)) s")
+        }
+        for c in m.components {
+            Terminal.say("  \(c.role): \(c.architecture), \(c.tensors.count) tensors, \(Terminal.count(c.tensors.parameters)) parameters, \(Terminal.bytes(c.blob.size))")
+        }
+        for p in result.parts { for line in p.lines { Terminal.say("  \(p.role): \(line)") } }
     }
 }
 

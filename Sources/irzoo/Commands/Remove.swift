@@ -19,7 +19,7 @@ struct Remove: ParsableCommand {
             let r = try store.remove(name: name)
             removed.append(.object([("name", .string(name)), ("digest", .string(r.manifest.blob.digest)), ("freed_bytes", .int(r.freedBytes))]))
             if !printing.json {
-                Terminal.say(r.freedBytes > 0 ? "removed \(name) (freed \(Terminal.bytes(r.freedBytes)))" : "removed \(name) (its blob is still used by another model)")
+                Terminal.say(r.freedBytes > 0 ? "removed \(name) (freed \(Terminal.bytes(r.freedBytes)))" : "removed \(name) (\(r.manifest.isPipeline ? "its blobs are" : "its blob is") still used by another model)")
             }
         }
         if printing.json { Terminal.printJSON(.object([("removed", .array(removed))])) }

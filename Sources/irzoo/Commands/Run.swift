@@ -54,6 +54,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "With --prompt: also write the pooled embedding (projected when the model has a projection) as .npy.")
     var pooledOutput: String?
 
+    @Option(name: .long, help: "With --prompt, for a pipeline: the text encoder to run, text_encoder (default) or text_encoder_2; its stored tokenizer is used.")
+    var component: String?
+
     @Option(name: .long, help: "Where to write the result: an image (.png .jpg .tif .webp; the format follows the extension), a .npy, or a folder for a batch (written atomically).")
     var output: String
 
@@ -267,6 +270,7 @@ enum RunModelLoader {
     }
 
     static func load(_ m: StoreManifest, store: ModelStore, threads: Int?) throws -> Loaded {
+        if m.isPipeline { throw PipelineParts.notRunnable(m, store: store) }
         if m.architecture == "raw" {
             throw CLIError(.usage, "\(m.name) was installed as raw tensors, with no architecture; re-import it with --arch ID to run it (`irzoo list --available`)")
         }

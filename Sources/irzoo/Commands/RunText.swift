@@ -12,7 +12,7 @@ enum RunText {
     static func validate(_ c: Run) throws {
         guard c.prompt != nil else {
             if c.input.isEmpty { throw ValidationError("--input is required (or --prompt, for a text encoder)") }
-            for (flag, given) in [("--vocab", c.vocab != nil), ("--pooled-output", c.pooledOutput != nil)] where given {
+            for (flag, given) in [("--vocab", c.vocab != nil), ("--pooled-output", c.pooledOutput != nil), ("--component", c.component != nil)] where given {
                 throw ValidationError("\(flag) goes with --prompt")
             }
             return
@@ -20,6 +20,7 @@ enum RunText {
         // --input with --prompt: a text-guided restorer (unildiff), checked once the model is loaded.
         if !c.input.isEmpty {
             if c.pooledOutput != nil { throw ValidationError("--pooled-output is for a text encoder's --prompt, without --input") }
+            if c.component != nil { throw ValidationError("--component is for a pipeline's text encoder, with --prompt and without --input") }
             return
         }
         for (flag, given) in [("--steps", c.steps != nil), ("--seed", c.seed != nil)] where given {
@@ -38,14 +39,29 @@ enum RunText {
         }
         let store = try StoreAccess.open()
         let installed = try store.manifest(named: c.name)
-        let loaded = try RunModelLoader.load(installed, store: store, threads: c.threads)
+        // A pipeline runs one of its text encoders, with the tokenizer stored beside it.
+        var record = installed
+        var tokenizerRole: String? = nil
+        if installed.isPipeline {
+            let role = c.component ?? "text_encoder"
+            guard let paired = PipelineParts.tokenizerOf[role] else {
+                throw CLIError(.usage, "--component \(role): --prompt runs a pipeline's text_encoder or text_encoder_2")
+            }
+            record = try PipelineParts.component(installed, role)
+            tokenizerRole = paired
+        } else if c.component != nil {
+            throw CLIError(.usage, "--component is for pipelines; \(c.name) is a \(installed.architecture) model")
+        }
+        let loaded = try RunModelLoader.load(record, store: store, threads: c.threads)
         guard let model = loaded.model as? CLIPTextModel else {
             throw CLIError(.usage, "\(c.name) is a \(loaded.model.family) model: --prompt is for text encoders (clip-text); use --input")
         }
-        // --vocab wins over the vocabulary kept in the store (`import --vocab`).
+        // --vocab wins over the vocabulary kept in the store (`import --vocab`, or a pipeline's tokenizer).
         let tokenizer: CLIPTokenizer
         if let vocab = c.vocab {
             tokenizer = try TokenizerAsset.tokenizer(try TokenizerAsset.read(vocab), for: model, source: vocab)
+        } else if let tokenizerRole {
+            tokenizer = try PipelineParts.tokenizer(installed, tokenizerRole, context: model.config.maxPositions, store: store)
         } else if let kept = loaded.vocabulary {
             tokenizer = try TokenizerAsset.tokenizer(kept, for: model, source: "\(c.name) (\(TokenizerAsset.tensorName))")
         } else {
@@ -74,11 +90,11 @@ enum RunText {
         if let p = c.pooledOutput { try RunOutput.writeNPY(pooled, to: p) }
 
         // Text ids between <|startoftext|> and the first <|endoftext|>.
-        let textTokens = (ids.firstIndex(of: CLIPTokenizer.endOfText) ?? ids.count) - 1
+        let textTokens = (ids.firstIndex(of: tokenizer.endID) ?? ids.count) - 1
         if c.printing.json {
             func shape(_ s: [Int]) -> JSON { .array(s.map { .int($0) }) }
             var fields: [(String, JSON)] = [
-                ("model", .string(c.name)), ("architecture", .string(installed.architecture)), ("family", .string(model.family)),
+                ("model", .string(record.name)), ("architecture", .string(record.architecture)), ("family", .string(model.family)),
                 ("prompt", .string(prompt)), ("token_ids", .array(ids.map { .int(Int($0)) })),
                 ("pooled_index", .int(out.poolIndices[0])),
                 ("output", .object([("path", .string(c.output)), ("shape", shape(out.penultimate.shape)),

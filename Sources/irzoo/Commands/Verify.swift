@@ -14,7 +14,7 @@ struct Verify: ParsableCommand {
     func run() throws {
         let store = try StoreAccess.open()
         let total = try store.manifests().models.filter { names.isEmpty || names.contains($0.name) }
-            .reduce(into: [String: Int]()) { $0[$1.blob.digest] = $1.blob.size }.values.reduce(0, +)
+            .reduce(into: [String: Int]()) { sizes, m in for b in m.blobs { sizes[b.digest] = b.size } }.values.reduce(0, +)
         let progress = ProgressReporter(label: "verify", total: total)
         let outcomes = try store.verify(names: names) { done, _ in progress.update(done) }
         progress.finish()
