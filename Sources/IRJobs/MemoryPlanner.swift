@@ -28,10 +28,19 @@ public struct MemoryPlanner {
     public static let probeSides = [64, 128]
     /// Allocations outside the pool (weights widened per op, small heap tensors) and size-class rounding.
     static let margin = 1.25
-    /// Bytes per image pixel the job holds around the forward: the decoded planes with alpha (16),
-    /// the input tensor (12), the output (12), the blend weights (4), the restored planes (16), the
-    /// encoder's samples (8); rounded up.
-    public static let bytesPerImagePixel = 72
+    /// Bytes the job holds around the forward per input pixel: the decoded planes with alpha (16)
+    /// and the input tensor (12).
+    public static let bytesPerInputPixel = 28
+    /// And per output pixel (scale² per input pixel for an upscaler): the output (12), the blend
+    /// weights (4), the restored planes (16), the encoder's samples (8); rounded up.
+    public static let bytesPerOutputPixel = 44
+    /// Both, for a model that keeps the size (the figure before upscalers: 72).
+    public static var bytesPerImagePixel: Int { imageBytes(pixels: 1, scale: 1) }
+
+    /// The job's own image buffers for an input of `pixels` through a model of `scale`.
+    public static func imageBytes(pixels: Int, scale: Int) -> Int {
+        pixels * (bytesPerInputPixel + bytesPerOutputPixel * scale * scale)
+    }
     /// Tiles are multiples of this (every network here pads to at most 32 or 64; 64 keeps both exact).
     public static let tileQuantum = 64
     /// Overlap between tiles: no network here has a bounded receptive field (channel attention,
@@ -84,9 +93,12 @@ public struct MemoryPlanner {
     }
 
     /// Whole when the whole image's forward fits the budget; else the largest square tile that does.
-    public func decide(height: Int, width: Int, minimumSide: Int, overlap: Int = MemoryPlanner.defaultOverlap) throws -> Decision {
+    /// `scale` (an upscaler's) sizes the output-side buffers; the forward's own growth with the
+    /// scale is in the probes' fit, which is per input pixel.
+    public func decide(height: Int, width: Int, minimumSide: Int, overlap: Int = MemoryPlanner.defaultOverlap,
+                       scale: Int = 1) throws -> Decision {
         guard let estimate else { throw ModelError("the memory planner was not calibrated") }
-        let imageBytes = height * width * MemoryPlanner.bytesPerImagePixel
+        let imageBytes = MemoryPlanner.imageBytes(pixels: height * width, scale: scale)
         let available = budget - baseline - imageBytes
         let q = MemoryPlanner.tileQuantum
         func padded(_ n: Int) -> Int { (n + q - 1) / q * q }

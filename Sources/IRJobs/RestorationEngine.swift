@@ -81,7 +81,8 @@ public final class RestorationEngine {
         } catch let e where !(e is CancellationError) {
             return (nil, 1, "whole image (memory not estimated: \(e))", nil)
         }
-        switch try planner.decide(height: height, width: width, minimumSide: model.minimumSide, overlap: settings.overlap ?? MemoryPlanner.defaultOverlap) {
+        switch try planner.decide(height: height, width: width, minimumSide: model.minimumSide, overlap: settings.overlap ?? MemoryPlanner.defaultOverlap,
+                                    scale: model.scale) {
         case .whole(let bytes):
             return (nil, 1, "whole image (about \(SystemMemory.describe(bytes)) of --max-memory \(SystemMemory.describe(planner.budget)))", bytes)
         case .tiles(let p, let bytes):
@@ -156,7 +157,7 @@ public final class RestorationEngine {
         var tilingNote: String?
         if case .approximate(let why) = model.tiling, pass.tiles > 1 { tilingNote = why }
         return ImageResult(index: index, input: item.input, output: item.output, format: format, inputFormat: decoded.format,
-                           width: image.width, height: image.height, seconds: Date().timeIntervalSince(start), forwardSeconds: pass.seconds,
+                           width: image.width, height: image.height, scale: model.scale, seconds: Date().timeIntervalSince(start), forwardSeconds: pass.seconds,
                            tiles: pass.tiles, tiling: pass.tiling, tilingNote: tilingNote, estimatedBytes: pass.estimatedBytes,
                            iccBytes: decoded.iccProfile?.count, orientation: decoded.orientation,
                            routes: RouteReport.lines(model), routeJSON: RouteReport.json(model), notes: notes)

@@ -75,6 +75,8 @@ public struct ArchitectureFamily: Sendable {
         ArchitectureFamily(UniRestorerConfig.self),
         ArchitectureFamily(UniLDiffConfig.self),
         ArchitectureFamily(UniRestorerLoRAConfig.self),
+        ArchitectureFamily(RRDBNetConfig.self),
+        ArchitectureFamily(SRVGGConfig.self),
     ]
 
     public static func named(_ id: String) -> ArchitectureFamily? { all.first { $0.id == id } }

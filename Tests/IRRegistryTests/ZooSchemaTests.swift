@@ -37,7 +37,7 @@ final class ZooSchemaTests: XCTestCase {
                            "dehazeformer": "dehazeformerConfig", "retinexformer": "retinexformerConfig",
                            "clip-text": "clipTextConfig", "sdxl-vae": "sdxlVaeConfig", "sdxl-unet": "sdxlUnetConfig",
                            "unirestorer": "unirestorerConfig", "unirestorer-lora": "unirestorerLoraConfig",
-                           "unildiff": "unildiffConfig"]
+                           "unildiff": "unildiffConfig", "rrdbnet": "rrdbnetConfig", "srvgg": "srvggConfig"]
         XCTAssertEqual(Set(definitions.keys), Set(ArchitectureFamily.all.map(\.id)))
         var checked = Set<String>()
         for (name, text) in try manifests() {

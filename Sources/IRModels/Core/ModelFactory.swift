@@ -9,7 +9,8 @@ public enum ModelFactory {
                                                     AnyIRConfig.family, PromptIRConfig.family, RestormerConfig.family,
                                                     NAFNetConfig.family, DehazeFormerConfig.family, RetinexFormerConfig.family,
                                                     CLIPTextConfig.family, SDXLVAEConfig.family, SDXLUNetConfig.family,
-                                                    UniRestorerConfig.family, UniRestorerLoRAConfig.family, UniLDiffConfig.family]
+                                                    UniRestorerConfig.family, UniRestorerLoRAConfig.family, UniLDiffConfig.family,
+                                                    RRDBNetConfig.family, SRVGGConfig.family]
 
     /// Families whose f16/bf16 weights are widened per layer run instead of at load (`WeightWidening`).
     public static let perLayerWidening: Set<String> = [SDXLVAEConfig.family, SDXLUNetConfig.family, UniLDiffConfig.family]
@@ -64,6 +65,8 @@ public enum ModelFactory {
         if let c = config.typed(UniRestorerConfig.self) { return try UniRestorerModel(config: c, weights: weights, context: context) }
         if let c = config.typed(UniLDiffConfig.self) { return try UniLDiffModel(config: c, weights: weights, context: context) }
         if let c = config.typed(UniRestorerLoRAConfig.self) { return try UniRestorerLoRAExperts.model(config: c, weights: weights, context: context) }
+        if let c = config.typed(RRDBNetConfig.self) { return try RRDBNetModel(config: c, weights: weights, context: context) }
+        if let c = config.typed(SRVGGConfig.self) { return try SRVGGModel(config: c, weights: weights, context: context) }
         throw ModelError("family '\(config.family)' has no Swift model (runnable: \(runnableFamilies.joined(separator: ", ")))")
     }
 }

@@ -118,18 +118,22 @@ public enum TiledInference {
 
         let ctx = model.context
         let runTile = try model.tileRunner(whole: image, aux: aux)
-        var blend = try TileBlend(batch: b, height: h, width: w)
+        // An upscaler's tiles come back `scale` times larger: they are placed and blended at the
+        // output scale, the ramps over the overlap times the scale.
+        let s = model.scale
+        let outPlan = try TilePlan(tile: plan.tile * s, overlap: plan.overlap * s)
+        var blend = try TileBlend(batch: b, height: h * s, width: w * s)
         var done = 0
         for y0 in rows {
-            let rowWeights = (0..<th).map { plan.weight($0, start: y0, size: th, length: h) }
+            let rowWeights = (0..<th * s).map { outPlan.weight($0, start: y0 * s, size: th * s, length: h * s) }
             for x0 in cols {
-                let colWeights = (0..<tw).map { plan.weight($0, start: x0, size: tw, length: w) }
+                let colWeights = (0..<tw * s).map { outPlan.weight($0, start: x0 * s, size: tw * s, length: w * s) }
                 let tile = try ctx.crop(image, top: y0, left: x0, height: th, width: tw)
                 let y = try runTile(tile)
-                guard y.rank == 4, y.shape[0] == b, y.shape[2] == th, y.shape[3] == tw else {
-                    throw ModelError("\(model.family) returned \(y.shape) for a tile \(tile.shape)")
+                guard y.rank == 4, y.shape[0] == b, y.shape[2] == th * s, y.shape[3] == tw * s else {
+                    throw ModelError("\(model.family) returned \(y.shape) for a tile \(tile.shape) (scale \(s))")
                 }
-                try blend.add(y, top: y0, left: x0, rows: rowWeights, cols: colWeights)
+                try blend.add(y, top: y0 * s, left: x0 * s, rows: rowWeights, cols: colWeights)
                 done += 1
                 progress?(done, total)
             }
