@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        // TLS settings for `push`/`pull` (extra CA certificates); already a dependency of async-http-client.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
     ],
     targets: [
         // C libraries, through module maps.
@@ -55,6 +57,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         // `irzoo serve`: HTTP API + the embedded page over the job engine and the store (docs/SERVE.md).
         .target(name: "IRServe", dependencies: [
@@ -82,7 +85,7 @@ let package = Package(
         .testTarget(name: "IRStoreTests", dependencies: ["IRTestSupport", "IRStore", "IRFormat", "IRTensor"]),
         .testTarget(name: "IRRuntimeTests", dependencies: ["IRTestSupport", "IRRuntime", "IRTensor"]),
         .testTarget(name: "IRModelsTests", dependencies: ["IRTestSupport", "IRModels", "IRRegistry", "IRRuntime", "IRTensor", "IRCheckpoint"]),
-        .testTarget(name: "IRRegistryTests", dependencies: ["IRTestSupport", "IRRegistry", "IRTensor", "IRCheckpoint"]),
+        .testTarget(name: "IRRegistryTests", dependencies: ["IRTestSupport", "IRRegistry", "IRModels", "IRTensor", "IRCheckpoint"]),
         .testTarget(name: "IRImageTests", dependencies: ["IRTestSupport", "IRImage", "IRTensor", "IRCheckpoint"]),
         .testTarget(name: "IRJobsTests", dependencies: ["IRTestSupport", "IRJobs", "IRImage", "IRModels", "IRRuntime", "IRTensor"]),
         .testTarget(name: "IRDistributionTests", dependencies: ["IRTestSupport", "IRDistribution", "IRStore", "IRTensor"]),

@@ -89,6 +89,126 @@ def encode_text(enc, tok, prompt):
     return ids, out
 
 
+# The tiled run (irzoo's UniLDiffModel with latentTile 4, imageTile 8, overlap 2 on this tiny
+# model, whose VAE downsamples by 2): upstream's latent tiling (FaithDiff LocalAttention.grids /
+# grids_inverse, per-tile time ids) and irzoo's image tiles with linear ramps for the VAE and the LQ
+# encoder (TilePlan / TiledInference.blend in Sources/IRModels/Core/TiledInference.swift).
+LATENT_TILE, IMAGE_TILE, IMAGE_OVERLAP, VAE_FACTOR = 4, 8, 2, 2
+
+
+def tile_starts(length, tile, overlap):
+    """TilePlan.starts: tiles of `tile` (min with length), the last moved back to end at the edge."""
+    if length <= tile:
+        return [0]
+    out, s = [], 0
+    while s + tile < length:
+        out.append(s)
+        s += tile - overlap
+    return out + [length - tile]
+
+
+def ramp(size, start, length, overlap):
+    """TilePlan.weight for each pixel of a tile: linear ramps over the overlap where a neighbour is."""
+    r = np.float32(overlap + 1)
+    w = np.ones(size, dtype=np.float32)
+    for i in range(size):
+        if start > 0:
+            w[i] = min(w[i], np.float32(i + 1) / r)
+        if start + size < length:
+            w[i] = min(w[i], np.float32(size - i) / r)
+    return w
+
+
+def blend_tiles(x, tile, overlap, up, down, fn):
+    """TiledInference.blend: fn on each tile, outputs (up/down times the tile) blended with ramps."""
+    _, _, h, w = x.shape
+    rows, cols = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
+    if len(rows) * len(cols) == 1:
+        return fn(x)
+    th, tw = min(tile, h), min(tile, w)
+    H, W, oth, otw, oov = h * up // down, w * up // down, th * up // down, tw * up // down, overlap * up // down
+    out, wsum = None, torch.zeros(H, W)
+    for y0 in rows:
+        oy = y0 * up // down
+        rw = torch.from_numpy(ramp(oth, oy, H, oov))
+        for x0 in cols:
+            ox = x0 * up // down
+            cw = torch.from_numpy(ramp(otw, ox, W, oov))
+            y = fn(x[:, :, y0:y0 + th, x0:x0 + tw])
+            if out is None:
+                out = torch.zeros(y.shape[0], y.shape[1], H, W)
+            out[:, :, oy:oy + oth, ox:ox + otw] += rw[:, None] * cw[None, :] * y
+            wsum[oy:oy + oth, ox:ox + otw] += rw[:, None] * cw[None, :]
+    return out / wsum
+
+
+def latent_grid(h, w, k):
+    """Upstream LocalAttention.grids: tile origins and the Gaussian tile weights (float64)."""
+    import math
+    k1, k2 = min(k, h), min(k, w)
+
+    def starts(n, kk):
+        count = (n - 1) // kk + 1
+        step = kk if count == 1 else math.ceil(kk * 0.5)
+        out, i = [], 0
+        while i < n:
+            if i + kk >= n:
+                out.append(n - kk)
+                break
+            out.append(i)
+            i += step
+        return out
+    var = 0.01
+    mx, my = (k2 - 1) / 2, k1 / 2
+    xp = [np.exp(-(x - mx) * (x - mx) / (k2 * k2) / (2 * var)) / np.sqrt(2 * np.pi * var) for x in range(k2)]
+    yp = [np.exp(-(y - my) * (y - my) / (k1 * k1) / (2 * var)) / np.sqrt(2 * np.pi * var) for y in range(k1)]
+    weights = torch.tensor(np.outer(yp, xp))  # float64, as upstream
+    return k1, k2, [(i, j) for i in starts(h, k1) for j in starts(w, k2)], weights
+
+
+def tiled_run(lq, noise, vae, denoise_encoder, unet, hook, ehs, text_embeds, euler, ddpm):
+    def lq_encode(t):
+        h = denoise_encoder.conv_in(t)
+        for block in denoise_encoder.down_blocks:
+            h = block(h)
+        return denoise_encoder.mid_block(h)
+    x = lq * 2 - 1
+    out = {}
+    with torch.no_grad():
+        lq_feature = blend_tiles(x, IMAGE_TILE, IMAGE_OVERLAP, 1, VAE_FACTOR, lq_encode)
+        z = blend_tiles(x, IMAGE_TILE, IMAGE_OVERLAP, 1, VAE_FACTOR, lambda t: vae.encode(t).latent_dist.mean) * VAE["scaling_factor"]
+    out["tiled_lq_feature"], out["tiled_lq_latent"] = lq_feature, z
+    euler.set_timesteps(STEPS)
+    lat = ddpm.add_noise(z, noise * euler.init_noise_sigma, torch.tensor([999]))
+    k1, k2, origins, weights = latent_grid(lat.shape[2], lat.shape[3], LATENT_TILE)
+    target = LATENT_TILE * VAE_FACTOR
+    assert len(origins) > 1
+    for step, t in enumerate(euler.timesteps):
+        preds, count = torch.zeros(lat.shape), torch.zeros(lat.shape)
+        for (i, j) in origins:
+            # Upstream keeps one scheduler state per tile; Euler's scale and step are elementwise,
+            # so one scheduler rewound to this step gives the same numbers.
+            euler._step_index = step
+            sub = lat[:, :, i:i + k1, j:j + k2]
+            xin = euler.scale_model_input(torch.cat([sub, sub]), t)
+            feat = lq_feature[:, :, i:i + k1, j:j + k2]
+            hook.t, hook.lq = t, torch.cat([feat, feat])
+            time_ids = torch.tensor([[H, W, i, j, target, target]], dtype=torch.float32).repeat(2, 1)
+            with torch.no_grad():
+                e = unet(xin, t, encoder_hidden_states=ehs, added_cond_kwargs=dict(text_embeds=text_embeds, time_ids=time_ids)).sample
+            eu, ec = e.chunk(2)
+            stepped = euler.step(eu + 5.0 * (ec - eu), t, sub, return_dict=False)[0]
+            preds[0, :, i:i + k1, j:j + k2] += stepped[0] * weights
+            count[0, :, i:i + k1, j:j + k2] += weights
+        lat = preds / count
+        out[f"tiled_latent_{step + 1}"] = lat
+    with torch.no_grad():
+        y = blend_tiles(lat / VAE["scaling_factor"], IMAGE_TILE // VAE_FACTOR, IMAGE_OVERLAP // VAE_FACTOR, VAE_FACTOR, 1,
+                        lambda t: vae.decode(t).sample)
+    out["tiled_output"] = (y + 1) / 2
+    return out
+
+
 def main():
     from diffusers import AutoencoderKL, DDPMScheduler, EulerDiscreteScheduler, UNet2DConditionModel
     from safetensors.torch import save_file
@@ -174,6 +294,7 @@ def main():
     with torch.no_grad():
         y = vae.decode(lat / VAE["scaling_factor"]).sample
     saved["output"] = (y + 1) / 2
+    saved.update(tiled_run(lq, noise, vae, denoise_encoder, unet, hook, ehs, text_embeds, euler, ddpm))
     np.savez_compressed(os.path.join(OUT, "io.npz"), **{k: v.float().numpy() for k, v in saved.items()})
     np.savez(os.path.join(OUT, "aux.npz"), noise=noise.float().numpy())
 

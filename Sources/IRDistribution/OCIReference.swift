@@ -27,8 +27,16 @@ public struct OCIReference: Sendable, Equatable, CustomStringConvertible {
     /// "https://HOST" or "http://HOST".
     public var baseURL: String { (plainHTTP ? "http://" : "https://") + apiHost }
 
-    public static func parse(_ text: String, insecure: Bool = false) throws -> OCIReference {
-        func bad(_ why: String) -> DistributionError { DistributionError(.usage, "'\(text)' is not a registry reference: \(why)") }
+    /// `https://` or `http://` in front chooses the scheme outright (HTTPS to a loopback registry
+    /// with TLS; plain HTTP elsewhere still needs `--insecure`); without one, loopback registries
+    /// are plain HTTP and every other registry HTTPS.
+    public static func parse(_ written: String, insecure: Bool = false) throws -> OCIReference {
+        func bad(_ why: String) -> DistributionError { DistributionError(.usage, "'\(written)' is not a registry reference: \(why)") }
+        var text = written, scheme: String? = nil
+        for s in ["https", "http"] where text.lowercased().hasPrefix(s + "://") {
+            scheme = s
+            text = String(text.dropFirst(s.count + 3))
+        }
         guard let slash = text.firstIndex(of: "/") else {
             throw bad("name the registry first, as in ghcr.io/OWNER/MODEL:TAG or 127.0.0.1:5000/MODEL")
         }
@@ -55,8 +63,17 @@ public struct OCIReference: Sendable, Equatable, CustomStringConvertible {
             throw bad("'\(rest)' is not a repository name (lowercase letters and digits, separated by '.', '_', '__', '-' or '/')")
         }
         if registry == "docker.io" && !rest.contains("/") { rest = "library/" + rest }
-        return OCIReference(registry: registry, repository: rest, tag: tag, digest: digest,
-                            plainHTTP: insecure || isLoopback(registry))
+        let plainHTTP: Bool
+        switch scheme {
+        case "https": plainHTTP = false
+        case "http":
+            guard insecure || isLoopback(registry) else {
+                throw DistributionError(.usage, "'\(written)': plain HTTP to a registry that is not on this machine needs --insecure")
+            }
+            plainHTTP = true
+        default: plainHTTP = insecure || isLoopback(registry)
+        }
+        return OCIReference(registry: registry, repository: rest, tag: tag, digest: digest, plainHTTP: plainHTTP)
     }
 
     // MARK: grammar

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import AsyncHTTPClient
+import NIOSSL
 import Foundation
 import IRFormat
 import IRStore
@@ -71,18 +72,35 @@ public final class RegistryClient: @unchecked Sendable {
     private var tokens: [String: String] = [:]
     private var useBasic = false
 
+    /// `extraCAFile`: PEM certificates trusted besides the system's (`IRZOO_REGISTRY_CA_FILE`,
+    /// checked first with `checkCAFile`).
     public init(reference: OCIReference, credentials: RegistryCredentials?, retry: RetryPolicy = RetryPolicy(),
-                connectTimeout: Double = 5, readTimeout: Double = 60) {
+                connectTimeout: Double = 5, readTimeout: Double = 60, extraCAFile: String? = nil) {
         self.reference = reference
         self.credentials = credentials
         self.retry = retry
         self.origin = Origin(reference.baseURL)!
-        // HTTP/2 where TLS offers it; the system's CA certificates (NIOSSL's default trust roots).
+        // HTTP/2 where TLS offers it; the system's CA certificates (NIOSSL's default trust roots),
+        // plus those of IRZOO_REGISTRY_CA_FILE (a registry signed by an organisation's own CA).
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let extraCAFile { tls.additionalTrustRoots = [.file(extraCAFile)] }
         let config = HTTPClient.Configuration(
+            tlsConfiguration: tls,
             redirectConfiguration: .disallow, // followed here, so Authorization stays with the registry
             timeout: .init(connect: .milliseconds(Int64(connectTimeout * 1000)), read: .milliseconds(Int64(readTimeout * 1000))),
             decompression: .disabled)
         self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
+    }
+
+    /// Checks `IRZOO_REGISTRY_CA_FILE` before any connection, so a wrong file is one clear line.
+    public static func checkCAFile(_ path: String) throws {
+        do {
+            guard !(try NIOSSLCertificate.fromPEMFile(path)).isEmpty else {
+                throw DistributionError(.usage, "IRZOO_REGISTRY_CA_FILE \(path) holds no PEM certificate")
+            }
+        } catch let e as DistributionError { throw e } catch {
+            throw DistributionError(.usage, "IRZOO_REGISTRY_CA_FILE \(path) cannot be read as PEM certificates: \(error)")
+        }
     }
 
     public func shutdown() async {
@@ -130,6 +148,7 @@ public final class RegistryClient: @unchecked Sendable {
                 response = try await http.execute(req, deadline: .distantFuture)
             } catch {
                 if Self.isLocal(error) { throw error }
+                if let why = Self.tlsRefusal(error) { throw DistributionError(.registry, "\(request.what): \(why)") }
                 attempt += 1
                 guard request.retryTransient, attempt < retry.attempts else {
                     throw DistributionError(.registry, "\(request.what): \(Self.describe(error))\(attempt > 1 ? " (after \(attempt) tries)" : "")")
@@ -255,6 +274,7 @@ public final class RegistryClient: @unchecked Sendable {
             attempt += 1
             let response: HTTPClientResponse
             do { response = try await http.execute(request, deadline: .distantFuture) } catch {
+                if let why = Self.tlsRefusal(error) { throw DistributionError(.registry, "token service \(realmOrigin.host): \(why)") }
                 guard attempt < retry.attempts else { throw DistributionError(.registry, "token service \(realmOrigin.host): \(Self.describe(error))") }
                 try await Task.sleep(nanoseconds: UInt64(retry.delay(after: attempt, retryAfter: nil) * 1e9))
                 continue
@@ -305,6 +325,16 @@ public final class RegistryClient: @unchecked Sendable {
     /// Errors raised by our own side (a file that cannot be read, a refusal): never retried.
     static func isLocal(_ error: Error) -> Bool {
         error is DistributionError || error is LocalFileError || error is FileWriteError || error is StoreError || error is CancellationError
+    }
+
+    /// A TLS failure that retrying cannot mend (an untrusted or mismatched certificate), in words.
+    static func tlsRefusal(_ error: Error) -> String? {
+        let text = "\(error)"
+        guard error is NIOSSLError || text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("handshakeFailed") else { return nil }
+        if text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("certificate verify failed") || text.contains("unableToValidateCertificate") {
+            return "the registry's TLS certificate is not trusted here (certificate verify failed); if your organisation signs it, set IRZOO_REGISTRY_CA_FILE to its CA's PEM file"
+        }
+        return "TLS handshake failed (\(text))"
     }
 
     static func describe(_ error: Error) -> String {

@@ -80,7 +80,7 @@ public struct MemoryPlanner {
             // high-water mark as the process's RSS sees it, idle buffers of other sizes included.
             pool.trim()
             let before = pool.bytesHeld
-            _ = try model.run(x, aux: aux, progress: nil)
+            if aux.isEmpty { try model.memoryProbe(x) } else { _ = try model.run(x, aux: aux, progress: nil) }
             peaks.append((Double(s * s), Double(pool.bytesHeld - before)))
         }
         pool.trim()
@@ -92,18 +92,48 @@ public struct MemoryPlanner {
         return e
     }
 
+    /// What the planner needs to know of the model beyond the probes.
+    public struct ModelTraits {
+        public var minimumSide = 1
+        /// `Model.activePixels`: the pixels one pass's activations span for a (padded) image size.
+        public var activePixels: (Int, Int) -> Int = { $0 * $1 }
+        /// `Model.wholeImageBytesPerPixel`.
+        public var wholeImageBytesPerPixel = 0
+        /// Why the model cannot run in image tiles (nil: it can).
+        public var untileable: String?
+        public var family = "the model"
+        /// `Model.scale`: output sides over input sides.
+        public var scale = 1
+        public init() {}
+    }
+
     /// Whole when the whole image's forward fits the budget; else the largest square tile that does.
-    /// `scale` (an upscaler's) sizes the output-side buffers; the forward's own growth with the
-    /// scale is in the probes' fit, which is per input pixel.
     public func decide(height: Int, width: Int, minimumSide: Int, overlap: Int = MemoryPlanner.defaultOverlap,
                        scale: Int = 1) throws -> Decision {
+        var traits = ModelTraits()
+        traits.minimumSide = minimumSide
+        traits.scale = scale
+        return try decide(height: height, width: width, model: traits, overlap: overlap)
+    }
+
+    /// Whole when the whole image's forward fits the budget; else, for a model that can run in
+    /// tiles, the largest square tile that does; a model that cannot is refused with the numbers.
+    /// An upscaler's `scale` sizes the output-side buffers; the forward's own growth with the
+    /// scale is in the probes' fit, which is per input pixel.
+    public func decide(height: Int, width: Int, model: ModelTraits, overlap: Int = MemoryPlanner.defaultOverlap) throws -> Decision {
         guard let estimate else { throw ModelError("the memory planner was not calibrated") }
-        let imageBytes = MemoryPlanner.imageBytes(pixels: height * width, scale: scale)
+        let minimumSide = model.minimumSide
+        let imageBytes = MemoryPlanner.imageBytes(pixels: height * width, scale: model.scale) + height * width * model.wholeImageBytesPerPixel
         let available = budget - baseline - imageBytes
         let q = MemoryPlanner.tileQuantum
         func padded(_ n: Int) -> Int { (n + q - 1) / q * q }
-        let whole = estimate.bytes(pixels: padded(height) * padded(width))
+        let whole = estimate.bytes(pixels: model.activePixels(padded(height), padded(width)))
         if whole <= available { return .whole(estimatedBytes: whole + imageBytes + baseline) }
+        if let why = model.untileable {
+            throw MemoryBudgetError(reason: "\(model.family) cannot run in tiles (\(why)), and a \(width)x\(height) image needs about "
+                + "\(SystemMemory.describe(whole + imageBytes + baseline)) (\(SystemMemory.describe(imageBytes)) of it for the image itself, "
+                + "\(SystemMemory.describe(baseline)) for the weights and the process), more than --max-memory \(SystemMemory.describe(budget))")
+        }
         let smallest = max(padded(minimumSide), padded(2 * overlap + 1), q)
         var tile = smallest
         while tile + q <= max(height, width) && estimate.bytes(pixels: (tile + q) * (tile + q)) <= available { tile += q }

@@ -65,13 +65,25 @@ public final class RestorationEngine {
             return tiles == 1 ? (nil, 1, "whole image (fits one \(tile)-pixel tile)", nil)
                               : (p, tiles, "\(tiles) tiles of \(tile) px, overlap \(p.overlap) px", nil)
         }
-        if case .unsupported = model.tiling { return (nil, 1, "whole image", nil) }
         guard settings.automaticTiling else { return (nil, 1, "whole image", nil) }
         // No bigger than a probe: running it costs what measuring would.
         guard model.outputKind == .image, height * width > MemoryPlanner.probeSides.last! * MemoryPlanner.probeSides.last! else {
             return (nil, 1, "whole image", nil)
         }
         return try planned(height: height, width: width)
+    }
+
+    /// What the memory planner needs to know of the engine's model.
+    var plannerTraits: MemoryPlanner.ModelTraits {
+        var t = MemoryPlanner.ModelTraits()
+        let m = model
+        t.minimumSide = m.minimumSide
+        t.wholeImageBytesPerPixel = m.wholeImageBytesPerPixel
+        t.activePixels = { [m] h, w in m.activePixels(height: h, width: w) }
+        if case .unsupported(let why) = m.tiling { t.untileable = why }
+        t.family = m.family
+        t.scale = m.scale
+        return t
     }
 
     private func planned(height: Int, width: Int) throws -> (plan: TilePlan?, tiles: Int, tiling: String, estimatedBytes: Int?) {
@@ -81,8 +93,7 @@ public final class RestorationEngine {
         } catch let e where !(e is CancellationError) {
             return (nil, 1, "whole image (memory not estimated: \(e))", nil)
         }
-        switch try planner.decide(height: height, width: width, minimumSide: model.minimumSide, overlap: settings.overlap ?? MemoryPlanner.defaultOverlap,
-                                    scale: model.scale) {
+        switch try planner.decide(height: height, width: width, model: plannerTraits, overlap: settings.overlap ?? MemoryPlanner.defaultOverlap) {
         case .whole(let bytes):
             return (nil, 1, "whole image (about \(SystemMemory.describe(bytes)) of --max-memory \(SystemMemory.describe(planner.budget)))", bytes)
         case .tiles(let p, let bytes):

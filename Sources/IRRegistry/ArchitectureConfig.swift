@@ -36,25 +36,25 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Limits that keep every inventory shape far from Int overflow, whatever a file or `--config` says.
-enum ConfigLimits {
-    static let maxChannels = 1 << 16
-    static let maxBlocks = 4096
-    static let maxLevels = 8
+public enum ConfigLimits {
+    public static let maxChannels = 1 << 16
+    public static let maxBlocks = 4096
+    public static let maxLevels = 8
 
-    static func check(_ family: String, _ field: String, _ value: Int, min: Int = 1, max: Int = maxChannels) throws {
+    public static func check(_ family: String, _ field: String, _ value: Int, min: Int = 1, max: Int = maxChannels) throws {
         guard value >= min && value <= max else {
             throw ConfigError(family, field, "\(value) is outside \(min)...\(max)")
         }
     }
 
-    static func check(_ family: String, _ field: String, _ values: [Int], count: Int? = nil, min: Int = 1, max: Int = maxChannels) throws {
+    public static func check(_ family: String, _ field: String, _ values: [Int], count: Int? = nil, min: Int = 1, max: Int = maxChannels) throws {
         if let count, values.count != count {
             throw ConfigError(family, field, "needs \(count) entries, found \(values.count)")
         }
         for (i, v) in values.enumerated() { try check(family, "\(field)[\(i)]", v, min: min, max: max) }
     }
 
-    static func checkFactor(_ family: String, _ field: String, _ value: Double) throws {
+    public static func checkFactor(_ family: String, _ field: String, _ value: Double) throws {
         guard value.isFinite && value > 0 && value <= 64 else {
             throw ConfigError(family, field, "\(value) is outside (0, 64]")
         }
@@ -68,13 +68,13 @@ public enum LayerNormKind: String, Codable, Sendable {
 }
 
 /// `int(C * factor)` as Python computes it (double product, truncation toward zero).
-@inline(__always) func pythonIntProduct(_ c: Int, _ factor: Double) -> Int {
+@inline(__always) public func pythonIntProduct(_ c: Int, _ factor: Double) -> Int {
     Int((Double(c) * factor).rounded(.towardZero))
 }
 
 /// The expansion factor that reproduces every observed `(channels, hidden)` pair under
 /// `int(channels * factor)`: the common published values first, then ones derived from the data.
-func detectExpansionFactor(_ pairs: [(channels: Int, hidden: Int)]) -> Double? {
+public func detectExpansionFactor(_ pairs: [(channels: Int, hidden: Int)]) -> Double? {
     guard let first = pairs.first, first.channels > 0 else { return nil }
     var candidates: [Double] = [2.66, 2.0, 4.0, 3.0, 1.0, 1.5, 2.5, 8.0 / 3.0]
     for p in pairs where p.channels > 0 {

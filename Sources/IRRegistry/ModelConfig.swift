@@ -25,14 +25,16 @@ public struct ModelConfig: Sendable, Equatable, CustomStringConvertible {
     public static func == (a: ModelConfig, b: ModelConfig) -> Bool { a.family == b.family && a.json == b.json }
 }
 
-/// The families with a typed config: how to decode and detect each.
+/// One family's registry half: how to decode and detect its config. The list of families is
+/// not kept here (IRModels registers each family once, beside its model) but handed in as a
+/// `FamilyCatalog`, so the registry stays generic and IRRegistry never imports IRModels.
 public struct ArchitectureFamily: Sendable {
     public let id: String
     let decodeJSON: @Sendable (JSON) throws -> ModelConfig
     let detectShapes: @Sendable (ShapeTable) throws -> (config: ModelConfig, notes: [String])?
     let missingSignature: @Sendable (ShapeTable) -> [String]
 
-    init<C: ArchitectureConfig>(_ type: C.Type) {
+    public init<C: ArchitectureConfig>(_ type: C.Type) {
         id = C.family
         decodeJSON = { try ModelConfig(StrictJSONDecoding.decode(C.self, from: $0)) }
         detectShapes = { table in
@@ -58,26 +60,14 @@ public struct ArchitectureFamily: Sendable {
 
     /// The identifying tensors that are absent (empty when they are all present).
     public func missingIdentifyingTensors(_ table: ShapeTable) -> [String] { missingSignature(table) }
+}
 
-    public static let all: [ArchitectureFamily] = [
-        ArchitectureFamily(SymUNetConfig.self),
-        ArchitectureFamily(SESymUNetConfig.self),
-        ArchitectureFamily(CLIPVisionConfig.self),
-        ArchitectureFamily(AnyIRConfig.self),
-        ArchitectureFamily(PromptIRConfig.self),
-        ArchitectureFamily(RestormerConfig.self),
-        ArchitectureFamily(NAFNetConfig.self),
-        ArchitectureFamily(DehazeFormerConfig.self),
-        ArchitectureFamily(RetinexFormerConfig.self),
-        ArchitectureFamily(CLIPTextConfig.self),
-        ArchitectureFamily(SDXLVAEConfig.self),
-        ArchitectureFamily(SDXLUNetConfig.self),
-        ArchitectureFamily(UniRestorerConfig.self),
-        ArchitectureFamily(UniLDiffConfig.self),
-        ArchitectureFamily(UniRestorerLoRAConfig.self),
-        ArchitectureFamily(RRDBNetConfig.self),
-        ArchitectureFamily(SRVGGConfig.self),
-    ]
+/// The families a zoo's manifests are typed with, in detection order (`ModelResolver.detect`
+/// asks them in this order; ties between exact matches go to the earlier one).
+public struct FamilyCatalog: Sendable {
+    public let all: [ArchitectureFamily]
 
-    public static func named(_ id: String) -> ArchitectureFamily? { all.first { $0.id == id } }
+    public init(_ families: [ArchitectureFamily]) { all = families }
+
+    public func named(_ id: String) -> ArchitectureFamily? { all.first { $0.id == id } }
 }

@@ -52,7 +52,7 @@ public enum ModelResolver {
     /// inventory check fails, so the caller can report every problem.
     public static func resolve<T: MappableTensor>(_ tensors: [T], manifest: ZooManifest,
                                                   configOverride: JSON? = nil) throws -> Resolution<T> {
-        guard let manifestConfig = manifest.modelConfig, let family = ArchitectureFamily.named(manifest.family) else {
+        guard let manifestConfig = manifest.modelConfig, let family = manifest.architecture else {
             throw ConfigError(manifest.family, "family", "\(manifest.id) has no Swift model yet: \(manifest.reason ?? "not runnable")")
         }
         var best: Resolution<T>?
@@ -93,7 +93,7 @@ public enum ModelResolver {
         var exact = [Resolution<T>]()
         var near = [NearMiss]()
         let byFamily = Dictionary(grouping: zoo.manifests.filter { $0.modelConfig != nil }, by: { $0.family })
-        for family in ArchitectureFamily.all {
+        for family in zoo.families.all {
             guard let manifests = byFamily[family.id], let representative = manifests.first else { continue }
             var layoutsSeen = Set<String>()
             var familyNear: NearMiss?

@@ -5,7 +5,7 @@ import IRTensor
 /// hand-written, so a misspelt field must be an error rather than a silently missing setting:
 /// every registry type calls `rejectUnknownKeys` first.
 extension Decoder {
-    func rejectUnknownKeys<K: CodingKey & CaseIterable>(_ keys: K.Type, in what: String) throws {
+    public func rejectUnknownKeys<K: CodingKey & CaseIterable>(_ keys: K.Type, in what: String) throws {
         let known = Set(K.allCases.map { $0.stringValue })
         let container = try self.container(keyedBy: AnyCodingKey.self)
         let unknown = container.allKeys.map { $0.stringValue }.filter { !known.contains($0) }.sorted()

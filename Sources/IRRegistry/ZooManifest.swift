@@ -14,8 +14,11 @@ public struct ZooManifest: Decodable, Sendable {
     public var tasks: [String]
     /// The family's config as written; `modelConfig` is its typed, validated form.
     public var config: JSON
-    /// Nil for families without a Swift config yet (their manifests are not runnable).
+    /// Nil for families without a Swift config yet (their manifests are not runnable), and
+    /// until a `Zoo` types the manifest with its families.
     public var modelConfig: ModelConfig?
+    /// The family that typed `modelConfig` (decodes `--config` overrides, detects from shapes).
+    public var architecture: ArchitectureFamily?
     public var input: InputContract
     public var layouts: [SourceLayout]
     /// Parameter count of the published config as upstream counts it (sum of `parameters()`).
@@ -177,13 +180,19 @@ public struct ZooManifest: Decodable, Sendable {
         if layouts.isEmpty && runnable {
             throw DecodingError.dataCorruptedError(forKey: .layouts, in: c, debugDescription: "a runnable model needs at least one source layout")
         }
-        if let family = ArchitectureFamily.named(family) {
-            do { modelConfig = try family.decode(config) } catch {
-                throw DecodingError.dataCorruptedError(forKey: .config, in: c, debugDescription: "\(error)")
+    }
+
+    /// Types `config` with its family from `families` (a `Zoo` does this for every manifest);
+    /// errors read as decoding errors of the `config` or `family` field.
+    mutating func typeConfig(with families: FamilyCatalog) throws {
+        if let f = families.named(family) {
+            do { modelConfig = try f.decode(config) } catch {
+                throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.config], debugDescription: "\(error)"))
             }
+            architecture = f
         } else if runnable {
-            throw DecodingError.dataCorruptedError(forKey: .family, in: c,
-                debugDescription: "family '\(family)' has no Swift config, so the model cannot be runnable")
+            throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.family],
+                debugDescription: "family '\(family)' has no Swift config, so the model cannot be runnable"))
         }
     }
 

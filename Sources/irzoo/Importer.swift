@@ -1,5 +1,6 @@
 import Foundation
 import IRCheckpoint
+import IRModels
 import IRRegistry
 import IRFormat
 import IRStore

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import IRCheckpoint
+import IRImage
 import IRTensor
 import IRTestSupport
 
@@ -61,5 +62,23 @@ final class UniLDiffCLITests: XCTestCase {
         r = try cli.run(["run", "uld", "--input", golden("lq.png"), "--aux", TestSupport.fixture("models/sdxl-unet-tiny/aux_odd.npz"), "--output", png])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+    }
+    /// UniLDiff cannot run in image tiles (it tiles itself), so the planner estimates its whole
+    /// pass from one-step probes: `--json` gives the estimate, and a budget below it is refused
+    /// before sampling starts, with the reason and the numbers, nothing written.
+    func testMemoryIsEstimatedAndAnImpossibleBudgetIsRefusedBeforeRunning() throws {
+        try importTiny()
+        let (w, h) = (200, 160)
+        let planes = (0..<(3 * w * h)).map { Float(($0 * 7919) % 251) / 250 }
+        let input = cli.path("big.png")
+        try PNGCodec.write(try RasterImage(width: w, height: h, colorChannels: 3, color: planes), to: input)
+        let doc = try cli.json(["run", "uld", "--input", input, "--steps", "1", "--output", cli.path("ok.png")])
+        XCTAssertEqual(doc["tiles"]?.intValue, 1)
+        XCTAssertGreaterThan(doc["memory"]?["estimated_peak_bytes"]?.intValue ?? 0, 0, "\(doc)")
+        let r = try cli.run(["run", "uld", "--input", input, "--steps", "1", "--output", cli.path("no.png"), "--max-memory", "1M"])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("unildiff cannot run in tiles (UniLDiff tiles itself"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("more than --max-memory"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cli.path("no.png")))
     }
 }

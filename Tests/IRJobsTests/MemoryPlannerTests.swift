@@ -39,6 +39,33 @@ final class MemoryPlannerTests: XCTestCase {
         }
     }
 
+    /// A model that tiles itself (UniLDiff: latent and VAE tiles of 1024 px) is planned at its
+    /// tile's activations plus its whole-image buffers: a 24-megapixel photo fits 24 GiB.
+    func testASelfTilingModelIsPlannedAtItsTile() throws {
+        var traits = MemoryPlanner.ModelTraits()
+        traits.activePixels = { h, w in min(h, 1024) * min(w, 1024) }
+        traits.wholeImageBytesPerPixel = 40
+        traits.untileable = "it tiles itself"
+        let planner = MemoryPlanner(budget: 20 << 30, estimate: estimate, baseline: 7 << 30)
+        guard case .whole(let bytes) = try planner.decide(height: 4000, width: 6000, model: traits) else { return XCTFail("expected whole") }
+        let forward = Int((10.0 * 1_048_576 + 1024.0 * 1024 * 1024) * 1.25)
+        XCTAssertEqual(bytes, forward + 4000 * 6000 * (MemoryPlanner.bytesPerImagePixel + 40) + (7 << 30))
+    }
+
+    /// A model that cannot run in image tiles and does not fit is refused before it runs, with why.
+    func testAnUntileableModelThatDoesNotFitIsRefusedWithTheReason() {
+        var traits = MemoryPlanner.ModelTraits()
+        traits.untileable = "the router must see the whole image"
+        traits.family = "some-net"
+        let planner = MemoryPlanner(budget: 2048 * mib, estimate: estimate, baseline: 100 * mib)
+        XCTAssertThrowsError(try planner.decide(height: 4000, width: 6000, model: traits)) { error in
+            XCTAssertTrue(error is MemoryBudgetError)
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("some-net cannot run in tiles (the router must see the whole image)"), text)
+            XCTAssertTrue(text.contains("6000x4000") && text.contains("more than --max-memory"), text)
+        }
+    }
+
     func testMaxMemoryParsesSizes() {
         XCTAssertEqual(SystemMemory.parse("8G"), 8 << 30)
         XCTAssertEqual(SystemMemory.parse("512m"), 512 << 20)

@@ -36,7 +36,7 @@ struct ModelCase {
     func config(family: String) throws -> ModelConfig {
         let data = try XCTUnwrap(FileManager.default.contents(atPath: path("config.json")))
         let json = try JSONDecoder().decode(JSON.self, from: data)
-        return try XCTUnwrap(ArchitectureFamily.named(family)).decode(json)
+        return try XCTUnwrap(Families.catalog.named(family)).decode(json)
     }
 
     /// Reads `file` and maps its names with the layout `layout` of the registered manifest `manifestID`,

@@ -69,7 +69,7 @@ final class SymUNetVariantGoldenTests: XCTestCase {
 
     func testDetectedVariantMatchesPyTorch() throws {
         let records = try golden.records("checkpoint.pth", manifest: "symunet", layout: "basicsr")
-        let detected = try XCTUnwrap(try ArchitectureFamily.named("symunet")?.detect(ShapeTable(records)))
+        let detected = try XCTUnwrap(try Families.catalog.named("symunet")?.detect(ShapeTable(records)))
         XCTAssertEqual(detected.config, try golden.config(family: "symunet"))
         let model = try ModelFactory.make(config: detected.config, records: records, source: "checkpoint.pth")
         XCTAssertEqual(model.minimumSide, 9, "two levels pad to a multiple of 16")

@@ -52,6 +52,28 @@ final class UniLDiffPipelineTests: XCTestCase {
         XCTAssertGreaterThan(maxAbsDifference(unprompted, expected), 1e-3)
     }
 
+    /// Big images: upstream's latent tiles (Gaussian-blended after every Euler step, per-tile
+    /// time ids) and image tiles for the VAE and the LQ encoder, scaled down so this 16x24 image
+    /// needs 3x5 latent tiles and 2x3 image tiles. PyTorch runs the same tiling on the same modules.
+    func testTiledPipelineMatchesPyTorch() throws {
+        let io = try e2e.tensors(npz: "io.npz")
+        let m = try model()
+        m.prompt = try goldenPrompt(io)
+        m.steps = 3
+        (m.latentTile, m.imageTile, m.imageTileOverlap) = (4, 8, 2)
+        let grid = try LatentTileGrid(height: 8, width: 12, tile: 4)
+        XCTAssertEqual(grid.origins.map { [$0.top, $0.left] }, [0, 2, 4].flatMap { r in [0, 2, 4, 6, 8].map { [r, $0] } })
+        let lq = try XCTUnwrap(io["lq"])
+        var seen = [Int]()
+        let out = try m.run(lq, aux: ["noise": try XCTUnwrap(io["noise"])], progress: { i, _ in seen.append(i) })
+        XCTAssertEqual(seen, [1, 2, 3])
+        let expected = try XCTUnwrap(io["tiled_output"])
+        print("unildiff tiled (3 steps, 15 latent tiles): max abs error \(maxAbsDifference(out, expected))")
+        assertClose(out, expected, tolerance: 1e-4, "unildiff restored image, tiled")
+        // Tiling changes the answer (it is not the whole run under another name).
+        XCTAssertGreaterThan(maxAbsDifference(out, try XCTUnwrap(io["output"])), 1e-4)
+    }
+
     /// The older upstream spelling `information_transformer_layes.` imports under the right name.
     func testOldDAFFSpellingIsRenamedOnImport() throws {
         let manifest = try XCTUnwrap(try Zoo.embedded().manifest("unildiff"))

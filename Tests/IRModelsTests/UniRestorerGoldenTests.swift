@@ -85,4 +85,25 @@ final class UniRestorerGoldenTests: XCTestCase {
             XCTAssertTrue(m.lastRoutes.allSatisfy { $0.forced && $0.poolIndex == pool })
         }
     }
+    /// A big image runs in tiles the way `irzoo run` tiles it: routed once on the whole image
+    /// (the route an untiled pass takes, checked against PyTorch above), then only the chosen
+    /// expert on each tile, exactly as that expert runs in tiles on its own.
+    func testTilesAreRoutedOnceOnTheWholeImage() throws {
+        let m = try model()
+        let batch = try golden.tensor("input.npy")
+        for i in 0..<2 {
+            let x = try batch.rows(i, 1)
+            _ = try m.run(x)
+            let whole = m.lastRoutes.map(\.poolIndex)
+            let plan = try TilePlan(tile: 16, overlap: 4)
+            let tiled = try TiledInference.run(m, image: x, plan: plan)
+            XCTAssertEqual(m.lastRoutes.map(\.poolIndex), whole, "image \(i): a tiled pass routes like the whole pass")
+            XCTAssertEqual(m.lastRoutes.map(\.poolIndex), [[13], [28]][i])
+            let expert = try m.expertModel(m.lastRoutes[0].expert)
+            XCTAssertEqual(tiled.scalars, try TiledInference.run(expert, image: x, plan: plan).scalars, "image \(i)")
+        }
+        XCTAssertThrowsError(try TiledInference.run(m, image: batch, plan: try TilePlan(tile: 16, overlap: 4))) {
+            XCTAssertTrue("\($0)".contains("one image at a time"), "\($0)")
+        }
+    }
 }

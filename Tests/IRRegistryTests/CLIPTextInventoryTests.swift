@@ -1,3 +1,4 @@
+import IRModels
 import IRRegistry
 import IRTensor
 import XCTest
@@ -73,7 +74,7 @@ final class CLIPTextInventoryTests: XCTestCase {
     }
 
     func testBadConfigsAreRefusedByField() throws {
-        let family = try XCTUnwrap(ArchitectureFamily.named("clip-text"))
+        let family = try XCTUnwrap(Families.catalog.named("clip-text"))
         let base: JSON.Object = ["hidden_size": .int(64), "intermediate_size": .int(128),
                                        "num_hidden_layers": .int(2), "num_attention_heads": .int(4)]
         XCTAssertNoThrow(try family.decode(.object(base)))

@@ -1,3 +1,4 @@
+import IRModels
 import IRRegistry
 import IRTensor
 import XCTest
@@ -125,7 +126,7 @@ final class ConfigDetectionTests: XCTestCase {
         var keys = try KeyList.load("symunet_w48_state_dict_keys.tsv")
         let i = try XCTUnwrap(keys.firstIndex { $0.name == "encoders.0.0.attn.temperature" })
         keys[i].shape = [5, 1, 1]
-        let family = try XCTUnwrap(ArchitectureFamily.named("symunet"))
+        let family = try XCTUnwrap(Families.catalog.named("symunet"))
         XCTAssertThrowsError(try family.detect(ShapeTable(keys))) { error in
             XCTAssertTrue("\(error)".contains("restormer_heads[0]"), "\(error)")
         }

@@ -1,3 +1,4 @@
+import IRModels
 import IRRegistry
 import IRTensor
 import XCTest

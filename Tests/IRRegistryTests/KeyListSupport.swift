@@ -1,4 +1,5 @@
 import Foundation
+import IRModels
 import IRRegistry
 import IRTensor
 import IRTestSupport
@@ -25,7 +26,7 @@ enum KeyList {
         return out
     }
 
-    static func zoo() throws -> Zoo { try Zoo.load(directory: TestSupport.repoRoot.appendingPathComponent("Zoo").path) }
+    static func zoo() throws -> Zoo { try Zoo.load(directory: TestSupport.repoRoot.appendingPathComponent("Zoo").path, families: Families.catalog) }
 }
 
 extension XCTestCase {

@@ -1,4 +1,5 @@
 import Foundation
+import IRModels
 import IRRegistry
 import IRTestSupport
 import XCTest

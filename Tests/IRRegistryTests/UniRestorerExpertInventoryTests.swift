@@ -1,4 +1,5 @@
 import XCTest
+import IRModels
 import IRRegistry
 import IRTensor
 

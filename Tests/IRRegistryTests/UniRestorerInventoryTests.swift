@@ -1,4 +1,5 @@
 import Foundation
+import IRModels
 import IRRegistry
 import IRTensor
 import IRTestSupport
@@ -65,7 +66,7 @@ extension UniRestorerInventoryTests {
         let manifest = try XCTUnwrap(try KeyList.zoo().manifest("unirestorer"))
         let r = try ModelResolver.resolve(keys, manifest: manifest)
         XCTAssertFalse(r.isExact)
-        let family = try XCTUnwrap(ArchitectureFamily.named("unirestorer"))
+        let family = try XCTUnwrap(Families.catalog.named("unirestorer"))
         let missing = family.missingIdentifyingTensors(ShapeTable(r.mapped.tensors))
         XCTAssertTrue(missing.joined().contains("8 leaves x 3 levels"), "\(missing)")
 

@@ -1,4 +1,5 @@
 import XCTest
+import IRModels
 import IRRegistry
 
 /// UniRestorer-LoRA at the paper's size (reconstructed, shared/architectures/unirestorer.md §5):
@@ -36,7 +37,7 @@ final class UniRestorerLoRAInventoryTests: XCTestCase {
         XCTAssertEqual(inventory.parameterCount, 281_180_072)
         let manifest = try XCTUnwrap(try Zoo.embedded().manifest("unirestorer-lora"))
         XCTAssertEqual(manifest.parameters, 281_180_072)
-        let family = try XCTUnwrap(ArchitectureFamily.named("unirestorer-lora"))
+        let family = try XCTUnwrap(Families.catalog.named("unirestorer-lora"))
         XCTAssertEqual(try family.decode(manifest.config).typed(UniRestorerLoRAConfig.self), config)
     }
 

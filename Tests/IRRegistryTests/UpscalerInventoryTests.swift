@@ -1,4 +1,5 @@
 import XCTest
+import IRModels
 import IRRegistry
 import IRTensor
 
@@ -122,7 +123,7 @@ final class UpscalerInventoryTests: XCTestCase {
         XCTAssertThrowsError(try ModelConfig(RRDBNetConfig(scale: 8, shuffleFactor: 2))) { XCTAssertTrue("\($0)".contains("shuffle_factor"), "\($0)") }
         XCTAssertThrowsError(try ModelConfig(SRVGGConfig(inChannels: 3, outChannels: 1))) { XCTAssertTrue("\($0)".contains("num_out_ch"), "\($0)") }
         // BasicSR's default unshuffle follows the scale when the field is absent.
-        XCTAssertEqual(try? ArchitectureFamily.named("rrdbnet")?.decode(try JSON.parse("{\"scale\": 1}")).typed(RRDBNetConfig.self)?.shuffleFactor, 4)
+        XCTAssertEqual(try? Families.named("rrdbnet")?.architecture.decode(try JSON.parse("{\"scale\": 1}")).typed(RRDBNetConfig.self)?.shuffleFactor, 4)
     }
 }
 

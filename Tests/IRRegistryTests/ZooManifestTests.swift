@@ -1,4 +1,5 @@
 import Foundation
+import IRModels
 import IRRegistry
 import IRTestSupport
 import XCTest
@@ -21,7 +22,7 @@ final class ZooManifestTests: XCTestCase {
             XCTAssertFalse(m.paper.title.isEmpty, m.id)
             if !m.runnable { XCTAssertFalse((m.reason ?? "").isEmpty, "\(m.id) must say why it cannot run") }
             // Typed families decode and validate their config; the others keep it as data.
-            if ArchitectureFamily.named(m.family) != nil { XCTAssertNotNil(m.modelConfig, m.id) }
+            if Families.catalog.named(m.family) != nil { XCTAssertNotNil(m.modelConfig, m.id) }
             if let g = m.golden {
                 XCTAssertLessThanOrEqual(g.maxAbsError, 1e-4, m.id)
                 XCTAssertTrue(FileManager.default.fileExists(atPath: TestSupport.fixture(g.fixture + "/config.json")), "\(m.id): golden \(g.fixture)")
@@ -60,7 +61,7 @@ final class ZooManifestTests: XCTestCase {
         for (find, replace, expected) in cases {
             let bad = text.replacingOccurrences(of: find, with: replace)
             XCTAssertNotEqual(bad, text)
-            XCTAssertThrowsError(try Zoo(files: [("symunet.json", bad)])) { error in
+            XCTAssertThrowsError(try Zoo(files: [("symunet.json", bad)], families: Families.catalog)) { error in
                 XCTAssertTrue("\(error)".contains(expected), "\(error)")
                 XCTAssertTrue("\(error)".hasPrefix("symunet.json: "), "\(error)")
             }
@@ -79,14 +80,14 @@ final class ZooManifestTests: XCTestCase {
         for (find, replace, expected) in cases where !expected.isEmpty {
             let bad = text.replacingOccurrences(of: find, with: replace)
             XCTAssertNotEqual(bad, text, "fixture text changed: \(find)")
-            XCTAssertThrowsError(try Zoo(files: [("symunet.json", bad)])) { error in
+            XCTAssertThrowsError(try Zoo(files: [("symunet.json", bad)], families: Families.catalog)) { error in
                 XCTAssertTrue("\(error)".contains(expected), "expected '\(expected)' in: \(error)")
             }
         }
-        XCTAssertThrowsError(try Zoo(files: [("other.json", text)])) { error in
+        XCTAssertThrowsError(try Zoo(files: [("other.json", text)], families: Families.catalog)) { error in
             XCTAssertTrue("\(error)".contains("file name must be the id"), "\(error)")
         }
-        XCTAssertThrowsError(try Zoo(files: [("symunet.json", text), ("symunet.json", text)]))
+        XCTAssertThrowsError(try Zoo(files: [("symunet.json", text), ("symunet.json", text)], families: Families.catalog))
     }
 
     func testManifestConfigsDecodeIntoTheirFamilies() throws {
@@ -111,7 +112,7 @@ final class ZooManifestTests: XCTestCase {
         let c = try ModelConfig(SymUNetConfig.published)
         let text = c.json.serialized()
         XCTAssertTrue(text.hasPrefix("{\"LayerNorm_type\":\"WithBias\",\"bias\":false,\"dec_blk_nums\":[6,6,4]"), text)
-        let family = try XCTUnwrap(ArchitectureFamily.named("symunet"))
+        let family = try XCTUnwrap(Families.catalog.named("symunet"))
         let overridden = try family.decode(c.json.merging(.object(["width": .int(32)])))
         XCTAssertEqual(overridden.typed(SymUNetConfig.self)?.width, 32)
         XCTAssertThrowsError(try family.decode(c.json.merging(.object(["wdth": .int(32)])))) { error in

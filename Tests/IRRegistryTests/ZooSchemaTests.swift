@@ -1,4 +1,5 @@
 import Foundation
+import IRModels
 import IRRegistry
 import IRTensor
 import IRTestSupport
@@ -38,7 +39,7 @@ final class ZooSchemaTests: XCTestCase {
                            "clip-text": "clipTextConfig", "sdxl-vae": "sdxlVaeConfig", "sdxl-unet": "sdxlUnetConfig",
                            "unirestorer": "unirestorerConfig", "unirestorer-lora": "unirestorerLoraConfig",
                            "unildiff": "unildiffConfig", "rrdbnet": "rrdbnetConfig", "srvgg": "srvggConfig"]
-        XCTAssertEqual(Set(definitions.keys), Set(ArchitectureFamily.all.map(\.id)))
+        XCTAssertEqual(Set(definitions.keys), Set(Families.all.map(\.id)))
         var checked = Set<String>()
         for (name, text) in try manifests() {
             let doc = try JSON.parse(text)

@@ -1,5 +1,5 @@
 """irzoo's `seeded-normal` pos_embed default for SE-SymUNet (the Swift twin is
-Sources/IRRegistry/Families/PosEmbedDefault.swift): SplitMix64 seeded with
+Sources/IRModels/SymUNet/PosEmbedDefault.swift): SplitMix64 seeded with
 seed ^ FNV-1a-64(module path), Box-Muller in double precision, row-major [1, N, P]."""
 import math
 

@@ -53,6 +53,16 @@ public protocol Model: AnyObject {
     /// cheap to compute once (SE-SymUNet's CLIP features) take it from the whole image here, so
     /// every tile is guided by the same features. The default runs `run` on each tile.
     func tileRunner(whole: Tensor, aux: [String: Tensor]) throws -> (Tensor) throws -> Tensor
+
+    /// For the memory planner: the pixels whose activations one pass holds at once for an image
+    /// of this size. The whole image (the default), or a tile's for a model that tiles itself.
+    func activePixels(height: Int, width: Int) -> Int
+    /// For the memory planner: bytes per image pixel a pass keeps for the whole image besides
+    /// the activations it measures on small probes (a self-tiling model's whole latents). Default 0.
+    var wholeImageBytesPerPixel: Int { get }
+    /// One pass on a small probe image for the memory planner. The default is `run`; a model
+    /// whose pass repeats identical work (diffusion steps) may probe one repetition.
+    func memoryProbe(_ x: Tensor) throws
 }
 
 extension Model {
@@ -61,6 +71,10 @@ extension Model {
     public var auxInputNames: [String] { [] }
 
     public func run(_ input: Tensor) throws -> Tensor { try run(input, aux: [:], progress: nil) }
+
+    public func activePixels(height: Int, width: Int) -> Int { height * width }
+    public var wholeImageBytesPerPixel: Int { 0 }
+    public func memoryProbe(_ x: Tensor) throws { _ = try run(x, aux: [:], progress: nil) }
 
     public func tileRunner(whole: Tensor, aux: [String: Tensor]) throws -> (Tensor) throws -> Tensor {
         try checkAux(aux)

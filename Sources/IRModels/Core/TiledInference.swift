@@ -103,39 +103,57 @@ public enum TiledInference {
         }
         guard model.outputKind == .image else { throw ModelError("\(model.family) does not return an image, so it cannot run in tiles") }
         guard image.rank == 4 else { throw ModelError("tiled inference expects an image batch [B, C, H, W], got \(image.shape)") }
-        let (b, h, w) = (image.shape[0], image.shape[2], image.shape[3])
+        let (h, w) = (image.shape[2], image.shape[3])
         let th = min(plan.tile, h), tw = min(plan.tile, w)
         guard th >= model.minimumSide && tw >= model.minimumSide else {
             throw ModelError("tiles of \(tw)x\(th) pixels are smaller than the \(model.minimumSide)-pixel side \(model.family) needs; use a larger --tile")
         }
-        let rows = plan.starts(h), cols = plan.starts(w)
-        let total = rows.count * cols.count
-        if total == 1 {
+        if plan.starts(h).count * plan.starts(w).count == 1 {
             let y = try model.run(image, aux: aux, progress: nil)
             progress?(1, 1)
             return y
         }
 
-        let ctx = model.context
         let runTile = try model.tileRunner(whole: image, aux: aux)
-        // An upscaler's tiles come back `scale` times larger: they are placed and blended at the
-        // output scale, the ramps over the overlap times the scale.
-        let s = model.scale
-        let outPlan = try TilePlan(tile: plan.tile * s, overlap: plan.overlap * s)
-        var blend = try TileBlend(batch: b, height: h * s, width: w * s)
+        // An upscaler's tiles come back `scale` times larger and are blended at the output scale.
+        return try blend(image, plan: plan, scaleUp: model.scale, context: model.context, what: model.family, progress: progress, runTile)
+    }
+
+    /// Runs `body` on overlapping tiles of `x` [B, C, H, W] and blends what it returns, which is
+    /// `scaleUp / scaleDown` times the tile's size (1 for image restorers; 8 or 1/8 for a VAE's
+    /// decoder and encoder), with linear ramps over the overlap scaled the same way. An input that
+    /// fits one tile runs whole. `what` names the network in messages.
+    public static func blend(_ x: Tensor, plan: TilePlan, scaleUp: Int = 1, scaleDown: Int = 1, context ctx: ComputeContext,
+                             what: String, progress: ProgressHandler? = nil, _ body: (Tensor) throws -> Tensor) throws -> Tensor {
+        guard x.rank == 4 else { throw ModelError("\(what): a tiled run expects [B, C, H, W], got \(x.shape)") }
+        let (b, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        let rows = plan.starts(h), cols = plan.starts(w)
+        if rows.count * cols.count == 1 {
+            let y = try body(x)
+            progress?(1, 1)
+            return y
+        }
+        let th = min(plan.tile, h), tw = min(plan.tile, w)
+        let (H, W) = (h * scaleUp / scaleDown, w * scaleUp / scaleDown)
+        let (oth, otw) = (th * scaleUp / scaleDown, tw * scaleUp / scaleDown)
+        // The blend ramps in output pixels: the overlap scaled like the image.
+        let outPlan = try TilePlan(tile: max(oth, otw), overlap: plan.overlap * scaleUp / scaleDown)
+        var blend = try TileBlend(batch: b, height: H, width: W)
         var done = 0
         for y0 in rows {
-            let rowWeights = (0..<th * s).map { outPlan.weight($0, start: y0 * s, size: th * s, length: h * s) }
+            let oy = y0 * scaleUp / scaleDown
+            let rw = (0..<oth).map { outPlan.weight($0, start: oy, size: oth, length: H) }
             for x0 in cols {
-                let colWeights = (0..<tw * s).map { outPlan.weight($0, start: x0 * s, size: tw * s, length: w * s) }
-                let tile = try ctx.crop(image, top: y0, left: x0, height: th, width: tw)
-                let y = try runTile(tile)
-                guard y.rank == 4, y.shape[0] == b, y.shape[2] == th * s, y.shape[3] == tw * s else {
-                    throw ModelError("\(model.family) returned \(y.shape) for a tile \(tile.shape) (scale \(s))")
+                let ox = x0 * scaleUp / scaleDown
+                let cw = (0..<otw).map { outPlan.weight($0, start: ox, size: otw, length: W) }
+                let tile = try ctx.crop(x, top: y0, left: x0, height: th, width: tw)
+                let y = try body(tile)
+                guard y.rank == 4, y.shape[0] == b, y.shape[2] == oth, y.shape[3] == otw else {
+                    throw ModelError("\(what) returned \(y.shape) for a tile \(tile.shape)")
                 }
-                try blend.add(y, top: y0 * s, left: x0 * s, rows: rowWeights, cols: colWeights)
+                try blend.add(y, top: oy, left: ox, rows: rw, cols: cw)
                 done += 1
-                progress?(done, total)
+                progress?(done, rows.count * cols.count)
             }
         }
         return try blend.finish()

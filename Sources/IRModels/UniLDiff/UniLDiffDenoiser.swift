@@ -1,7 +1,7 @@
 import IRRuntime
 
 /// UniLDiff's denoiser: the SDXL UNet with the DAFF injected after conv_in, under classifier-free
-/// guidance, driven by the Euler sampler (upstream pipeline_FaithDiff_tlc.py without its tiling):
+/// guidance, driven by the Euler sampler (upstream pipeline_FaithDiff_tlc.py), whole or in latent tiles:
 ///
 ///     [ε_u; ε_c] = UNet([x; x]/√(σ²+1), t, [negative; positive] text, conv_in → DAFF(·, t, [lq; lq]))
 ///     ε̂ = ε_u + guidance · (ε_c − ε_u);   x ← Euler step
@@ -39,6 +39,34 @@ public final class UniLDiffDenoiser {
             try self.daff(ctx, sample: h, timesteps: [t], lqFeature: lqPair)
         })
         return try ctx.classifierFreeGuidance(unconditional: try eps.rows(0, 1), conditional: try eps.rows(1, 1), scale: guidance)
+    }
+
+    /// The Euler run in latent tiles (`LatentTileGrid`, upstream's tiled loop): each step runs on
+    /// every tile of the current latent with that tile's LQ feature and time ids, and the stepped
+    /// tiles are blended into the next latent. `timeIds(top, left)` gives a tile's [2, 6] time ids.
+    public func sampleTiled(_ ctx: ComputeContext, sampler: EulerDiscreteSampler, from start: Tensor, text: SDXLConditioning,
+                            lqFeature: Tensor, grid: LatentTileGrid, timeIds: (Int, Int) throws -> Tensor,
+                            progress: ((Int, Int) -> Void)? = nil) throws -> Tensor {
+        guard start.rank == 4, lqFeature.rank == 4, start.shape[2] == lqFeature.shape[2], start.shape[3] == lqFeature.shape[3] else {
+            throw ModelError("UniLDiff: the latent \(start.shape) and the LQ feature \(lqFeature.shape) differ in size")
+        }
+        let (th, tw) = (grid.tileHeight, grid.tileWidth)
+        var x = start
+        for i in 0..<sampler.steps {
+            let blend = try LatentTileGrid.Blend(grid: grid, shape: x.shape)
+            for origin in grid.origins {
+                let tile = try ctx.crop(x, top: origin.top, left: origin.left, height: th, width: tw)
+                let lq = try ctx.crop(lqFeature, top: origin.top, left: origin.left, height: th, width: tw)
+                var cond = text
+                cond.timeIds = try timeIds(origin.top, origin.left)
+                let eps = try guidedEpsilon(ctx, scaledLatent: try sampler.scaleModelInput(ctx, tile, step: i),
+                                            timestep: sampler.timesteps[i], text: cond, lqFeature: lq)
+                try blend.add(try sampler.step(ctx, epsilon: eps, step: i, sample: tile), at: origin)
+            }
+            x = try blend.finish(ctx)
+            progress?(i + 1, sampler.steps)
+        }
+        return x
     }
 
     /// The whole Euler run from `start` (see `EulerDiscreteSampler.startFromLowQuality`).

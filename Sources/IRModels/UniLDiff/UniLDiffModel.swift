@@ -18,14 +18,15 @@ public struct UniLDiffPromptIDs: Sendable, Equatable {
     }
 }
 
-/// UniLDiff as one restorer (pipeline_FaithDiff_tlc.py without its latent tiling):
+/// UniLDiff as one restorer (pipeline_FaithDiff_tlc.py, its latent tiling included):
 ///
 ///     x = 2·LQ − 1 (reflect-padded right/bottom to the VAE × UNet downsampling)
 ///     lq = denoise_encoder(x);  z = vae.encode(x).mean · scaling
 ///     start = DDPM.add_noise(z, noise · init_noise_sigma, 999)
 ///     text = [negative ""; prompt] through both encoders (penultimate states concatenated,
 ///            bigG's projected pooled output, time ids (H, W, 0, 0, H, W))
-///     N Euler steps of UniLDiffDenoiser (DAFF after conv_in, CFG 5)
+///     N Euler steps of UniLDiffDenoiser (DAFF after conv_in, CFG 5), in latent tiles past 1024 px
+///     (the VAE and the LQ encoder in image tiles there too: `latentTile`, `imageTile`)
 ///     out = (vae.decode(latent / scaling) + 1) / 2, cropped back, unclamped
 ///
 /// `run` reads the prompt, steps and seed from the properties below (`irzoo run --prompt --steps
@@ -48,6 +49,14 @@ public final class UniLDiffModel: Model {
     public var seed: UInt64 = 0
     /// The upstream default start point, t = 999.
     public var startTimestep = 999
+    /// Latent tile side for the tiled sampling (upstream's 1024-pixel tiles: 128 latent pixels),
+    /// overlap 0.5 (`LatentTileGrid`). A latent that fits one tile samples whole.
+    public var latentTile = 128
+    /// Images with a side over this many pixels run the VAE encoder, the LQ encoder and the VAE
+    /// decoder in tiles of this size (overlap `imageTileOverlap`, linear ramps, `TiledInference.blend`),
+    /// so no activation is larger than a tile's. Both multiples of the VAE's downsampling factor.
+    public var imageTile = 1024
+    public var imageTileOverlap = 128
 
     public static let noiseAuxName = "noise"
 
@@ -72,7 +81,30 @@ public final class UniLDiffModel: Model {
     public var inputChannels: Int { config.vae.inChannels }
     public var minimumSide: Int { padding.minimumSide }
     public var auxInputNames: [String] { [Self.noiseAuxName] }
-    public var tiling: TilingSupport { .unsupported("UniLDiff samples the whole latent at once (upstream's latent tiling is not implemented)") }
+    public var tiling: TilingSupport {
+        .unsupported("UniLDiff tiles itself: it samples in latent tiles of \(latentTile * vae.downsamplingFactor) px, as upstream does, and runs its VAE in tiles of \(imageTile) px")
+    }
+
+    /// Memory: one pass's activations stop growing at a tile (the VAE's and the UNet's); what
+    /// grows with the image is the whole latent, the LQ feature and the blend sums at 1/f².
+    public func activePixels(height: Int, width: Int) -> Int {
+        let side = min(imageTile, latentTile * vae.downsamplingFactor)
+        return min(height, side) * min(width, side)
+    }
+
+    public var wholeImageBytesPerPixel: Int {
+        let f = vae.downsamplingFactor
+        // LQ feature (and its tile blend) + latent, its blend sums and the noise, in float32.
+        return (2 * config.vae.blockOutChannels[config.vae.levels - 1] + 6 * config.vae.latentChannels) * 4 / (f * f) + 1
+    }
+
+    /// The memory probe runs one Euler step: a pass's buffers are the same for every step.
+    public func memoryProbe(_ x: Tensor) throws {
+        let kept = steps
+        steps = 1
+        defer { steps = kept }
+        _ = try run(x, aux: [:], progress: nil)
+    }
 
     /// Sets `prompt` from text with CLIP's BPE merges (each encoder's own pad token).
     public func setPrompt(_ text: String, negative: String = "", mergesText: [UInt8], source: String) throws {
@@ -108,8 +140,15 @@ public final class UniLDiffModel: Model {
         }
         let ctx = context
         let x = try ctx.affine(try padding.pad(ctx, input), scale: 2, shift: -1)
-        let lqFeature = try lqEncoder(ctx, x)
-        let latent = try ctx.mul(try vae.encode(x), vae.scalingFactor)
+        let f = vae.downsamplingFactor
+        guard imageTile % f == 0, imageTileOverlap % f == 0, imageTileOverlap >= 0, imageTileOverlap < imageTile else {
+            throw ModelError("unildiff: image tiles of \(imageTile) px with overlap \(imageTileOverlap) px must be multiples of \(f), the overlap smaller")
+        }
+        let pixelTiles = try TilePlan(tile: imageTile, overlap: imageTileOverlap)
+        let lqFeature = try TiledInference.blend(x, plan: pixelTiles, scaleDown: f, context: ctx, what: "unildiff LQ encoder") {
+            try self.lqEncoder(ctx, $0)
+        }
+        let latent = try ctx.mul(try vae.encodeTiled(x, plan: pixelTiles), vae.scalingFactor)
         let sampler = try EulerDiscreteSampler(steps: steps)
         let start: Tensor
         if let noise = aux[Self.noiseAuxName] {
@@ -120,10 +159,25 @@ public final class UniLDiffModel: Model {
         } else {
             start = try sampler.startFromLowQuality(ctx, lqLatent: latent, seed: seed, timestep: startTimestep)
         }
-        let text = try textConditioning(height: x.shape[2], width: x.shape[3])
-        let restored = try denoiser.sample(ctx, sampler: sampler, from: start, text: text, lqFeature: lqFeature,
+        let (height, width) = (x.shape[2], x.shape[3])
+        let text = try textConditioning(height: height, width: width)
+        let grid = try LatentTileGrid(height: latent.shape[2], width: latent.shape[3], tile: latentTile)
+        let restored: Tensor
+        if grid.isSingleTile {
+            restored = try denoiser.sample(ctx, sampler: sampler, from: start, text: text, lqFeature: lqFeature,
                                            progress: progress.map { p in { p($0, $1) } })
-        let y = try vae.decode(try ctx.mul(restored, 1 / vae.scalingFactor))
+        } else {
+            // Upstream's per-tile micro-conditioning: the image size, the tile's origin in latent
+            // pixels (sic) as the crop, the nominal tile size in pixels as the target.
+            let target = Float(latentTile * f)
+            restored = try denoiser.sampleTiled(ctx, sampler: sampler, from: start, text: text, lqFeature: lqFeature, grid: grid,
+                                                timeIds: { top, left in
+                let row: [Float] = [Float(height), Float(width), Float(top), Float(left), target, target]
+                return try Tensor(shape: [2, 6], values: row + row)
+            }, progress: progress.map { p in { p($0, $1) } })
+        }
+        let latentTiles = try TilePlan(tile: imageTile / f, overlap: imageTileOverlap / f)
+        let y = try vae.decodeTiled(try ctx.mul(restored, 1 / vae.scalingFactor), plan: latentTiles)
         return try padding.crop(ctx, try ctx.affine(y, scale: 0.5, shift: 0.5), height: input.shape[2], width: input.shape[3])
     }
 }

@@ -53,8 +53,11 @@ public final class UniRestorerModel: Model {
     public var inputChannels: Int { 3 }
     public var minimumSide: Int { 1 }
     public var auxInputNames: [String] { [Self.clipInputName] }
+    /// The router always sees the whole image (resized to its input size), so a big image is
+    /// routed once, as upstream routes it, and only the chosen expert runs on tiles
+    /// (`tileRunner`); the tiles then differ from a whole pass as the expert's own tiles do.
     public var tiling: TilingSupport {
-        .unsupported("the router sees the whole image (resized to \(config.router.imageSize) px) and picks one expert for it")
+        .approximate("routed once on the whole image (resized to \(config.router.imageSize) px); the chosen expert runs on the tiles and its channel attention sees each tile's statistics")
     }
 
     /// Names of the experts whose Swift models have been built so far (the lazy part).
@@ -89,6 +92,45 @@ public final class UniRestorerModel: Model {
     }
 
     public func run(_ input: Tensor, aux: [String: Tensor], progress: ProgressHandler?) throws -> Tensor {
+        let routes = try routeBatch(input, aux: aux)
+        var outputs = [Tensor]()
+        for (i, r) in routes.enumerated() {
+            let item = routes.count == 1 ? input : try input.rows(i, 1)
+            outputs.append(try expertModel(r.expert).run(item, aux: [:], progress: progress))
+        }
+        return routes.count == 1 ? outputs[0] : try context.concat(outputs, dim: 0)
+    }
+
+    /// Routes the whole image once; each tile then runs through the expert that image chose
+    /// (the expert's own tile runner, so experts with image-wide context keep it).
+    public func tileRunner(whole: Tensor, aux: [String: Tensor]) throws -> (Tensor) throws -> Tensor {
+        let routes = try routeBatch(whole, aux: aux)
+        guard routes.count == 1 else {
+            throw ModelError("unirestorer runs in tiles one image at a time (each image is routed on its own), got a batch of \(routes.count)")
+        }
+        return try expertModel(routes[0].expert).tileRunner(whole: whole, aux: [:])
+    }
+
+    /// The memory probe runs the router, then one expert of each family in the pool (the largest
+    /// config of each), since the probe image need not route where a real image will.
+    public func memoryProbe(_ x: Tensor) throws {
+        let kept = forcedExpert
+        defer { forcedExpert = kept }
+        forcedExpert = nil
+        _ = try routeBatch(x, aux: [:])
+        var largest = [String: (name: String, parameters: Int)]()
+        for name in config.pool {
+            guard let e = config.expert(named: name), let c = try? e.modelConfig() else { continue }
+            let n = c.inventory.reduce(0) { $0 + $1.shape.reduce(1, *) }
+            if n > largest[e.family]?.parameters ?? -1 { largest[e.family] = (name, n) }
+        }
+        for (_, e) in largest.sorted(by: { $0.key < $1.key }) {
+            _ = try expertModel(e.name).run(x, aux: [:], progress: nil)
+        }
+    }
+
+    /// The route of each batch item (the router's estimate, or the forced expert); kept in `lastRoutes`.
+    func routeBatch(_ input: Tensor, aux: [String: Tensor]) throws -> [UniRestorerRoute] {
         try checkAux(aux)
         try checkImageInput(input)
         let b = input.shape[0]
@@ -100,15 +142,9 @@ public final class UniRestorerModel: Model {
             }
             estimates = try estimate(pixels: pixels)
         }
-        var routes = [UniRestorerRoute](), outputs = [Tensor]()
-        for i in 0..<b {
-            let r = try route(estimates[i])
-            routes.append(r)
-            let item = b == 1 ? input : try input.rows(i, 1)
-            outputs.append(try expertModel(r.expert).run(item, aux: [:], progress: progress))
-        }
+        let routes = try estimates.map { try route($0) }
         lastRoutes = routes
-        return b == 1 ? outputs[0] : try context.concat(outputs, dim: 0)
+        return routes
     }
 
     /// The Swift model of expert `name`, built on first use.

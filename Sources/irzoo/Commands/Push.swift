@@ -1,5 +1,6 @@
 import ArgumentParser
 import IRDistribution
+import IRModels
 import IRRegistry
 import IRStore
 import IRTensor

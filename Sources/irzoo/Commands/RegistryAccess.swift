@@ -18,7 +18,7 @@ struct RegistryOptions: ParsableArguments {
 }
 
 /// The registry client for a reference: credentials from the environment or docker's config,
-/// retries from IRZOO_REGISTRY_ATTEMPTS, notices (retries, fallbacks) on stderr.
+/// retries from IRZOO_REGISTRY_ATTEMPTS, extra CA certificates from IRZOO_REGISTRY_CA_FILE, notices (retries, fallbacks) on stderr.
 enum RegistryAccess {
     static func client(for reference: OCIReference) throws -> RegistryClient {
         let env = Terminal.environment
@@ -28,7 +28,9 @@ enum RegistryAccess {
             guard let n = Int(a), n >= 1 else { throw CLIError(.usage, "IRZOO_REGISTRY_ATTEMPTS must be a positive integer (got '\(a)')") }
             retry.attempts = n
         }
-        let client = RegistryClient(reference: reference, credentials: credentials, retry: retry)
+        let caFile = env["IRZOO_REGISTRY_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        if let caFile { try RegistryClient.checkCAFile(caFile) }
+        let client = RegistryClient(reference: reference, credentials: credentials, retry: retry, extraCAFile: caFile)
         client.notice = { Terminal.printError("irzoo: note: " + $0) }
         return client
     }

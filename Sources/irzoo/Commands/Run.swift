@@ -276,7 +276,7 @@ enum RunModelLoader {
         // The store records a registry id (a manifest such as "symunet-demo") or a family id.
         let zoo = try Zoo.embedded()
         let family = zoo.manifest(m.architecture)?.family ?? m.architecture
-        guard ModelFactory.canRun(family: family), let arch = ArchitectureFamily.named(family) else {
+        guard ModelFactory.canRun(family: family), let arch = Families.catalog.named(family) else {
             throw CLIError(.usage, "\(m.name) is a '\(m.architecture)' model, which irzoo cannot run yet (runnable families: \(ModelFactory.runnableFamilies.joined(separator: ", ")))")
         }
         let config: ModelConfig

@@ -1,5 +1,6 @@
 import ArgumentParser
 import IRFormat
+import IRModels
 import IRRegistry
 import IRStore
 import IRTensor

@@ -23,6 +23,8 @@ final class RegistryServer {
     let dir: URL
     let port: Int
     let auth: Auth
+    /// PEM certificate and key: the registry serves HTTPS with them.
+    let tls: (certificate: String, key: String)?
     private var process: Process?
 
     var address: String { "127.0.0.1:\(port)" }
@@ -38,11 +40,12 @@ final class RegistryServer {
         }
     }
 
-    init(auth: Auth = .anonymous, port: Int? = nil) throws {
+    init(auth: Auth = .anonymous, port: Int? = nil, tls: (certificate: String, key: String)? = nil) throws {
         try Self.requireInstalled()
         dir = TestSupport.makeTempDir("irzoo-registry")
         self.port = try port ?? Self.freePort()
         self.auth = auth
+        self.tls = tls
         try FileManager.default.createDirectory(atPath: storage, withIntermediateDirectories: true)
         try writeConfig()
         try start()
@@ -85,7 +88,7 @@ final class RegistryServer {
             http:
               addr: 127.0.0.1:\(port)
               secret: irzoo-test-upload-secret
-            \(authYAML)
+            \(tls.map { "  tls:\n    certificate: \($0.certificate)\n    key: \($0.key)\n" } ?? "")\(authYAML)
             """
         try yaml.write(to: dir.appendingPathComponent("config.yml"), atomically: true, encoding: .utf8)
     }

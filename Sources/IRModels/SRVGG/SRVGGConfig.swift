@@ -1,3 +1,5 @@
+import IRRegistry
+
 /// SRVGGNetCompact, Real-ESRGAN's "Compact" (realesr-general-x4v3, realesr-animevideov3), as
 /// BasicSR builds it (github.com/XPixelGroup/BasicSR `basicsr/archs/srvgg_arch.py` @8d56e3a):
 /// `body` alternates 3x3 convs and activations, the last conv's num_out_ch · upscale² outputs go

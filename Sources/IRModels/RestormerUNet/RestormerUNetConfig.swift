@@ -1,3 +1,5 @@
+import IRRegistry
+
 /// The hyperparameters of Restormer's 4-level U-Net (`restormer_arch.py`), which the Restormer,
 /// PromptIR and AnyIR configs share under the same upstream field names; IRModels builds the
 /// shared `RestormerUNet` skeleton from them.

@@ -1,3 +1,5 @@
+import IRRegistry
+
 /// AnyIR (arXiv 2504.14249, github.com/Amazingren/AnyIR): a 4-level Restormer-style U-Net whose
 /// blocks split channels between MDTA and a gated degradation-adaptation branch (GatedDA).
 /// Field names are upstream's `AnyIR(...)` constructor arguments.

@@ -1,3 +1,5 @@
+import IRRegistry
+
 /// UniRestorer-LoRA (paper §3.2, App. C), reconstructed: no builder, code or weights for it are
 /// published. The router is the full model's (DA-CLIP controller, mu/sigma heads, gates, path
 /// table); the experts are one base Restormer (`base.*`, the level-0 expert) and, per other expert

@@ -1,3 +1,5 @@
+import IRRegistry
+
 /// A CLIP text transformer in Hugging Face naming (`text_model.*`, q/k/v split): transformers'
 /// `CLIPTextModel`, or `CLIPTextModelWithProjection` when `projection_dim` is set. SDXL's two
 /// text encoders are both of this family (CLIP ViT-L/14 text and OpenCLIP ViT-bigG/14 text);

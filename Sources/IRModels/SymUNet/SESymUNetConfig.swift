@@ -1,3 +1,5 @@
+import IRRegistry
+
 /// SE-SymUNet: SymUNet plus CLIP-guided cross-attention at the bottleneck and every decoder
 /// level (guidance f += α·CA(f, z), refinement z += α·CA(z, f)), with a CLIP ViT vision tower
 /// stored in the checkpoint under `clip_model.vision_model.*`.

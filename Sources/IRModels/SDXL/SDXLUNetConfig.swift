@@ -1,3 +1,5 @@
+import IRRegistry
+
 /// SDXL's UNet (diffusers `UNet2DConditionModel` with `addition_embed_type "text_time"`,
 /// linear projections in and out of every `Transformer2DModel`, GEGLU feed-forwards). Field names
 /// are diffusers' config keys; `attention_head_dim` holds head *counts* per level (diffusers'

@@ -1,3 +1,5 @@
+import IRRegistry
+
 /// RRDBNet: ESRGAN (ECCV-W 2018) and Real-ESRGAN (ICCV-W 2021) as BasicSR builds it
 /// (github.com/XPixelGroup/BasicSR `basicsr/archs/rrdbnet_arch.py` @8d56e3a). Field names are
 /// BasicSR's constructor arguments; `shuffle_factor` is spandrel's (github.com/chaiNNer-org/spandrel

@@ -1,3 +1,4 @@
+import IRRegistry
 import IRTensor
 
 /// UniRestorer (Lin et al., ICLR 2026, github.com/mrluin/UniRestorer): a DA-CLIP ViT controller
@@ -38,7 +39,7 @@ public struct UniRestorerConfig: ArchitectureConfig {
 
         /// The typed config of the expert's own family.
         public func modelConfig() throws -> ModelConfig {
-            guard let f = ArchitectureFamily.named(family), family != UniRestorerConfig.family else {
+            guard let f = Families.catalog.named(family), family != UniRestorerConfig.family else {
                 throw ConfigError(UniRestorerConfig.family, "experts[\(name)].family", "'\(family)' is not a registered expert family")
             }
             return try f.decode(config)

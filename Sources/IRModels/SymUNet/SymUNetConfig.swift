@@ -1,3 +1,5 @@
+import IRRegistry
+
 /// SymUNet (arXiv 2512.10581): NAFNet skeleton with Restormer blocks, additive skips, global
 /// residual. Field names are upstream's `network_g` yml names, so a training yml's values paste in.
 public struct SymUNetConfig: ArchitectureConfig {

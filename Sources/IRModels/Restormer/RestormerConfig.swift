@@ -1,3 +1,5 @@
+import IRRegistry
+
 /// Restormer (CVPR 2022) as UniRestorer builds its experts (github.com/mrluin/UniRestorer
 /// `restormer_arch.py` @88b933c): the 4-level U-Net of Restormer blocks, WithBias or BiasFree
 /// channel LayerNorm. A LoRA-Restormer checkpoint imports as this family once its ConvLoRA

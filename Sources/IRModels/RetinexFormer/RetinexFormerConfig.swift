@@ -1,3 +1,5 @@
+import IRRegistry
+
 /// RetinexFormer (ICCV 2023, arXiv 2303.06705, github.com/caiyuanhao1998/Retinexformer) as
 /// UniRestorer ships it (`basicsr/models/archs/retinexformer_arch.py` at 88b933c): an illumination
 /// estimator and a 2-level U-Net of illumination-guided transposed-attention blocks (IGAB).

@@ -1,3 +1,5 @@
+import IRRegistry
+
 /// A CLIP ViT vision tower in Hugging Face naming (`vision_model.*`, q/k/v split, the
 /// `pre_layrnorm` spelling). Field names are HF's `vision_config` names. OpenAI's layout is
 /// mapped onto these names by the manifest's rules (fused `in_proj` split q, k, v).

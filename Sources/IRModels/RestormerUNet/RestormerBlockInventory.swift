@@ -1,3 +1,5 @@
+import IRRegistry
+
 /// The Restormer `TransformerBlock` (channel LayerNorm, MDTA, GDFN) that SymUNet, PromptIR and
 /// UniRestorer's experts share, with its upstream key names and state_dict order.
 enum RestormerBlockInventory {

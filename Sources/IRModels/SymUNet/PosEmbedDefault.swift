@@ -1,4 +1,5 @@
 import Foundation
+import IRRegistry
 
 extension SESymUNetConfig {
     /// The positional embedding a guidance/refinement module uses when `--aux` gives none.

@@ -1,3 +1,5 @@
+import IRRegistry
+
 /// UniLDiff's DAFF sizes that are not fixed by the UNet and the LQ encoder (upstream `DiTBlock`
 /// arguments; `in_channels` is the UNet's conv_in width, `conditioning_channels` the LQ encoder's).
 public struct UniLDiffDAFFConfig: Codable, Equatable, Sendable {

@@ -1,3 +1,5 @@
+import IRRegistry
+
 /// SDXL's KL autoencoder (diffusers `AutoencoderKL` with DownEncoderBlock2D/UpDecoderBlock2D
 /// blocks, LDM `AutoencoderKL` with `Encoder`/`Decoder`). Field names are diffusers' config keys.
 /// Names of the native layout are diffusers' (`to_q`... Linear attention projections).

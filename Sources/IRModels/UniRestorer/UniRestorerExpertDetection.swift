@@ -1,3 +1,5 @@
+import IRRegistry
+
 /// Reads a UniRestorer config off tensor shapes (after the manifest's layout): the controller's
 /// CLIP tower, the head depth, the gate sizes, and each `lN_experts.I` module's family.
 ///
@@ -83,7 +85,7 @@ public enum UniRestorerExpertDetection {
         var own = [String: [Int]]()
         for (name, shape) in t.shapes where name.hasPrefix(prefix) { own[String(name.dropFirst(prefix.count))] = shape }
         let table = ShapeTable(shapes: own)
-        for family in ArchitectureFamily.all where family.id != UniRestorerConfig.family && family.id != UniRestorerLoRAConfig.family
+        for family in Families.catalog.all where family.id != UniRestorerConfig.family && family.id != UniRestorerLoRAConfig.family
             && family.id != CLIPVisionConfig.family {
             guard let (config, _) = try? family.detect(table) else { continue }
             let expert = UniRestorerConfig.Expert(name: module, family: family.id, config: config.json)

@@ -1,3 +1,5 @@
+import IRRegistry
+
 /// PromptIR (NeurIPS 2023, github.com/va1shn9v/PromptIR), the released `decoder=True` model:
 /// Restormer with prompt blocks at three decoder levels. The prompt sizes are literals in
 /// upstream's constructor; they are config fields here so shapes can be checked and detected.

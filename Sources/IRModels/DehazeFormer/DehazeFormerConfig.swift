@@ -1,3 +1,5 @@
+import IRRegistry
+
 /// DehazeFormer (arXiv 2204.03883, github.com/IDKiro/DehazeFormer) as UniRestorer ships it
 /// (github.com/mrluin/UniRestorer `basicsr/models/archs/dehazeformer_arch.py` at 88b933c):
 /// a 5-layer U-Net of Swin-like blocks with RLN, reflect-padded (shifted) window attention whose

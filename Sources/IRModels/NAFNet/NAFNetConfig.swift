@@ -1,3 +1,5 @@
+import IRRegistry
+
 /// NAFNet (ECCV 2022) in its test-time `NAFNetLocal` form (TLSC local pooling in every SCA), as
 /// UniRestorer builds its deblur experts (github.com/mrluin/UniRestorer `nafnet_arch.py`,
 /// `nafnet_local_arch.py` @88b933c). `train_size` is not in the weights: it fixes the TLSC kernels.
