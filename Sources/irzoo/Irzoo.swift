@@ -1,4 +1,5 @@
 import ArgumentParser
+import IRCheckpoint
 import IRFormat
 import IRStore
 
@@ -40,6 +41,28 @@ struct ReadingOptions: ParsableArguments {
 
     @Option(name: .long, help: "Hub folders: the weights variant to read (fp16 reads *.fp16.safetensors). Default: the full-precision weights.")
     var variant: String?
+}
+
+/// `--json`, declared once for every command that can print its result as one JSON object.
+struct JSONOutput: ParsableArguments {
+    @Flag(name: .long, help: "Print one JSON object on stdout.")
+    var json = false
+}
+
+/// `--replace`, for the commands that install weights under a name (import, pull).
+struct ReplaceOption: ParsableArguments {
+    @Flag(name: .long, help: "Let NAME move to these weights if it is installed with others.")
+    var replace = false
+}
+
+extension DTypeConversion {
+    /// The value of `--dtype` (convert, import), or the usage error both give.
+    static func option(_ text: String) throws -> DTypeConversion {
+        guard let conversion = DTypeConversion(rawValue: text) else {
+            throw CLIError(.usage, "--dtype must be one of keep, f32, f16, bf16 (got '\(text)')")
+        }
+        return conversion
+    }
 }
 
 /// The store the commands work on, with crashed commands' leftovers swept first.

@@ -19,15 +19,12 @@ struct Convert: ParsableCommand {
     @Flag(name: .customLong("no-fsync"), help: "For .safetensors output: skip the fsync (faster; the rename is still atomic, but a power failure may lose the file).")
     var noFsync = false
 
-    @Flag(name: .long, help: "Print one JSON object on stdout.")
-    var json = false
+    @OptionGroup var printing: JSONOutput
 
     @OptionGroup var reading: ReadingOptions
 
     func run() throws {
-        guard let conversion = DTypeConversion(rawValue: dtype) else {
-            throw CLIError(.usage, "--dtype must be one of keep, f32, f16, bf16 (got '\(dtype)')")
-        }
+        let conversion = try DTypeConversion.option(dtype)
         let lower = output.lowercased()
         guard lower.hasSuffix(".irw") || lower.hasSuffix(".safetensors") else {
             throw CLIError(.usage, "the output must end in .irw or .safetensors (got '\(output)')")
@@ -64,7 +61,7 @@ struct Convert: ParsableCommand {
             written = result.fileSize
         }
         let seconds = Terminal.now() - started
-        if json {
+        if printing.json {
             Terminal.printJSON(.object([
                 ("input", .string(file)), ("output", .string(output)),
                 ("format", .string(lower.hasSuffix(".irw") ? "irw" : "safetensors")),

@@ -10,13 +10,12 @@ struct GC: ParsableCommand {
     @Flag(name: .long, help: "Only say what would be deleted.")
     var dryRun = false
 
-    @Flag(name: .long, help: "Print one JSON object on stdout.")
-    var json = false
+    @OptionGroup var printing: JSONOutput
 
     func run() throws {
         let store = try StoreAccess.open(sweep: !dryRun)
         let r = try store.collectGarbage(dryRun: dryRun)
-        if json {
+        if printing.json {
             Terminal.printJSON(.object([
                 ("dry_run", .bool(dryRun)),
                 ("blobs", .array(r.blobs.map { .object([("digest", .string($0.digest)), ("bytes", .int($0.bytes))]) })),

@@ -29,35 +29,31 @@ struct Import: ParsableCommand {
     @Flag(name: .customLong("keep-lora"), help: "LoRA checkpoints: store the ConvLoRA factors apart (lora_A, lora_B beside conv.weight) instead of merging them; they are merged in memory when the model runs.")
     var keepLoRA = false
 
-    @Flag(name: .long, help: "Let NAME move to these weights if it is installed with others.")
-    var replace = false
+    @OptionGroup var installing: ReplaceOption
 
-    @Flag(name: .long, help: "Print one JSON object on stdout.")
-    var json = false
+    @OptionGroup var printing: JSONOutput
 
     @OptionGroup var reading: ReadingOptions
 
     func run() throws {
-        guard let conversion = DTypeConversion(rawValue: dtype) else {
-            throw CLIError(.usage, "--dtype must be one of keep, f32, f16, bf16 (got '\(dtype)')")
-        }
+        let conversion = try DTypeConversion.option(dtype)
         var configJSON: JSON? = nil
         if let config {
             do { configJSON = try JSON.parse(config) } catch { throw CLIError(.usage, "--config: \(error)") }
         }
         let store = try StoreAccess.open()
         let request = Importer.Request(path: file, arch: arch, name: name, config: configJSON, select: reading.select,
-                                       permissive: reading.permissive, variant: reading.variant, dtype: conversion, replace: replace,
+                                       permissive: reading.permissive, variant: reading.variant, dtype: conversion, replace: installing.replace,
                                        vocab: vocab, keepLoRA: keepLoRA)
         let result: Importer.Result
-        do { result = try Importer(store: store).run(request) } catch let e as InventoryMismatchError where json {
+        do { result = try Importer(store: store).run(request) } catch let e as InventoryMismatchError where printing.json {
             // The full report (every tensor) as JSON on stdout; stderr gets just the error line.
             Terminal.printJSON(InventoryReportText.document(e))
             throw CLIError(.inventoryMismatch, InventoryReportText.headline(e))
         }
         let m = result.outcome.manifest
         let status = result.outcome.status
-        if json {
+        if printing.json {
             Terminal.printJSON(.object([
                 ("status", .string(status)), ("seconds", .double(result.seconds)),
                 ("manifest", m.json), ("blob_path", .string(store.blobPath(m.blob.digest))),

@@ -9,15 +9,14 @@ struct Inspect: ParsableCommand {
     @Argument(help: "A torch (.pth/.pt/.ckpt), TorchScript, safetensors, HDF5 or .irw file, a diffusers/transformers folder, or a shard index.")
     var file: String
 
-    @Flag(name: .long, help: "Print one JSON object on stdout.")
-    var json = false
+    @OptionGroup var printing: JSONOutput
 
     @OptionGroup var reading: ReadingOptions
 
     func run() throws {
         let src = try SourceFile.open(try SourceLocation.locate(file, variant: reading.variant),
                                       select: reading.select, permissive: reading.permissive)
-        if json {
+        if printing.json {
             Terminal.printJSON(document(src))
             return
         }

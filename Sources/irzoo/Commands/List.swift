@@ -9,11 +9,10 @@ struct List: ParsableCommand {
     @Flag(name: .long, help: "List the registered architectures instead (every variant this binary knows), and whether each can run.")
     var available = false
 
-    @Flag(name: .long, help: "Print one JSON object on stdout.")
-    var json = false
+    @OptionGroup var printing: JSONOutput
 
     func run() throws {
-        if available { return try RegistryListing.printAll(json: json) }
+        if available { return try RegistryListing.printAll(json: printing.json) }
         let store = try StoreAccess.open()
         let (models, problems) = try store.manifests()
         var users: [String: Int] = [:]
@@ -23,7 +22,7 @@ struct List: ParsableCommand {
         var onDisk = 0
         for m in models where seen.insert(m.blob.digest).inserted { onDisk += store.blobSize(m.blob.digest) ?? 0 }
 
-        if json {
+        if printing.json {
             Terminal.printJSON(.object([
                 ("store", .string(store.root)),
                 ("models", .array(models.map { m in

@@ -13,8 +13,7 @@ struct Pull: ParsableCommand {
     @Option(name: .long, help: "The model's name in the store. Default: the name it was pushed under.")
     var name: String?
 
-    @Flag(name: .long, help: "Let NAME move to these weights if it is installed with others.")
-    var replace = false
+    @OptionGroup var installing: ReplaceOption
 
     @OptionGroup var registry: RegistryOptions
 
@@ -27,11 +26,11 @@ struct Pull: ParsableCommand {
         transfer.progress = RegistryAccess.progress("pull \(ref.repository)")
         transfer.step = { TestHooks.pause(at: $0) }
         let started = Terminal.now()
-        let outcome = try RegistryAccess.wait(client) { [name, replace] in try await transfer.pull(name: name, replace: replace) }
+        let outcome = try RegistryAccess.wait(client) { [name, replace = installing.replace] in try await transfer.pull(name: name, replace: replace) }
         let seconds = Terminal.now() - started
         let m = outcome.commit.manifest
         let status = outcome.commit.status
-        if registry.json {
+        if registry.printing.json {
             Terminal.printJSON(.object([
                 ("status", .string(status)), ("reference", .string(outcome.reference.description)),
                 ("manifest_digest", .string(outcome.manifestDigest)),

@@ -34,7 +34,7 @@ struct Push: ParsableCommand {
         let chunk = max(1, Int(chunkMiB * Double(1 << 20)))
         let outcome = try RegistryAccess.wait(client) { try await transfer.push(name: name, annotations: annotations, chunkSize: chunk) }
         let seconds = Terminal.now() - started
-        if registry.json {
+        if registry.printing.json {
             Terminal.printJSON(.object([
                 ("status", .string("pushed")), ("name", .string(name)), ("reference", .string(outcome.reference.description)),
                 ("manifest_digest", .string(outcome.manifestDigest)),

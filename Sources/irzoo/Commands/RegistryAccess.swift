@@ -13,8 +13,7 @@ struct RegistryOptions: ParsableArguments {
     @Flag(name: .long, help: "Allow plain HTTP to a registry that is not on loopback (loopback registries always use it).")
     var insecure = false
 
-    @Flag(name: .long, help: "Print one JSON object on stdout.")
-    var json = false
+    @OptionGroup var printing: JSONOutput
 }
 
 /// The registry client for a reference: credentials from the environment or docker's config,

@@ -10,8 +10,7 @@ struct Remove: ParsableCommand {
     @Argument(help: "Model names.")
     var names: [String]
 
-    @Flag(name: .long, help: "Print one JSON object on stdout.")
-    var json = false
+    @OptionGroup var printing: JSONOutput
 
     func run() throws {
         let store = try StoreAccess.open()
@@ -19,10 +18,10 @@ struct Remove: ParsableCommand {
         for name in names {
             let r = try store.remove(name: name)
             removed.append(.object([("name", .string(name)), ("digest", .string(r.manifest.blob.digest)), ("freed_bytes", .int(r.freedBytes))]))
-            if !json {
+            if !printing.json {
                 Terminal.say(r.freedBytes > 0 ? "removed \(name) (freed \(Terminal.bytes(r.freedBytes)))" : "removed \(name) (its blob is still used by another model)")
             }
         }
-        if json { Terminal.printJSON(.object([("removed", .array(removed))])) }
+        if printing.json { Terminal.printJSON(.object([("removed", .array(removed))])) }
     }
 }

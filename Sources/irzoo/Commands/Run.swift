@@ -87,8 +87,7 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Mixture-of-experts models (unirestorer): run this expert (pool index) instead of routing.")
     var expert: Int?
 
-    @Flag(name: .long, help: "Print one JSON object on stdout.")
-    var json = false
+    @OptionGroup var printing: JSONOutput
 
     func validate() throws {
         try RunText.validate(self)
@@ -199,7 +198,7 @@ struct Run: ParsableCommand {
         let outputIsImage = RunFile.kind(output, format: images.format) == .image
         var tilingNote: String?
         if case .approximate(let why) = model.tiling, pass.tiles > 1 { tilingNote = why }
-        if json {
+        if printing.json {
             func shape(_ s: [Int]) -> JSON { .array(s.map { .int($0) }) }
             var fields: [(String, JSON)] = [
                 ("model", .string(name)), ("architecture", .string(installed.architecture)), ("family", .string(model.family)),

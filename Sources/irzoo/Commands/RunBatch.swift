@@ -115,7 +115,7 @@ enum RunBatch {
         let aux = try c.aux.map { try RunInput.readAux($0) } ?? [:]
 
         let engine = RestorationEngine(model: model, settings: c.images.settings(tile: c.tile, overlap: c.overlap, aux: aux, bitDepth: c.bitDepth))
-        let view = BatchView(total: items.count, json: c.json, name: c.name)
+        let view = BatchView(total: items.count, json: c.printing.json, name: c.name)
         let summary = engine.run(items) { event in
             view.show(event)
             if case .imageFinished = event { TestHooks.pause(at: "image-written") }

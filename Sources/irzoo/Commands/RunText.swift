@@ -75,7 +75,7 @@ enum RunText {
 
         // Text ids between <|startoftext|> and the first <|endoftext|>.
         let textTokens = (ids.firstIndex(of: CLIPTokenizer.endOfText) ?? ids.count) - 1
-        if c.json {
+        if c.printing.json {
             func shape(_ s: [Int]) -> JSON { .array(s.map { .int($0) }) }
             var fields: [(String, JSON)] = [
                 ("model", .string(c.name)), ("architecture", .string(installed.architecture)), ("family", .string(model.family)),

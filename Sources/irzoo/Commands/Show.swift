@@ -11,8 +11,7 @@ struct Show: ParsableCommand {
     @Argument(help: "The model's name (see `irzoo list`).")
     var name: String
 
-    @Flag(name: .long, help: "Print one JSON object on stdout.")
-    var json = false
+    @OptionGroup var printing: JSONOutput
 
     func run() throws {
         let store = try StoreAccess.open()
@@ -20,11 +19,11 @@ struct Show: ParsableCommand {
         do { m = try store.manifest(named: name) } catch let e as StoreError where e.kind == .notFound {
             // Not installed, but a registered architecture id: show what the registry knows.
             guard let entry = try Zoo.embedded().manifest(name) else { throw e }
-            return RegistryListing.printOne(entry, json: json)
+            return RegistryListing.printOne(entry, json: printing.json)
         }
         let sharers = try store.manifests().models.filter { $0.blob.digest == m.blob.digest && $0.name != m.name }.map { $0.name }
         let path = store.blobPath(m.blob.digest)
-        if json {
+        if printing.json {
             guard case .object(var doc) = m.json else { return }
             doc["blob_path"] = .string(path)
             doc["blob_present"] = .bool(store.blobSize(m.blob.digest) != nil)

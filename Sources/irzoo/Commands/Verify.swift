@@ -9,8 +9,7 @@ struct Verify: ParsableCommand {
     @Argument(help: "Model names (default: every installed model).")
     var names: [String] = []
 
-    @Flag(name: .long, help: "Print one JSON object on stdout.")
-    var json = false
+    @OptionGroup var printing: JSONOutput
 
     func run() throws {
         let store = try StoreAccess.open()
@@ -21,7 +20,7 @@ struct Verify: ParsableCommand {
         progress.finish()
         let seconds = progress.elapsed
         let damaged = outcomes.filter { !$0.intact }
-        if json {
+        if printing.json {
             Terminal.printJSON(.object([
                 ("models", .array(outcomes.map { o in
                     .object([("name", .string(o.name)), ("digest", .string(o.digest)), ("intact", .bool(o.intact)),
