@@ -38,6 +38,8 @@ public struct ImageResult: Sendable {
     public var inputFormat: ImageFormat
     public var width: Int
     public var height: Int
+    /// Output sides over input sides (an upscaler's 2, 4, 8; 1 for restorers).
+    public var scale: Int = 1
     /// The whole image: read, forward, write.
     public var seconds: Double
     public var forwardSeconds: Double
@@ -61,7 +63,8 @@ public struct ImageResult: Sendable {
         var f: [(String, JSON)] = [
             ("status", .string("restored")), ("index", .int(index)), ("input", .string(input)), ("output", .string(output)),
             ("format", .string(format.rawValue)), ("input_format", .string(inputFormat.rawValue)),
-            ("size", .array([.int(width), .int(height)])), ("seconds", .double(seconds)), ("forward_seconds", .double(forwardSeconds)),
+            ("size", .array([.int(width), .int(height)])), ("scale", .int(scale)),
+            ("output_size", .array([.int(width * scale), .int(height * scale)])), ("seconds", .double(seconds)), ("forward_seconds", .double(forwardSeconds)),
             ("tiles", .int(tiles)), ("tiling", .string(tiling)), ("orientation", .int(orientation)),
             ("icc_profile", iccBytes.map { .object([("carried", .bool(true)), ("bytes", .int($0))]) } ?? .object([("carried", .bool(false))])),
         ]

@@ -28,10 +28,19 @@ public struct MemoryPlanner {
     public static let probeSides = [64, 128]
     /// Allocations outside the pool (weights widened per op, small heap tensors) and size-class rounding.
     static let margin = 1.25
-    /// Bytes per image pixel the job holds around the forward: the decoded planes with alpha (16),
-    /// the input tensor (12), the output (12), the blend weights (4), the restored planes (16), the
-    /// encoder's samples (8); rounded up.
-    public static let bytesPerImagePixel = 72
+    /// Bytes the job holds around the forward per input pixel: the decoded planes with alpha (16)
+    /// and the input tensor (12).
+    public static let bytesPerInputPixel = 28
+    /// And per output pixel (scale² per input pixel for an upscaler): the output (12), the blend
+    /// weights (4), the restored planes (16), the encoder's samples (8); rounded up.
+    public static let bytesPerOutputPixel = 44
+    /// Both, for a model that keeps the size (the figure before upscalers: 72).
+    public static var bytesPerImagePixel: Int { imageBytes(pixels: 1, scale: 1) }
+
+    /// The job's own image buffers for an input of `pixels` through a model of `scale`.
+    public static func imageBytes(pixels: Int, scale: Int) -> Int {
+        pixels * (bytesPerInputPixel + bytesPerOutputPixel * scale * scale)
+    }
     /// Tiles are multiples of this (every network here pads to at most 32 or 64; 64 keeps both exact).
     public static let tileQuantum = 64
     /// Overlap between tiles: no network here has a bounded receptive field (channel attention,
@@ -93,22 +102,28 @@ public struct MemoryPlanner {
         /// Why the model cannot run in image tiles (nil: it can).
         public var untileable: String?
         public var family = "the model"
+        /// `Model.scale`: output sides over input sides.
+        public var scale = 1
         public init() {}
     }
 
     /// Whole when the whole image's forward fits the budget; else the largest square tile that does.
-    public func decide(height: Int, width: Int, minimumSide: Int, overlap: Int = MemoryPlanner.defaultOverlap) throws -> Decision {
+    public func decide(height: Int, width: Int, minimumSide: Int, overlap: Int = MemoryPlanner.defaultOverlap,
+                       scale: Int = 1) throws -> Decision {
         var traits = ModelTraits()
         traits.minimumSide = minimumSide
+        traits.scale = scale
         return try decide(height: height, width: width, model: traits, overlap: overlap)
     }
 
     /// Whole when the whole image's forward fits the budget; else, for a model that can run in
     /// tiles, the largest square tile that does; a model that cannot is refused with the numbers.
+    /// An upscaler's `scale` sizes the output-side buffers; the forward's own growth with the
+    /// scale is in the probes' fit, which is per input pixel.
     public func decide(height: Int, width: Int, model: ModelTraits, overlap: Int = MemoryPlanner.defaultOverlap) throws -> Decision {
         guard let estimate else { throw ModelError("the memory planner was not calibrated") }
         let minimumSide = model.minimumSide
-        let imageBytes = height * width * (MemoryPlanner.bytesPerImagePixel + model.wholeImageBytesPerPixel)
+        let imageBytes = MemoryPlanner.imageBytes(pixels: height * width, scale: model.scale) + height * width * model.wholeImageBytesPerPixel
         let available = budget - baseline - imageBytes
         let q = MemoryPlanner.tileQuantum
         func padded(_ n: Int) -> Int { (n + q - 1) / q * q }

@@ -82,6 +82,7 @@ public final class RestorationEngine {
         t.activePixels = { [m] h, w in m.activePixels(height: h, width: w) }
         if case .unsupported(let why) = m.tiling { t.untileable = why }
         t.family = m.family
+        t.scale = m.scale
         return t
     }
 
@@ -167,7 +168,7 @@ public final class RestorationEngine {
         var tilingNote: String?
         if case .approximate(let why) = model.tiling, pass.tiles > 1 { tilingNote = why }
         return ImageResult(index: index, input: item.input, output: item.output, format: format, inputFormat: decoded.format,
-                           width: image.width, height: image.height, seconds: Date().timeIntervalSince(start), forwardSeconds: pass.seconds,
+                           width: image.width, height: image.height, scale: model.scale, seconds: Date().timeIntervalSince(start), forwardSeconds: pass.seconds,
                            tiles: pass.tiles, tiling: pass.tiling, tilingNote: tilingNote, estimatedBytes: pass.estimatedBytes,
                            iccBytes: decoded.iccProfile?.count, orientation: decoded.orientation,
                            routes: RouteReport.lines(model), routeJSON: RouteReport.json(model), notes: notes)

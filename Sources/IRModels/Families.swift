@@ -22,6 +22,8 @@ public enum Families {
         Family(UniRestorerConfig.self) { try UniRestorerModel(config: $0, weights: $1, context: $2) },
         Family(UniLDiffConfig.self, widening: .perLayer) { try UniLDiffModel(config: $0, weights: $1, context: $2) },
         Family(UniRestorerLoRAConfig.self) { try UniRestorerLoRAExperts.model(config: $0, weights: $1, context: $2) },
+        Family(RRDBNetConfig.self) { try RRDBNetModel(config: $0, weights: $1, context: $2) },
+        Family(SRVGGConfig.self) { try SRVGGModel(config: $0, weights: $1, context: $2) },
     ]
 
     /// The registry half of `all`: what `Zoo` types manifests with and `ModelResolver` detects by.

@@ -122,7 +122,10 @@ public enum ModelResolver {
                         source = "detected from shapes + --config"
                     }
                     let report = InventoryCheck.check(expected: config.inventory, tensors: mapped.tensors)
-                    let target = manifests.first { $0.modelConfig == config } ?? manifests.first { $0.id == family.id } ?? representative
+                    // Same config: the variant published in this layout first (ESRGAN's and Real-ESRGAN's x4 are one network).
+                    let sameConfig = manifests.filter { $0.modelConfig == config }
+                    let target = sameConfig.first { $0.layout(named: layout.name) != nil } ?? sameConfig.first
+                        ?? manifests.first { $0.id == family.id } ?? manifests.first { $0.layout(named: layout.name) != nil } ?? representative
                     if report.isExact {
                         exact.append(Resolution(manifest: target, config: config, layout: layout, mapped: mapped, report: report,
                                                 configSource: source, configMatchesManifest: target.modelConfig == config, notes: notes))
@@ -135,11 +138,18 @@ public enum ModelResolver {
             }
             if let familyNear { near.append(familyNear) }
         }
-        // Prefer a registered variant's own config, then the fewest tensors dropped.
-        if let pick = exact.sorted(by: { a, b in
+        // Prefer a registered variant's own config, then the fewest tensors dropped, then the
+        // simplest layout (a renaming layout whose rules matched nothing also fits a file in
+        // upstream names: ESRGAN's old names against Real-ESRGAN's), then the first found.
+        func dropped(_ r: Resolution<T>) -> Int { r.mapped.dropped.reduce(0) { $0 + $1.names.count } }
+        func rules(_ r: Resolution<T>) -> Int { r.layout.renames.count + r.layout.splits.count + r.layout.drop.count }
+        if let pick = exact.enumerated().min(by: { x, y in
+            let (a, b) = (x.element, y.element)
             if a.configMatchesManifest != b.configMatchesManifest { return a.configMatchesManifest }
-            return a.mapped.dropped.reduce(0) { $0 + $1.names.count } < b.mapped.dropped.reduce(0) { $0 + $1.names.count }
-        }).first {
+            if dropped(a) != dropped(b) { return dropped(a) < dropped(b) }
+            if rules(a) != rules(b) { return rules(a) < rules(b) }
+            return x.offset < y.offset
+        })?.element {
             return .matched(pick)
         }
         return .noMatch(closest: near.sorted { $0.score > $1.score })

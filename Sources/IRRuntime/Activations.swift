@@ -55,6 +55,22 @@ extension ComputeContext {
         return out
     }
 
+    /// nn.PReLU over [N, C, H, W]: x > 0 ? x : slope[c]·x, one slope per channel (or one for all).
+    public func prelu(_ x: Tensor, slopes: Tensor) throws -> Tensor {
+        try require(x.rank >= 2, "prelu", "expected [N, C, ...], got \(x.shape)")
+        let (n, c) = (x.shape[0], x.shape[1])
+        try require(slopes.count == c || slopes.count == 1, "prelu", "\(slopes.count) slopes for \(c) channels")
+        let plane = x.count / max(n * c, 1)
+        let out = try empty(x.shape)
+        let src = x.pointer, dst = out.mutablePointer, a = slopes.pointer, shared = slopes.count == 1
+        parallelFor(n * c, grain: max(1, 65536 / max(plane, 1))) { r in
+            for p in r {
+                irk_leaky_relu(src + p * plane, dst + p * plane, plane, a[shared ? 0 : p % c])
+            }
+        }
+        return out
+    }
+
     /// Softplus as torch computes it: log1p(exp(β·x))/β, and x itself where β·x > threshold.
     public func softplus(_ x: Tensor, beta: Float = 1, threshold: Float = 20) throws -> Tensor {
         try require(beta != 0, "softplus", "beta must be non-zero")

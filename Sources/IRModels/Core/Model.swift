@@ -16,6 +16,9 @@ public enum TilingSupport: Sendable, Equatable {
     case approximate(String)
     /// The network cannot run on tiles (why).
     case unsupported(String)
+
+    /// Why a plain stack of 3x3 convs (the upscalers) tiles only approximately.
+    public static let convStackNote = "3x3 convs only, but their receptive field is wider than the overlap: near a tile border a pixel sees zero padding where the whole image has neighbours (blended over the overlap)"
 }
 
 /// Reports progress of a long forward pass: `done` of `total` steps (blocks, layers or tiles).
@@ -31,6 +34,8 @@ public protocol Model: AnyObject {
     var family: String { get }
     /// Channels the input must have.
     var inputChannels: Int { get }
+    /// Output sides over input sides: 1 for restorers, 2, 4 or 8 for upscalers (default 1).
+    var scale: Int { get }
     /// What `run` returns (default: an image).
     var outputKind: ModelOutputKind { get }
     /// The smallest height and width the network accepts.
@@ -62,6 +67,7 @@ public protocol Model: AnyObject {
 
 extension Model {
     public var outputKind: ModelOutputKind { .image }
+    public var scale: Int { 1 }
     public var auxInputNames: [String] { [] }
 
     public func run(_ input: Tensor) throws -> Tensor { try run(input, aux: [:], progress: nil) }

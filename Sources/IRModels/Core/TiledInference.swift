@@ -115,7 +115,8 @@ public enum TiledInference {
         }
 
         let runTile = try model.tileRunner(whole: image, aux: aux)
-        return try blend(image, plan: plan, context: model.context, what: model.family, progress: progress, runTile)
+        // An upscaler's tiles come back `scale` times larger and are blended at the output scale.
+        return try blend(image, plan: plan, scaleUp: model.scale, context: model.context, what: model.family, progress: progress, runTile)
     }
 
     /// Runs `body` on overlapping tiles of `x` [B, C, H, W] and blends what it returns, which is

@@ -134,7 +134,7 @@ struct Run: ParsableCommand {
         }
         try RunInput.check(image.tensor, for: model, path: input)
         let auxTensors = try aux.map { try RunInput.readAux($0) } ?? [:]
-        let referenceImage = try reference.map { try RunQuality.read($0, matching: image) }
+        let referenceImage = try reference.map { try RunQuality.read($0, matching: image, scale: model.scale) }
 
         let pass = try forward(model, image.tensor, aux: auxTensors)
 
@@ -207,6 +207,7 @@ struct Run: ParsableCommand {
                 ("model", .string(name)), ("architecture", .string(installed.architecture)), ("family", .string(model.family)),
                 ("input", .object([("path", .string(input)), ("shape", shape(x.shape))])),
                 ("output", .object([("path", .string(output)), ("shape", shape(pass.result.shape)), ("format", .string(format))])),
+                ("scale", .int(model.scale)),
                 ("tiling", .string(pass.tiling)), ("tiles", .int(pass.tiles)), ("threads", .int(model.context.threads)),
                 ("seconds", .double(pass.seconds)), ("first_seconds", .double(pass.firstSeconds)), ("repeat", .int(`repeat`)),
                 ("total_seconds", .double(totalSeconds)),
@@ -232,7 +233,8 @@ struct Run: ParsableCommand {
             Terminal.printJSON(.object(fields))
             return
         }
-        Terminal.say("\(name): \(input) \(Terminal.shape(x.shape)) -> \(output) \(Terminal.shape(pass.result.shape)) "
+        Terminal.say("\(name): \(input) \(Terminal.shape(x.shape)) -> \(output) \(Terminal.shape(pass.result.shape))"
+              + (model.scale > 1 ? " (\(model.scale)x)" : "") + " "
               + "in \(Terminal.format(pass.seconds, 2)) s (\(pass.tiling), \(model.context.threads) threads)")
         for line in RunRouting.lines(model) { Terminal.say("route: \(line)") }
         for n in notes { Terminal.say("note: \(n)") }
@@ -385,7 +387,10 @@ enum RunQuality {
     }
 
     /// Reads the reference and checks it against the input before any work is done.
-    static func read(_ path: String, matching input: RunInput) throws -> (path: String, image: RasterImage) {
+    static func read(_ path: String, matching input: RunInput, scale: Int = 1) throws -> (path: String, image: RasterImage) {
+        guard scale == 1 else {
+            throw CLIError(.usage, "\(path): the model upscales \(scale)x and PSNR/SSIM against a reference are measured at the input's size only; run without a reference")
+        }
         let ref: RasterImage
         do { ref = try ImageCodecs.read(path: path).image } catch let e as ImageIOError {
             throw CLIError(.unreadableInput, e.file == nil ? "\(path): \(e.reason)" : e.description)

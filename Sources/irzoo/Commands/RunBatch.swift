@@ -164,7 +164,7 @@ final class BatchView {
                 print(r.json.serialized(pretty: false))
                 fflush(stdout)
             } else {
-                var line = "[\(done + failures)/\(total)] \(r.input) -> \(r.output) \(r.width)x\(r.height) in \(Terminal.format(r.seconds, 2)) s (\(r.tiling))"
+                var line = "[\(done + failures)/\(total)] \(r.input) -> \(r.output) \(r.width)x\(r.height)\(r.scale > 1 ? " -> \(r.width * r.scale)x\(r.height * r.scale)" : "") in \(Terminal.format(r.seconds, 2)) s (\(r.tiling))"
                 if let icc = r.iccBytes { line += ", ICC profile carried (\(icc) bytes)" }
                 if r.orientation != 1 { line += ", EXIF orientation \(r.orientation) applied" }
                 Terminal.say(line)

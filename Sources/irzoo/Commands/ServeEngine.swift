@@ -98,7 +98,7 @@ final class ServeRunEngine: JobEngine, @unchecked Sendable {
         var reference: (input: RunInput, image: (path: String, image: RasterImage))?
         if let path = job.reference {
             let input = try RunInput.read(job.input, kind: .image, channels: model.inputChannels)
-            reference = (input, try RunQuality.read(path, matching: input))
+            reference = (input, try RunQuality.read(path, matching: input, scale: model.scale))
         }
         let token = CancellationToken()
         cancellation.onCancel { token.cancel() }
@@ -110,7 +110,7 @@ final class ServeRunEngine: JobEngine, @unchecked Sendable {
             }
         }
         let quality = try reference.map { try RunQuality.measure($0.image, input: $0.input, output: job.output, outKind: .image, result: nil) }
-        return JobResult(width: result.width, height: result.height, format: result.format.rawValue, seconds: result.seconds,
+        return JobResult(width: result.width * result.scale, height: result.height * result.scale, format: result.format.rawValue, seconds: result.seconds,
                          tiling: result.tiling, route: result.routes.isEmpty ? nil : result.routes,
                          metrics: quality.map { QualityMetrics(psnrInput: $0.input, psnrOutput: $0.output, ssimInput: $0.ssimInput, ssimOutput: $0.ssimOutput) },
                          notes: entry.model.notes + diffusion.notes + result.notes + (result.tilingNote.map { ["tiles approximate the whole image: \($0)"] } ?? []))
