@@ -46,9 +46,9 @@ final class RestormerBlock {
     func callAsFunction(_ ctx: ComputeContext, _ input: Tensor) throws -> Tensor {
         var x = input
         do {
-            let qkvMap = try ctx.inRowBands(x, outChannels: dim * 3, halo: 1) { band, top, rows in
+            let qkvMap = try ctx.inRowBands(x, outChannels: dim * 3, halo: 1) { band in
                 let n = try ctx.channelLayerNorm(band, weight: norm1Weight, bias: norm1Bias, eps: 1e-5, variant: norm)
-                return try ctx.rowSlice(try qkvDepthwise(ctx, try qkv(ctx, n)), top: top, rows: rows)
+                return try qkvDepthwise(ctx, try qkv(ctx, n))
             }
             let q = try ctx.channelSlice(qkvMap, index: 0, of: 3)
             let k = try ctx.channelSlice(qkvMap, index: 1, of: 3)
@@ -56,12 +56,10 @@ final class RestormerBlock {
             let a = try ctx.channelAttention(q: q, k: k, v: v, temperature: temperature, heads: heads)
             x = try ctx.add(x, try attentionOut(ctx, a))
         }
-        return try ctx.inRowBands(x, outChannels: dim, halo: 1) { band, top, rows in
+        return try ctx.inRowBands(x, outChannels: dim, halo: 1) { band in
             let n = try ctx.channelLayerNorm(band, weight: norm2Weight, bias: norm2Bias, eps: 1e-5, variant: norm)
             let hiddenMap = try ffnDepthwise(ctx, try ffnIn(ctx, n))
-            // Gate before dropping the halo rows: the copy is then half as wide.
-            let gated = try ctx.rowSlice(try ctx.gated(hiddenMap, activation: .gelu, dim: 1), top: top, rows: rows)
-            return try ctx.add(try ctx.rowSlice(band, top: top, rows: rows), try ffnOut(ctx, gated))
+            return try ctx.add(band, try ffnOut(ctx, try ctx.gated(hiddenMap, activation: .gelu, dim: 1)))
         }
     }
 }
