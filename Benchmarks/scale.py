@@ -4,29 +4,18 @@
   report DIR "LEVELS" SIDE...  the table: seconds and peak RSS, each per megapixel, from the
                              `irzoo run --json` records and the /usr/bin/time lines
 """
-import json
 import os
 import sys
 
 import numpy as np
+
+from models_anyir import json_objects  # `run --json` prints one pretty-printed object per run
 
 
 def inputs(out, sides):
     rng = np.random.default_rng(1)
     for s in sides:
         np.save(os.path.join(out, f"in{s}.npy"), rng.random((1, 3, s, s), dtype=np.float32))
-
-
-def json_objects(path):
-    """`run --json` prints one pretty-printed object per run."""
-    text, dec, i, objs = open(path).read(), json.JSONDecoder(), 0, []
-    while True:
-        rest = text[i:].lstrip()
-        if not rest:
-            return objs
-        o, n = dec.raw_decode(rest)
-        objs.append(o)
-        i = len(text) - len(rest) + n
 
 
 def report(out, levels, sides):
