@@ -24,7 +24,7 @@ BROWSER_DEB_PACKAGES := chromium python3-venv
 BROWSER_VENV ?= .venv-browser
 PLAYWRIGHT_VERSION ?= 1.65.3
 
-.PHONY: all deps kernel-deps test-deps browser-deps browser-test bench-serve build test test-kernels demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-sdxl bench-unirestorer bench-batch bench-registry bench-hub clean
+.PHONY: all deps kernel-deps test-deps browser-deps browser-test bench-serve build test test-kernels demo fuzz fuzz-smoke goldens venv bench bench-ops bench-convert bench-store bench-models bench-scale bench-sdxl bench-unirestorer bench-batch bench-registry bench-hub clean
 
 all: build
 
@@ -151,6 +151,10 @@ bench-store: build venv
 
 bench-models: build venv
 	bash Benchmarks/models.sh $(PY)
+
+# Issue 12: SymUNet w48 at 256², 512² and 1024², native level and avx2: seconds and peak RSS per megapixel.
+bench-scale: build venv
+	bash Benchmarks/scale.sh $(PY)
 
 # Released-size models (issues 7, 8): ~10 GB of memory and 10-40 min each on 2 cores, so not in `bench`.
 bench-sdxl: build venv

@@ -44,20 +44,33 @@ public final class BufferPool: @unchecked Sendable {
     /// A buffer of at least `count` elements, contents unspecified.
     func take(count: Int) -> TensorStorage {
         let cls = BufferPool.sizeClass(max(count, 1))
-        let reused: UnsafeMutablePointer<Float>? = locked {
+        let reused: (UnsafeMutablePointer<Float>, Int)? = locked {
             if var list = free[cls], let p = list.popLast() {
                 free[cls] = list
                 _reused += 1
-                return p
+                return (p, cls)
+            }
+            // A large request its own class cannot serve takes an idle buffer up to twice its size:
+            // a U-Net's maps halve in bytes per level, so the buffers a finished level leaves idle
+            // serve the next one instead of staying beside fresh ones (peak memory then follows
+            // the live tensors, not the sum over levels).
+            if cls >= BufferPool.borrowFloor,
+               let larger = free.lazy.filter({ $0.key > cls && $0.key <= 2 * cls && !$0.value.isEmpty }).map(\.key).min(),
+               let p = free[larger]?.popLast() {
+                _reused += 1
+                return (p, larger)
             }
             _fresh += 1
             _bytesHeld += cls * 4
             return nil
         }
-        let p = reused ?? UnsafeMutableRawPointer.allocate(byteCount: cls * 4, alignment: 64)
-            .assumingMemoryBound(to: Float.self)
+        if let (p, held) = reused { return TensorStorage(base: p, capacity: held, owner: .pool(self, sizeClass: held)) }
+        let p = UnsafeMutableRawPointer.allocate(byteCount: cls * 4, alignment: 64).assumingMemoryBound(to: Float.self)
         return TensorStorage(base: p, capacity: cls, owner: .pool(self, sizeClass: cls))
     }
+
+    /// Requests from this many floats up (4 MiB) may borrow a larger idle buffer.
+    static let borrowFloor = 1 << 20
 
     func giveBack(_ p: UnsafeMutablePointer<Float>, sizeClass: Int) {
         locked { free[sizeClass, default: []].append(p) }

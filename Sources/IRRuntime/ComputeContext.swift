@@ -14,6 +14,9 @@ public final class ComputeContext: @unchecked Sendable {
     public var threads: Int
     /// When set and cancelled, the next op fails with `CancellationError` (see `CancellationToken`).
     public var cancellation: CancellationToken?
+    /// Forces the height of the row bands models cut large feature maps into (nil: their own
+    /// choice); tests use it to check that a banded run equals the whole-map one.
+    public var bandRows: Int?
 
     public init(threads: Int? = nil, pool: BufferPool = BufferPool()) {
         self.pool = pool

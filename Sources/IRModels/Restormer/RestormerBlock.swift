@@ -40,21 +40,27 @@ final class RestormerBlock {
         ffnOut = try Conv2dLayer(w, "ffn.project_out", out: dim, in: hidden, kernel: 1, bias: bias)
     }
 
+    /// Large maps run the pixel-local parts in row bands (`inRowBands`; the depthwise convs reach
+    /// one row): LN, qkv and its depthwise conv into the one full-size q|k|v map MDTA needs, and
+    /// the whole GDFN, so the wide intermediates never exist for the whole image.
     func callAsFunction(_ ctx: ComputeContext, _ input: Tensor) throws -> Tensor {
         var x = input
         do {
-            let n = try ctx.channelLayerNorm(x, weight: norm1Weight, bias: norm1Bias, eps: 1e-5, variant: norm)
-            let qkvMap = try qkvDepthwise(ctx, try qkv(ctx, n))
+            let qkvMap = try ctx.inRowBands(x, outChannels: dim * 3, halo: 1) { band in
+                let n = try ctx.channelLayerNorm(band, weight: norm1Weight, bias: norm1Bias, eps: 1e-5, variant: norm)
+                return try qkvDepthwise(ctx, try qkv(ctx, n))
+            }
             let q = try ctx.channelSlice(qkvMap, index: 0, of: 3)
             let k = try ctx.channelSlice(qkvMap, index: 1, of: 3)
             let v = try ctx.channelSlice(qkvMap, index: 2, of: 3)
             let a = try ctx.channelAttention(q: q, k: k, v: v, temperature: temperature, heads: heads)
             x = try ctx.add(x, try attentionOut(ctx, a))
         }
-        let n = try ctx.channelLayerNorm(x, weight: norm2Weight, bias: norm2Bias, eps: 1e-5, variant: norm)
-        let hiddenMap = try ffnDepthwise(ctx, try ffnIn(ctx, n))
-        let gated = try ctx.gated(hiddenMap, activation: .gelu, dim: 1)
-        return try ctx.add(x, try ffnOut(ctx, gated))
+        return try ctx.inRowBands(x, outChannels: dim, halo: 1) { band in
+            let n = try ctx.channelLayerNorm(band, weight: norm2Weight, bias: norm2Bias, eps: 1e-5, variant: norm)
+            let hiddenMap = try ffnDepthwise(ctx, try ffnIn(ctx, n))
+            return try ctx.add(band, try ffnOut(ctx, try ctx.gated(hiddenMap, activation: .gelu, dim: 1)))
+        }
     }
 }
 
