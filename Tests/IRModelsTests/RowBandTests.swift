@@ -22,4 +22,18 @@ final class RowBandTests: XCTestCase {
             assertClose(y, try golden.tensor("output.npy"), tolerance: 1e-4, "SymUNet tiny in bands of \(rows) rows")
         }
     }
+
+    /// AnyIR's GDFN (`GatedDconvFeedForward`, also UniLDiff's) runs in bands the same way.
+    func testBandedAnyIREqualsWholeMap() throws {
+        let anyir = ModelCase("anyir-t")
+        let x = try anyir.tensor("input.npy")
+        let whole = try LightningImport(anyir, manifest: "anyir-t").model().run(x)
+        for rows in [1, 5] {
+            let model = try LightningImport(anyir, manifest: "anyir-t").model()
+            model.context.bandRows = rows
+            let y = try model.run(x)
+            XCTAssertLessThanOrEqual(maxAbsDifference(y, whole), 1e-6, "AnyIR in bands of \(rows) rows against the whole map")
+            assertGolden(y, try anyir.tensor("output.npy"), "AnyIR tiny T in bands of \(rows) rows")
+        }
+    }
 }

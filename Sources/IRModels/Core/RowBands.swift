@@ -20,7 +20,7 @@ extension ComputeContext {
     func inRowBands(_ x: Tensor, outChannels: Int, halo: Int, _ body: (Tensor) throws -> Tensor) throws -> Tensor {
         let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
         let rows = max(1, bandRows ?? max(ComputeContext.minimumBandRows, ComputeContext.bandPixels / max(w, 1)))
-        if n == 1 && (bandRows == nil ? h <= 2 * rows : h <= rows) { return try body(x) }
+        if bandRows == nil ? h <= 2 * rows : h <= rows { return try body(x) }
         let out = try empty([n, outChannels, h, w])
         let dst = out.mutablePointer
         for item in 0..<n {

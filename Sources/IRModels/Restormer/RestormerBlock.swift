@@ -40,16 +40,15 @@ final class RestormerBlock {
         ffnOut = try Conv2dLayer(w, "ffn.project_out", out: dim, in: hidden, kernel: 1, bias: bias)
     }
 
-    /// Large maps run the pixel-local parts in row bands (`inRowBands`; the depthwise convs reach
-    /// one row): LN, qkv and its depthwise conv into the one full-size q|k|v map MDTA needs, and
-    /// the whole GDFN, so the wide intermediates never exist for the whole image.
+    /// Large maps run the GDFN in row bands (`inRowBands`; its depthwise conv reaches one row), so
+    /// its 2F-wide hidden maps never exist for the whole image.
     func callAsFunction(_ ctx: ComputeContext, _ input: Tensor) throws -> Tensor {
         var x = input
         do {
-            let qkvMap = try ctx.inRowBands(x, outChannels: dim * 3, halo: 1) { band in
-                let n = try ctx.channelLayerNorm(band, weight: norm1Weight, bias: norm1Bias, eps: 1e-5, variant: norm)
-                return try qkvDepthwise(ctx, try qkv(ctx, n))
-            }
+            // Not banded: copying each band into the 3C-wide map cost more time than the C- and
+            // 3C-wide intermediates it saves are worth (docs/BENCHMARKS.md, bench-scale).
+            let n = try ctx.channelLayerNorm(x, weight: norm1Weight, bias: norm1Bias, eps: 1e-5, variant: norm)
+            let qkvMap = try qkvDepthwise(ctx, try qkv(ctx, n))
             let q = try ctx.channelSlice(qkvMap, index: 0, of: 3)
             let k = try ctx.channelSlice(qkvMap, index: 1, of: 3)
             let v = try ctx.channelSlice(qkvMap, index: 2, of: 3)

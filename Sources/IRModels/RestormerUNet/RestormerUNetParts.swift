@@ -31,11 +31,14 @@ struct PixelShuffleUpsample {
 }
 
 /// GDFN (upstream `FeedForward`): 1×1 C → 2F, 3×3 depthwise, gelu(first F) · second F (exact
-/// erf GELU), 1×1 F → C, with F = int(C · factor) as Python truncates it.
+/// erf GELU), 1×1 F → C, with F = int(C · factor) as Python truncates it. Large maps run in row
+/// bands (`inRowBands`), so the 2F-wide hidden map exists for one band at a time.
 struct GatedDconvFeedForward {
+    let channels: Int
     let projectIn: Conv2dLayer, depthwise: Conv2dLayer, projectOut: Conv2dLayer
 
     init(_ w: Weights, channels c: Int, expansionFactor: Double, bias: Bool) throws {
+        channels = c
         let hidden = Int((Double(c) * expansionFactor).rounded(.towardZero))
         projectIn = try Conv2dLayer(w, "project_in", out: hidden * 2, in: c, kernel: 1, bias: bias)
         depthwise = try Conv2dLayer(w, "dwconv", out: hidden * 2, in: hidden * 2, kernel: 3, padding: 1,
@@ -44,8 +47,10 @@ struct GatedDconvFeedForward {
     }
 
     func callAsFunction(_ ctx: ComputeContext, _ x: Tensor) throws -> Tensor {
-        let hidden = try depthwise(ctx, try projectIn(ctx, x))
-        return try projectOut(ctx, try ctx.gated(hidden, activation: .gelu, dim: 1))
+        try ctx.inRowBands(x, outChannels: channels, halo: 1) { band in
+            let hidden = try depthwise(ctx, try projectIn(ctx, band))
+            return try projectOut(ctx, try ctx.gated(hidden, activation: .gelu, dim: 1))
+        }
     }
 }
 
